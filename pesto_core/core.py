@@ -1,0 +1,201 @@
+"""Python API, named as upstream PESTO's: ``load_model``, ``predict``, ``predict_from_files``; plus ``analyse_file``
+and ``iter_file_track`` for applications that want progress, cancellation and partial results."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from .audio import AudioReader
+from .checkpoint import DEFAULT_MODEL, load_checkpoint
+from .decode import REDUCTIONS, reduce_activations, semitones_to_hz
+from .errors import ParameterError, PestoError
+from .model import DEFAULT_CHUNK_FRAMES, PestoModel
+from .track import PitchTrack
+
+
+def select_device(device: Union[None, str, int, torch.device] = None, gpu: Optional[int] = None) -> torch.device:
+    """The torch device to run on.
+
+    ``gpu`` is the CLI's ``--gpu N`` (N < 0: CPU); ``device`` anything ``torch.device`` accepts. Asking for CUDA
+    where none is available warns and falls back to the CPU.
+    """
+    if gpu is not None:
+        device = "cpu" if gpu < 0 else f"cuda:{int(gpu)}"
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, int):
+        device = f"cuda:{device}"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ParameterError(f"invalid device {device!r} ({e})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            warnings.warn(f"{dev} requested but CUDA is not available here: using the CPU instead", stacklevel=2)
+            return torch.device("cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ParameterError(f"GPU {dev.index} requested but only {torch.cuda.device_count()} GPU(s) found")
+    return dev
+
+
+def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampling_rate: Optional[int] = None,
+               *, reduction: Optional[str] = None, device=None, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+               **kwargs) -> torch.nn.Module:
+    """Load a PESTO model (bundled name or checkpoint path) as an ``nn.Module`` in eval mode.
+
+    The module's forward is ``(x, sr=None, convert_to_freq=False, return_activations=True)`` and returns
+    ``pitch, confidence, volume, activations`` (see :class:`pesto_core.model.PestoModel`).
+    """
+    if kwargs.get("streaming"):
+        from .stream import load_streaming_model  # noqa: WPS433 (streaming is optional machinery)
+
+        return load_streaming_model(name_or_path, step_size, sampling_rate, device=device, **kwargs)
+    for key in ("streaming", "mirror", "max_batch_size"):
+        kwargs.pop(key, None)
+    if kwargs:
+        raise ParameterError(f"unknown option(s) for load_model: {', '.join(sorted(kwargs))}")
+    if reduction is not None and reduction not in REDUCTIONS:
+        raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
+    model = PestoModel(load_checkpoint(name_or_path), step_size, reduction=reduction, chunk_frames=chunk_frames)
+    model.to(select_device(device))
+    if sampling_rate is not None:
+        model.set_sample_rate(sampling_rate)
+    return model
+
+
+def predict(x, sr: int, step_size: float = 10., model_name: str = DEFAULT_MODEL, reduction: str = "alwa",
+            num_chunks: int = 1, convert_to_freq: bool = True, inference_mode: bool = True, no_grad: bool = True,
+            device=None, model: Optional[PestoModel] = None
+            ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pitch of an audio signal.
+
+    Parameters
+    ----------
+    x : Tensor or ndarray, float, shape (samples,) or (batch, samples)
+    sr : int
+        Sample rate in Hz (8 kHz .. 192 kHz).
+    step_size : float
+        Milliseconds between frames; the hop is ``round(step_size * sr / 1000)`` samples.
+    model_name : str
+        Bundled model name or checkpoint path (ignored when ``model`` is given).
+    reduction : {"alwa", "argmax", "mean"}
+    num_chunks : int
+        Split the work into at least this many pieces (memory is bounded automatically anyway; results are the same).
+    convert_to_freq : bool
+        Pitch in Hz (True) or MIDI semitones (False).
+
+    Returns
+    -------
+    timesteps : Tensor float64 (frames,)
+        Frame times in MILLISECONDS, as upstream, but exact: ``i * hop / sr * 1000``.
+    pitch : Tensor float32 ((batch,) frames)
+    confidence : Tensor float32 ((batch,) frames)
+    activations : Tensor float32 ((batch,) frames, 128 * bps)
+    """
+    if not torch.is_tensor(x):
+        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    if x.ndim not in (1, 2):
+        raise ParameterError(f"audio must have shape (samples,) or (batch, samples), got {tuple(x.shape)}")
+    if reduction not in REDUCTIONS:
+        raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
+    grad_ctx = torch.inference_mode() if (no_grad and inference_mode) else (
+        torch.no_grad() if no_grad else torch.enable_grad())
+    with grad_ctx:
+        if model is None:
+            model = load_model(model_name, step_size, device=device if device is not None else x.device)
+        model.reduction = reduction
+        pitch, confidence, _volume, activations = model(x.to(model.device), sr=sr,
+                                                        convert_to_freq=convert_to_freq, num_chunks=num_chunks)
+    frames = pitch.shape[-1]
+    timesteps = torch.arange(frames, dtype=torch.float64, device=pitch.device) * (model.hop_length * 1000.0 / sr)
+    return timesteps, pitch, confidence, activations
+
+
+def iter_file_track(path: Union[str, Path], model: PestoModel, *, num_chunks: int = 1, keep_activations: bool = True,
+                    channel: Optional[int] = None) -> Iterator[Tuple[PitchTrack, int]]:
+    """Analyse an audio file chunk by chunk, reading it from disk as it goes (bounded memory).
+
+    Yields
+    ------
+    (piece, total_frames) : a :class:`PitchTrack` holding the next consecutive frames, and the file's frame count.
+
+    Raises
+    ------
+    AudioError
+        The file cannot be read, is empty, truncated, or holds NaN/Inf samples.
+    """
+    with AudioReader(path, channel) as reader:
+        model.set_sample_rate(reader.sr)
+        total = model.n_frames(reader.n_samples)
+        hop, sr = model.hop_length, reader.sr
+        with torch.inference_mode():
+            for t0, out in model.iter_chunks(reader, reader.n_samples, num_chunks):
+                acts = out["activations"]
+                pitch = reduce_activations(acts, model.reduction)
+                n = acts.shape[0]
+                yield PitchTrack(
+                    time_s=np.arange(t0, t0 + n, dtype=np.float64) * hop / sr,
+                    pitch_semitones=pitch.cpu().numpy(),
+                    confidence=out["confidence"].cpu().numpy(),
+                    volume=out["volume"].cpu().numpy(),
+                    activations=acts.cpu().numpy() if keep_activations else None,
+                    sr=sr, hop_length=hop, step_ms=model.step_size, model_name=model.checkpoint_name,
+                    reduction=model.reduction), total
+
+
+def analyse_file(path: Union[str, Path], model: PestoModel, *, num_chunks: int = 1, keep_activations: bool = True,
+                 channel: Optional[int] = None,
+                 progress: Optional[Callable[[int, int], None]] = None) -> PitchTrack:
+    """Whole-file :class:`PitchTrack`; ``progress(frames_done, frames_total)`` is called after each chunk."""
+    parts, done = [], 0
+    for piece, total in iter_file_track(path, model, num_chunks=num_chunks, keep_activations=keep_activations,
+                                        channel=channel):
+        parts.append(piece)
+        done += len(piece)
+        if progress is not None:
+            progress(done, total)
+    return PitchTrack.concatenate(parts)
+
+
+def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str = DEFAULT_MODEL,
+                       output: Optional[str] = None, step_size: float = 10., reduction: str = "alwa",
+                       export_format: Sequence[str] = ("csv",), no_convert_to_freq: bool = False,
+                       num_chunks: int = 1, gpu: int = -1,
+                       report: Optional[Callable[[str], None]] = None,
+                       progress: Optional[Callable[[str, int, int], None]] = None) -> int:
+    """Analyse files and write ``<stem>.f0.csv`` / ``.npz`` / ``.png`` next to them (or into ``output``).
+
+    A file that fails is reported (``report(message)``, default: a warning) and the others are still processed;
+    ``progress(file, frames_done, frames_total)`` follows the work. A bad model or option raises
+    :class:`PestoError` before any file is touched.
+
+    Returns
+    -------
+    int : the number of files that failed.
+    """
+    from .writers import check_formats, output_stem, write_track  # noqa: WPS433
+
+    if isinstance(audio_files, (str, Path)):
+        audio_files = [audio_files]
+    formats = check_formats(export_format)
+    report = report or (lambda msg: warnings.warn(msg, stacklevel=2))
+    model = load_model(model_name, step_size, reduction=reduction, device=select_device(gpu=gpu))
+    failures = 0
+    for file in audio_files:
+        if progress:
+            progress(str(file), 0, 1)
+        try:
+            track = analyse_file(file, model, num_chunks=num_chunks,
+                                 keep_activations=bool({"npz", "png"} & set(formats)),
+                                 progress=(lambda done, total, f=file: progress(str(f), done, total))
+                                 if progress else None)
+            stem = output_stem(file, output, no_convert_to_freq)
+            write_track(track, stem, formats, convert_to_freq=not no_convert_to_freq)
+        except PestoError as e:
+            failures += 1
+            report(str(e))
+    return failures

@@ -1,0 +1,62 @@
+"""Decoding PESTO's pitch distribution into a pitch, and pitch-unit conversions.
+
+The activations are a probability distribution over ``128 * bins_per_semitone`` log-frequency bins; bin ``i`` is
+MIDI pitch ``i / bins_per_semitone`` (after the checkpoint's shift has been applied by rolling the distribution).
+
+Reductions:
+
+* ``argmax``: the most probable bin;
+* ``mean``: the expectation over all bins;
+* ``alwa`` (argmax-local weighted average, as CREPE): the expectation over the ``2 * bps - 1`` bins centred on the
+  argmax (indices clipped at the edges).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import ParameterError
+
+REDUCTIONS = ("alwa", "argmax", "mean")
+
+
+def reduce_activations(activations: torch.Tensor, reduction: str = "alwa") -> torch.Tensor:
+    """Pitch in (fractional) MIDI semitones from activations.
+
+    Parameters
+    ----------
+    activations : Tensor, shape (..., n_out) with ``n_out = 128 * bps``; rows sum to 1
+    reduction : {"alwa", "argmax", "mean"}
+
+    Returns
+    -------
+    Tensor, float32, shape (...)
+    """
+    n_out = activations.shape[-1]
+    bps, rest = divmod(n_out, 128)
+    if rest or bps == 0:
+        raise ParameterError(f"activations must have 128 * bins_per_semitone bins, got {n_out}")
+    if reduction == "argmax":
+        return activations.argmax(dim=-1).to(torch.float32) / bps
+    pitches = torch.arange(n_out, dtype=torch.float32, device=activations.device) / bps
+    if reduction == "mean":
+        return activations @ pitches
+    if reduction == "alwa":
+        centre = activations.argmax(dim=-1, keepdim=True)
+        offsets = torch.arange(-bps + 1, bps, device=activations.device)
+        idx = (centre + offsets).clamp_(0, n_out - 1)
+        weights = activations.gather(-1, idx)
+        return (weights * pitches[idx]).sum(dim=-1) / weights.sum(dim=-1)
+    raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
+
+
+def semitones_to_hz(semitones, a4_hz: float = 440.0):
+    """MIDI semitones (69 = A4) to Hz. Works on floats, numpy arrays and tensors."""
+    return a4_hz * 2 ** ((semitones - 69) / 12)
+
+
+def hz_to_semitones(f_hz, a4_hz: float = 440.0):
+    """Hz to MIDI semitones (69 = A4). Non-positive frequencies give NaN (numpy) ."""
+    f_hz = np.asarray(f_hz, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(f_hz > 0, 69 + 12 * np.log2(f_hz / a4_hz), np.nan)

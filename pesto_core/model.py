@@ -1,0 +1,295 @@
+"""PESTO's network: encoder, confidence head and volume, on top of the VQT front end.
+
+Method (Riou et al., ISMIR 2023, arXiv 2309.02265; TISMIR 2025, arXiv 2508.01488). Each VQT frame is processed on its
+own (no context across time):
+
+1. VQT power in dB (``n_bins`` bins). Volume = the frame's total power; confidence = a small head on the power
+   spectrum (a strided convolution plus the spectral flatness, then a logistic unit).
+2. The log-power spectrum is cropped to ``n_bins_in`` bins (``pitch_shift``), layer-normalised, passed through a
+   residual stack of "prefilter" convolutions along frequency, 1x1 convolutions that reduce the channels, and a
+   Toeplitz (i.e. transposition-equivariant) fully-connected layer, then a softmax: a distribution over
+   ``128 * bps`` pitch bins.
+3. The distribution is rolled by the checkpoint's ``shift`` (in semitones) so that bin ``i`` is MIDI pitch
+   ``i / bps``, and reduced to a pitch (:mod:`pesto_core.decode`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, Iterator, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .checkpoint import Checkpoint
+from .decode import REDUCTIONS, reduce_activations, semitones_to_hz
+from .errors import CheckpointError, ParameterError
+from .vqt import VQT, padded_segment
+
+# Frames analysed per forward pass: bounds memory (about 0.25 MB per frame at 48 kHz) whatever the input length.
+DEFAULT_CHUNK_FRAMES = 512
+LN10_OVER_10 = math.log(10) / 10
+
+
+def hop_length_for(step_ms: float, sr: int) -> int:
+    """Hop in samples for a step in milliseconds: ``round(step_ms * sr / 1000)``, halves rounded up."""
+    if not (isinstance(step_ms, (int, float)) and math.isfinite(step_ms) and step_ms > 0):
+        raise ParameterError(f"step size must be a positive number of milliseconds, got {step_ms!r}")
+    hop = int(step_ms * sr / 1000 + 0.5)
+    if hop < 1:
+        raise ParameterError(f"step size {step_ms} ms is shorter than one sample at {sr} Hz")
+    return hop
+
+
+class Encoder(nn.Module):
+    """Frame-wise pitch encoder.
+
+    Input: log-power spectra, shape (frames, n_bins_in). Output: probabilities, shape (frames, output_dim).
+    """
+
+    def __init__(self, n_chan_layers=(40, 30, 30, 10, 3), n_prefilt_layers: int = 3, prefilt_kernel_size: int = 39,
+                 residual: bool = True, n_bins_in: int = 219, output_dim: int = 384, activation_fn: str = "leaky",
+                 a_lrelu: float = 0.3, n_chan_input: int = 1, **unused):
+        super().__init__()
+        if n_chan_input != 1:
+            raise CheckpointError("only single-harmonic (n_chan_input=1) PESTO models are supported")
+        channels = list(n_chan_layers)
+        self.residual = residual
+        self.n_bins_in = n_bins_in
+        self.output_dim = output_dim
+        if activation_fn == "leaky":
+            self.activation = nn.LeakyReLU(a_lrelu)
+        elif activation_fn == "relu":
+            self.activation = nn.ReLU()
+        elif activation_fn == "silu":
+            self.activation = nn.SiLU()
+        else:
+            raise CheckpointError(f"unknown activation '{activation_fn}'")
+        self.layernorm = nn.LayerNorm([1, n_bins_in])
+        pad = prefilt_kernel_size // 2
+        self.prefilter = nn.ModuleList(
+            [nn.Conv1d(1 if i == 0 else channels[0], channels[0], prefilt_kernel_size, padding=pad)
+             for i in range(n_prefilt_layers)])
+        self.pointwise = nn.ModuleList(
+            [nn.Conv1d(c_in, c_out, 1) for c_in, c_out in zip(channels[:-1], channels[1:])])
+        fc_in = n_bins_in * channels[-1]
+        # Toeplitz layer kept as its generating vector; the (fc_in, output_dim) matrix is derived once.
+        self.fc_kernel = nn.Parameter(torch.zeros(fc_in + output_dim - 1), requires_grad=False)
+        self.register_buffer("fc_matrix", torch.zeros(fc_in, output_dim), persistent=False)
+
+    def load_upstream(self, sd: Dict[str, torch.Tensor]) -> None:
+        """Copy weights from an upstream-named state dict (``encoder.*`` keys)."""
+        with torch.no_grad():
+            self.layernorm.weight.copy_(sd["encoder.layernorm.weight"])
+            self.layernorm.bias.copy_(sd["encoder.layernorm.bias"])
+            names = ["encoder.conv1.0"] + [f"encoder.prefilt_layers.{i}.0" for i in range(len(self.prefilter) - 1)]
+            for conv, name in zip(self.prefilter, names):
+                conv.weight.copy_(sd[f"{name}.weight"])
+                conv.bias.copy_(sd[f"{name}.bias"])
+            for i, conv in enumerate(self.pointwise):  # Sequential(conv, act, dropout) * n upstream
+                conv.weight.copy_(sd[f"encoder.conv_layers.{3 * i}.weight"])
+                conv.bias.copy_(sd[f"encoder.conv_layers.{3 * i}.bias"])
+            self.fc_kernel.copy_(sd["encoder.fc.weight"].flatten())
+            self._build_fc_matrix()
+
+    def _build_fc_matrix(self) -> None:
+        # out[j] = sum_i x[i] * w[i - j + output_dim - 1]   (a full "valid" correlation with output_dim-1 zero padding)
+        fc_in = self.fc_matrix.shape[0]
+        i = torch.arange(fc_in)[:, None]
+        j = torch.arange(self.output_dim)[None, :]
+        self.fc_matrix.copy_(self.fc_kernel[i - j + self.output_dim - 1])
+
+    def forward(self, log_power: torch.Tensor) -> torch.Tensor:
+        x = self.layernorm(log_power.unsqueeze(1))  # (frames, 1, bins)
+        x = self.activation(self.prefilter[0](x))
+        for conv in self.prefilter[1:]:
+            y = self.activation(conv(x))
+            x = y + x if self.residual else y
+        for conv in self.pointwise:
+            x = self.activation(conv(x))
+        return torch.softmax(x.flatten(1) @ self.fc_matrix, dim=-1)
+
+
+class ConfidenceHead(nn.Module):
+    """Voicing confidence in [0, 1] from a power spectrum, shape (frames, n_bins) -> (frames,)."""
+
+    def __init__(self, n_bins: int = 251, kernel_size: int = 39, stride: int = 3):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size, stride=stride)
+        n_conv = (n_bins - kernel_size) // stride + 1
+        self.linear = nn.Linear(n_conv + 1, 1)
+
+    def forward(self, power: torch.Tensor, log_power: torch.Tensor) -> torch.Tensor:
+        flatness = log_power.mean(dim=-1, keepdim=True).exp() / power.mean(dim=-1, keepdim=True).clamp(min=1e-8)
+        features = F.relu(self.conv(power.unsqueeze(1)).squeeze(1))
+        return torch.sigmoid(self.linear(torch.cat((features, flatness), dim=-1))).squeeze(-1)
+
+
+class PestoModel(nn.Module):
+    """The whole PESTO pipeline for one checkpoint and one step size; the sample rate may change between calls.
+
+    Call it as upstream's model: ``model(x, sr=None, convert_to_freq=False, return_activations=True)`` with ``x``
+    float audio of shape (samples,) or (batch, samples) -> ``pitch, confidence, volume[, activations]`` of shapes
+    ``(frames,)`` / ``(batch, frames)`` and activations ``(..., frames, 128 * bps)``. Pitch is in MIDI semitones, or
+    Hz with ``convert_to_freq``. Frame ``i`` is centred on sample ``i * hop_length``.
+    """
+
+    def __init__(self, ckpt: Checkpoint, step_size: float = 10.0, sampling_rate: Optional[int] = None,
+                 reduction: Optional[str] = None, chunk_frames: int = DEFAULT_CHUNK_FRAMES):
+        super().__init__()
+        self.checkpoint_name = ckpt.name
+        self.hcqt_params = dict(ckpt.hcqt_params)
+        harmonics = list(self.hcqt_params.get("harmonics", [1]))
+        if harmonics != [1]:
+            raise CheckpointError(f"{ckpt.name}: harmonics {harmonics} are not supported (only [1])")
+        self.bins_per_semitone = int(self.hcqt_params["bins_per_semitone"])
+        self.step_size = float(step_size)
+        hop_length_for(self.step_size, 16000)  # validates the step early
+        self.reduction = reduction or ckpt.reduction
+        self.chunk_frames = int(chunk_frames)
+        self.crop = (int(ckpt.pitch_shift["max_steps"]),
+                     int(self.hcqt_params["n_bins"]) + int(ckpt.pitch_shift["min_steps"]))
+        try:
+            self.encoder = Encoder(**ckpt.encoder)
+            self.confidence = ConfidenceHead(n_bins=int(self.hcqt_params["n_bins"]))
+            self.encoder.load_upstream(ckpt.state_dict)
+            with torch.no_grad():
+                for name in ("conv.weight", "conv.bias", "linear.weight", "linear.bias"):
+                    self.confidence.get_parameter(name).copy_(ckpt.state_dict[f"confidence.{name}"])
+        except (KeyError, RuntimeError) as e:
+            raise CheckpointError(f"{ckpt.name}: weights do not fit a PESTO model ({e})") from None
+        self.register_buffer("shift", ckpt.state_dict["shift"].detach().clone().float())
+        self.roll_bins = -round(float(self.shift) * self.bins_per_semitone)
+        self.vqt: Optional[VQT] = None
+        self.requires_grad_(False)
+        self.eval()
+        if sampling_rate is not None:
+            self.set_sample_rate(sampling_rate)
+
+    # ---------------------------------------------------------------------------------------------------- set-up
+    @property
+    def hop_size(self) -> float:
+        """Step between frames in milliseconds, as requested (upstream's name)."""
+        return self.step_size
+
+    @property
+    def sr(self) -> Optional[int]:
+        return None if self.vqt is None else self.vqt.sr
+
+    @property
+    def hop_length(self) -> int:
+        if self.vqt is None:
+            raise ParameterError("no sample rate set yet: pass sr")
+        return self.vqt.hop_length
+
+    @property
+    def device(self) -> torch.device:
+        return self.shift.device
+
+    def set_sample_rate(self, sr: int) -> None:
+        """(Re)build the VQT for sample rate ``sr`` (Hz) if it changed."""
+        if not isinstance(sr, (int, np.integer)) or isinstance(sr, bool):
+            if isinstance(sr, float) and sr.is_integer():
+                sr = int(sr)
+            else:
+                raise ParameterError(f"sample rate must be an integer number of Hz, got {sr!r}")
+        if self.vqt is not None and self.vqt.sr == sr:
+            return
+        self.vqt = VQT(int(sr), hop_length_for(self.step_size, int(sr)), **self.hcqt_params).to(self.device)
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames the offline analysis gives for ``n_samples`` samples: ``n_samples // hop + 1`` (0 if empty)."""
+        return 0 if n_samples <= 0 else n_samples // self.hop_length + 1
+
+    # ---------------------------------------------------------------------------------------------------- compute
+    def frames_from_vqt(self, vqt: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Network outputs for VQT frames.
+
+        Parameters
+        ----------
+        vqt : Tensor, complex64, shape (frames, n_bins)
+
+        Returns
+        -------
+        dict with ``vqt_db`` (frames, n_bins), ``activations`` (frames, 128 * bps) already shifted,
+        ``confidence`` (frames,), ``volume`` (frames,) (total VQT power, linear).
+        """
+        db = VQT.to_db(vqt)
+        # Upstream feeds the encoder the natural log of the power (dB * ln10 / 10): its in-place dB -> power
+        # conversion also rewrites the tensor the encoder reads. We reproduce that input exactly.
+        log_power = db * LN10_OVER_10
+        power = log_power.exp()
+        volume = power.sum(dim=-1)
+        confidence = self.confidence(power, log_power)
+        activations = self.encoder(log_power[:, self.crop[0]:self.crop[1]])
+        activations = activations.roll(self.roll_bins, -1)
+        return {"vqt_db": db, "activations": activations, "confidence": confidence, "volume": volume}
+
+    def iter_chunks(self, read: Callable[[int, int], np.ndarray], n_samples: int, num_chunks: int = 1,
+                    keep_vqt: bool = False) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
+        """Analyse a signal chunk by chunk, reading only what each chunk needs.
+
+        Parameters
+        ----------
+        read : callable (start, stop) -> ndarray float32 (stop - start,)
+            Samples of the (mono) signal; the reflect padding at both ends is handled here.
+        n_samples : int
+        num_chunks : int
+            Split the frames into at least this many chunks (memory is bounded anyway by ``chunk_frames``).
+
+        Yields
+        ------
+        (first_frame, outputs) with outputs as :meth:`frames_from_vqt` (``vqt_db`` only if ``keep_vqt``).
+        """
+        total = self.n_frames(n_samples)
+        if num_chunks < 1:
+            raise ParameterError(f"num_chunks must be at least 1, got {num_chunks}")
+        per_chunk = max(1, min(self.chunk_frames, -(-total // num_chunks)))
+        half, hop = self.vqt.kernel_width // 2, self.hop_length
+        for t0 in range(0, total, per_chunk):
+            t1 = min(t0 + per_chunk, total)
+            seg = padded_segment(read, n_samples, t0 * hop - half, (t1 - 1) * hop + half)
+            seg_t = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
+            out = self.frames_from_vqt(self.vqt.forward_padded(seg_t[None])[0])
+            if not keep_vqt:
+                del out["vqt_db"]
+            yield t0, out
+
+    def forward(self, x: torch.Tensor, sr: Optional[int] = None, convert_to_freq: bool = False,
+                return_activations: bool = True, num_chunks: int = 1):
+        if sr is not None:
+            self.set_sample_rate(sr)
+        if self.vqt is None:
+            raise ParameterError("the sample rate is unknown: pass sr")
+        if not torch.is_tensor(x):
+            x = torch.as_tensor(np.asarray(x))
+        if x.ndim not in (1, 2):
+            raise ParameterError(f"audio must have shape (samples,) or (batch, samples), got {tuple(x.shape)}")
+        squeeze = x.ndim == 1
+        batch = x.reshape(1, -1) if squeeze else x
+        batch_np = batch.detach().to("cpu", torch.float32).numpy()
+        if not np.isfinite(batch_np).all():
+            raise ParameterError("audio contains NaN or infinite samples")
+        results = [self._analyse_array(row, num_chunks) for row in batch_np]
+        pitch = torch.stack([reduce_activations(r["activations"], self.reduction) for r in results])
+        if convert_to_freq:
+            pitch = semitones_to_hz(pitch)
+        out = [pitch, torch.stack([r["confidence"] for r in results]), torch.stack([r["volume"] for r in results])]
+        if return_activations:
+            out.append(torch.stack([r["activations"] for r in results]))
+        if squeeze:
+            out = [o[0] for o in out]
+        return tuple(out)
+
+    def _analyse_array(self, signal: np.ndarray, num_chunks: int = 1, keep_vqt: bool = False
+                       ) -> Dict[str, torch.Tensor]:
+        """Whole-signal outputs for an in-memory mono signal (float32, shape (samples,))."""
+        n_out = 128 * self.bins_per_semitone
+        parts = list(self.iter_chunks(lambda a, b: signal[a:b], len(signal), num_chunks, keep_vqt))
+        if not parts:
+            empty = {"activations": torch.zeros(0, n_out), "confidence": torch.zeros(0), "volume": torch.zeros(0)}
+            if keep_vqt:
+                empty["vqt_db"] = torch.zeros(0, int(self.hcqt_params["n_bins"]))
+            return {k: v.to(self.device) for k, v in empty.items()}
+        return {k: torch.cat([p[k] for _, p in parts]) for k in parts[0][1]}

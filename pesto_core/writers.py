@@ -1,0 +1,124 @@
+"""Writing analysis results: CSV, NPZ and PNG, atomically (temporary file in the same folder, then rename).
+
+File names follow upstream PESTO: ``<stem>.f0.<ext>``, or ``<stem>.semitones.<ext>`` when pitch is kept in
+semitones. The same functions serve the command line and the app's export, so both write identical files.
+
+* CSV: header ``time,frequency,confidence``; time in seconds; frequency in Hz (or semitones with
+  ``convert_to_freq=False``, the header keeping upstream's column name).
+* NPZ: ``timesteps`` (s), ``pitch`` (Hz or semitones), ``confidence``, ``volume``, ``activations``, and metadata:
+  ``pitch_unit``, ``sr``, ``hop_length``, ``step_ms``, ``model``, ``reduction``, ``decoding``.
+* PNG: the activation map weighted by confidence with a note-labelled pitch axis; rendered by the app's Qt code
+  (:mod:`app.render`), imported only when a PNG is asked for, so the engine itself never loads Qt.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+
+from .errors import OutputError, ParameterError
+from .track import PitchTrack
+
+FORMATS = ("csv", "npz", "png")
+_UMASK = os.umask(0o022)  # read once at import (os.umask is process-wide, not thread-safe)
+os.umask(_UMASK)
+
+
+def check_formats(formats: Union[str, Sequence[str]]) -> tuple:
+    if isinstance(formats, str):
+        formats = [formats]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ParameterError(f"invalid export format(s) {bad or formats}: choose from {', '.join(FORMATS)}")
+    return tuple(dict.fromkeys(formats))
+
+
+def output_stem(audio_path: Union[str, Path], output_dir: Optional[Union[str, Path]] = None,
+                semitones: bool = False) -> Path:
+    """``<dir>/<name without extension>.f0`` (or ``.semitones``); ``dir`` defaults to the audio file's folder."""
+    audio_path = Path(audio_path)
+    folder = Path(output_dir) if output_dir is not None else audio_path.parent
+    return folder / f"{audio_path.stem}.{'semitones' if semitones else 'f0'}"
+
+
+def atomic_write(path: Union[str, Path], write: Callable[[io.BufferedWriter], None]) -> Path:
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it over ``path``.
+
+    A failure leaves no partial file and raises :class:`OutputError` naming the path.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write here ({e.strerror or e})") from None
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise OutputError(f"{path}: write failed ({e.strerror or e})") from None
+        raise
+    return path
+
+
+def pitch_values(track: PitchTrack, convert_to_freq: bool = True) -> np.ndarray:
+    return track.f0_hz if convert_to_freq else track.pitch_semitones
+
+
+def csv_bytes(track: PitchTrack, convert_to_freq: bool = True) -> bytes:
+    lines = ["time,frequency,confidence"]
+    pitch = pitch_values(track, convert_to_freq)
+    lines += [f"{t:.6f},{p:.4f},{c:.4f}" for t, p, c in zip(track.time_s, pitch, track.confidence)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def write_csv(path, track: PitchTrack, convert_to_freq: bool = True) -> Path:
+    data = csv_bytes(track, convert_to_freq)
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def write_npz(path, track: PitchTrack, convert_to_freq: bool = True) -> Path:
+    arrays = dict(
+        timesteps=track.time_s, pitch=pitch_values(track, convert_to_freq), confidence=track.confidence,
+        volume=track.volume,
+        activations=track.activations if track.activations is not None else np.zeros((len(track), 0), np.float32),
+        pitch_unit=np.array("Hz" if convert_to_freq else "semitones"), time_unit=np.array("s"),
+        sr=np.array(track.sr), hop_length=np.array(track.hop_length), step_ms=np.array(track.step_ms),
+        model=np.array(track.model_name), reduction=np.array(track.reduction), decoding=np.array(track.decoding),
+    )
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def write_png(path, track: PitchTrack, title: Optional[str] = None) -> Path:
+    try:
+        from app.render import render_activation_png  # noqa: WPS433 (Qt is loaded only for PNG output)
+    except ImportError as e:
+        raise OutputError(f"{path}: PNG export needs the app's dependencies (PySide6, pyqtgraph): {e}") from None
+    png = render_activation_png(track, title=title or Path(path).name)
+    return atomic_write(path, lambda f: f.write(png))
+
+
+def write_track(track: PitchTrack, stem: Union[str, Path], formats: Sequence[str] = ("csv",),
+                convert_to_freq: bool = True) -> list:
+    """Write ``<stem>.<fmt>`` for each format; returns the paths written."""
+    written = []
+    for fmt in check_formats(formats):
+        path = Path(f"{stem}.{fmt}")
+        if fmt == "csv":
+            written.append(write_csv(path, track, convert_to_freq))
+        elif fmt == "npz":
+            written.append(write_npz(path, track, convert_to_freq))
+        else:
+            written.append(write_png(path, track, title=Path(stem).name))
+    return written
