@@ -240,7 +240,8 @@ class PestoModel(nn.Module):
 
         Yields
         ------
-        (first_frame, outputs) with outputs as :meth:`frames_from_vqt` (``vqt_db`` only if ``keep_vqt``).
+        (first_frame, outputs) with outputs as :meth:`frames_from_vqt`; with ``keep_vqt`` also ``vqt_db`` and the
+        complex VQT ``vqt`` (frames, n_bins), else neither.
         """
         total = self.n_frames(n_samples)
         if num_chunks < 1:
@@ -251,8 +252,11 @@ class PestoModel(nn.Module):
             t1 = min(t0 + per_chunk, total)
             seg = padded_segment(read, n_samples, t0 * hop - half, (t1 - 1) * hop + half)
             seg_t = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
-            out = self.frames_from_vqt(self.vqt.forward_padded(seg_t[None])[0])
-            if not keep_vqt:
+            vqt = self.vqt.forward_padded(seg_t[None])[0]
+            out = self.frames_from_vqt(vqt)
+            if keep_vqt:
+                out["vqt"] = vqt
+            else:
                 del out["vqt_db"]
             yield t0, out
 
@@ -291,5 +295,6 @@ class PestoModel(nn.Module):
             empty = {"activations": torch.zeros(0, n_out), "confidence": torch.zeros(0), "volume": torch.zeros(0)}
             if keep_vqt:
                 empty["vqt_db"] = torch.zeros(0, int(self.hcqt_params["n_bins"]))
+                empty["vqt"] = torch.zeros(0, int(self.hcqt_params["n_bins"]), dtype=torch.complex64)
             return {k: v.to(self.device) for k, v in empty.items()}
         return {k: torch.cat([p[k] for _, p in parts]) for k in parts[0][1]}
