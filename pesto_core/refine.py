@@ -1,0 +1,165 @@
+"""Cent-precise refinement of PESTO's pitch: measure the fundamental from the audio around the network's estimate.
+
+PESTO's distribution has 3 bins per semitone (33.3 cents apart) and, on steady tones, its decoded pitch snaps to them.
+The network is very good at choosing the right note and octave; the last cents are measured here by signal
+processing, in a narrow band around its choice, so the refinement cannot introduce an octave or note error.
+
+Method (harmonic instantaneous frequency, one frame at a time)
+---------------------------------------------------------------
+For a frame centred on sample ``c`` with network estimate ``f`` (Hz):
+
+1. Take a Hann window of ``L = max(n_periods * sr / f, min_window_s * sr)`` samples centred on ``c``. A window of
+   a few periods of ``f`` resolves the harmonics (neighbouring harmonics fall near the nulls of the window's
+   spectrum) while staying short, so a vibrato is not smoothed away; at high pitches the window is kept at least
+   ``min_window_s`` long for noise robustness.
+2. Spectra of the windowed segment and of the same segment one sample later (zero-padded FFT of size
+   ``2 * next_pow2(L)``). For a complex exponential of angular frequency ``w`` (radians per sample), the second
+   spectrum is the first times ``exp(i w)`` at every FFT bin, so ``w = angle(X1[k] / X0[k])`` at the bin ``k``
+   nearest the partial: exact in discrete time, whatever the partial's offset from the bin (the time-shift form of
+   the reassignment method; Auger & Flandrin 1995, Kodera et al. 1978).
+3. This is done at the bins nearest ``h * f`` for the harmonics ``h = 1 .. max_harmonics`` below 0.45 ``sr``; each
+   gives an estimate ``f_h / h`` of the fundamental, combined with weights ``|X0|^2 * h``: the error of
+   ``f_h / h`` shrinks as ``1 / h`` and with the partial's power (``h`` rather than the optimal ``h^2`` for white
+   noise keeps slightly inharmonic instruments from pulling the estimate).
+4. The result is kept only within ``max_shift`` (default three quarters of a bin: 25 cents, see
+   :func:`max_shift_for`) of the network's estimate: beyond, it is clipped to that limit; a frame without
+   measurable energy near the estimate's harmonics keeps the network's value.
+
+The window is centred on the frame and never longer than the VQT's own frame, so the refinement needs no sample that
+the VQT does not already use: offline and streaming latency are unchanged.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .errors import ParameterError
+
+# Defaults chosen on benchmarks/pitch_accuracy.py (see BENCHMARKS.md).
+N_PERIODS = 4.0
+MIN_WINDOW_S = 0.02
+MAX_HARMONICS = 8
+MAX_SHIFT_BINS = 0.75
+NYQUIST_SHARE = 0.45
+# Relative distance from h * estimate beyond which a harmonic's measurement is not that harmonic (2 bins).
+HARMONIC_TOLERANCE = 2 ** (2 / 36) - 1
+
+
+def max_shift_for(bins_per_semitone: int = 3) -> float:
+    """Largest correction, in semitones: three quarters of a bin of PESTO's distribution (25 cents for 3 bins per
+    semitone).
+
+    Half a bin (16.7 cents) would be the natural bound if PESTO's decoded pitch were always within half a bin of the
+    truth, but ``alwa`` is further off on about 14% of steady-tone frames (up to 39 cents with the right note;
+    benchmarks/pitch_accuracy.py): with half a bin the refined error's 95th percentile stays near 4 cents there,
+    with three quarters it is below 1 cent. 25 cents is still a quarter of a semitone: no note or octave change.
+    """
+    return MAX_SHIFT_BINS / bins_per_semitone
+
+
+def window_lengths(f0_hz: np.ndarray, sr: int, max_length: int, *, n_periods: float = N_PERIODS,
+                   min_window_s: float = MIN_WINDOW_S) -> np.ndarray:
+    """Analysis window length per frame in samples, shape (frames,), int64, even, in ``[16, max_length]``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        length = np.maximum(n_periods * sr / f0_hz, min_window_s * sr)
+    length = np.where(np.isfinite(length), length, min_window_s * sr)
+    length = np.clip(np.round(length / 2) * 2, 16, max(16, max_length - max_length % 2))
+    return length.astype(np.int64)
+
+
+def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.ndarray, sr: int, *,
+                 max_shift: Optional[float] = None, bins_per_semitone: int = 3, n_periods: float = N_PERIODS,
+                 min_window_s: float = MIN_WINDOW_S, max_harmonics: int = MAX_HARMONICS,
+                 max_batch: int = 64) -> np.ndarray:
+    """Refine frame pitches from the audio around each frame.
+
+    Parameters
+    ----------
+    segment : ndarray, float32 or float64, shape (samples,)
+        Audio containing every frame's window: for frame ``t``, samples ``centres[t] - margin`` to
+        ``centres[t] + margin`` must lie inside, with ``margin = min(centres.min(), samples - 1 - centres.max())``
+        bounding the window length (callers pass the VQT's padded segment, whose margin is half the VQT frame).
+    centres : ndarray, int, shape (frames,)
+        Index in ``segment`` of each frame's centre sample.
+    pitch_semitones : ndarray, float, shape (frames,)
+        The network's decoded pitch in MIDI semitones (69 = A4 = 440 Hz); NaN frames are returned unchanged.
+    sr : int
+        Sample rate in Hz.
+    max_shift : float, optional
+        Largest correction in semitones (default :func:`max_shift_for`: 0.25 semitone for 3 bins per semitone).
+    n_periods, min_window_s, max_harmonics :
+        Window length in periods of the estimate, its minimum in seconds, and the number of harmonics used.
+    max_batch : int
+        Frames processed together (bounds memory: ``max_batch * 2 * next_pow2(L)`` float64 values).
+
+    Returns
+    -------
+    ndarray, float32, shape (frames,) : the refined pitch in MIDI semitones.
+    """
+    segment = np.asarray(segment, dtype=np.float64)
+    centres = np.asarray(centres, dtype=np.int64)
+    pitch = np.asarray(pitch_semitones, dtype=np.float64)
+    if segment.ndim != 1 or centres.ndim != 1 or pitch.shape != centres.shape:
+        raise ParameterError(f"refine_pitch: need a 1-D segment and matching centres/pitch, got shapes "
+                             f"{segment.shape}, {centres.shape}, {pitch.shape}")
+    if max_shift is None:
+        max_shift = max_shift_for(bins_per_semitone)
+    out = pitch.copy()
+    if len(centres) == 0:
+        return out.astype(np.float32)
+    margin = int(min(centres.min(), len(segment) - 2 - centres.max()))
+    if margin < 8:
+        raise ParameterError(f"refine_pitch: frame centres must lie at least 8 samples inside the segment "
+                             f"(margin {margin})")
+    f_est = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
+    ok = np.isfinite(f_est) & (f_est > 0) & (f_est < NYQUIST_SHARE * sr)
+    lengths = window_lengths(f_est, sr, 2 * margin, n_periods=n_periods, min_window_s=min_window_s)
+    # FFT size: next power of two >= L, doubled, so that the nearest bin is within a quarter of the window's
+    # resolution from each partial.
+    fft_sizes = 2 * (1 << np.ceil(np.log2(lengths)).astype(np.int64))
+    f_ref = np.full(len(pitch), np.nan)
+    for size in np.unique(fft_sizes[ok]):
+        idx = np.flatnonzero(ok & (fft_sizes == size))
+        for b0 in range(0, len(idx), max_batch):
+            sel = idx[b0:b0 + max_batch]
+            f_ref[sel] = _harmonic_frequency(segment, centres[sel], f_est[sel], lengths[sel], int(size), sr,
+                                             max_harmonics)
+    good = np.isfinite(f_ref) & (f_ref > 0)
+    refined = 69.0 + 12.0 * np.log2(np.where(good, f_ref, 1.0) / 440.0)
+    shift = np.clip(refined - pitch, -max_shift, max_shift)
+    out[good] = pitch[good] + shift[good]
+    return out.astype(np.float32)
+
+
+def _harmonic_frequency(segment: np.ndarray, centres: np.ndarray, f_est: np.ndarray, lengths: np.ndarray,
+                        size: int, sr: int, max_harmonics: int) -> np.ndarray:
+    """Weighted harmonic estimate of the fundamental (Hz) for a batch of frames sharing one FFT size.
+
+    Returns ndarray float64 (batch,), NaN where no harmonic carries energy.
+    """
+    n = np.arange(size + 1)
+    starts = centres - lengths // 2
+    # rows: the frame's samples from its window start, one extra sample for the shifted copy; positions past the
+    # window get zero weight, so clipping the index at the segment's end changes nothing
+    rows = segment[np.minimum(starts[:, None] + n[None, :], len(segment) - 1)]
+    u = n[None, :size] / lengths[:, None]
+    window = np.where(u < 1.0, 0.5 - 0.5 * np.cos(2 * np.pi * u), 0.0)
+    spec0 = np.fft.rfft(rows[:, :size] * window, axis=1)
+    spec1 = np.fft.rfft(rows[:, 1:] * window, axis=1)
+    harmonics = np.arange(1, max_harmonics + 1, dtype=np.float64)
+    freqs = f_est[:, None] * harmonics[None, :]  # (batch, H)
+    valid = freqs < NYQUIST_SHARE * sr
+    k = np.clip(np.round(freqs * size / sr).astype(np.int64), 1, size // 2 - 1)
+    x0 = np.take_along_axis(spec0, k, axis=1)
+    x1 = np.take_along_axis(spec1, k, axis=1)
+    power = np.abs(x0) ** 2
+    # angle of X1/X0 = the partial's frequency in radians per sample (exact for one complex exponential)
+    f_h = np.angle(x1 * np.conj(x0)) * sr / (2 * np.pi)
+    # a harmonic whose bin is dominated by something else (a neighbouring partial, noise) is left out
+    valid &= np.abs(f_h / freqs - 1.0) < HARMONIC_TOLERANCE
+    weight = np.where(valid, power * harmonics[None, :], 0.0)
+    total = weight.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f0 = (weight * f_h / harmonics[None, :]).sum(axis=1) / total
+    return np.where(total > 0, f0, np.nan)
