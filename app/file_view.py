@@ -1,0 +1,397 @@
+"""The view of one analysed file: waveform overview, pitch curve on a note axis (gated by confidence, optional
+activation heatmap behind it), confidence lane, playhead, crosshair readout; zoom and pan with mouse and keys.
+
+Composes the shared plots of :mod:`app.plots` (owned by the live mode) without changing them.
+
+Long files: the curve handed to the plot is the visible time range plus a margin (re-sliced when the view moves),
+drawn with pyqtgraph's clip-to-view and subsampling, so a redraw costs the same for a minute or an hour; the
+heatmap is the store's fixed-size overview, replaced by a detailed image of the visible range computed on a
+thread pool when zoomed in.
+
+Threading: GUI thread, except :class:`_DetailJob.run` (thread pool; reads the activation file).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from .file_document import FileDocument
+from .notes import note_name
+from .plots import ConfidenceLane, PitchPlot
+from .render import pitch_range
+from .waveform import WaveformOverview
+
+CURVE_FULL_FRAMES = 40000  # below this many frames the whole curve is handed to the plot
+DETAIL_COLUMNS = 1600  # columns of a zoomed-in heatmap
+
+
+def describe_pitch(midi: float) -> str:
+    """``'A3 +12 ¢'`` for a MIDI pitch (nearest note and the deviation from it in cents)."""
+    nearest = int(round(midi))
+    cents = int(round((midi - nearest) * 100))
+    return f"{note_name(nearest)} {cents:+d} ¢"
+
+
+def midi_to_hz(midi: float) -> float:
+    return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+
+
+class _DetailSignals(QtCore.QObject):
+    ready = QtCore.Signal(int, object, float, float)  # request id, image (cols, bins), t0 of column 0 (s), dt (s)
+
+
+class _DetailJob(QtCore.QRunnable):
+    """Pools the visible range of the activation file (thread pool)."""
+
+    def __init__(self, request: int, store, f0: int, f1: int, confidence: np.ndarray, frame_s: float,
+                 signals: _DetailSignals):
+        super().__init__()
+        self.request, self.store, self.f0, self.f1 = request, store, f0, f1
+        self.confidence, self.frame_s, self.signals = confidence, frame_s, signals
+
+    def run(self) -> None:  # thread pool
+        try:
+            img, factor = self.store.detail(self.f0, self.f1, self.confidence, DETAIL_COLUMNS)
+        except Exception:  # the file was closed meanwhile: nothing to draw
+            return
+        t0 = (self.f0 + (factor - 1) / 2) * self.frame_s
+        self.signals.ready.emit(self.request, img, t0, factor * self.frame_s)
+
+
+class FileView(QtWidgets.QWidget):
+    """Waveform overview + pitch plot + confidence lane + readout for one :class:`FileDocument`.
+
+    Signals: ``seek_requested(t_s)`` (a click on the waveform or the pitch plot).
+    """
+
+    seek_requested = QtCore.Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.doc: Optional[FileDocument] = None
+        self.gate = 0.5
+        self.show_heatmap = True
+        self.follow = True
+        self._curve_span = (0, 0)  # frames handed to the plot
+        self._detail_request = 0
+        self._detail_shown = False
+        self._user_zoomed_y = False
+
+        self.waveform = WaveformOverview()
+        self.pitch = PitchPlot()
+        self.lane = ConfidenceLane()
+        self.lane.setXLink(self.pitch)
+        self.pitch.setFocusPolicy(QtCore.Qt.StrongFocus)
+        vb = self.pitch.getPlotItem().vb
+        vb.setLimits(yMin=0, yMax=128, minXRange=0.05, minYRange=2)
+        self.pitch.curve.setClipToView(True)
+        # subsampling keeps real points (peak mode would turn a bin holding one unvoiced frame into a gap)
+        self.pitch.curve.setDownsampling(auto=True, method="subsample")
+        self.lane.confidence.setClipToView(True)
+        self.lane.confidence.setDownsampling(auto=True, method="peak")
+        self.lane.volume.setClipToView(True)
+        self.lane.volume.setDownsampling(auto=True, method="peak")
+
+        pen = pg.mkPen((255, 60, 60), width=2)
+        self.playhead = pg.InfiniteLine(0, angle=90, pen=pen)
+        self.playhead.setZValue(20)
+        self.pitch.addItem(self.playhead, ignoreBounds=True)
+        self.lane_playhead = pg.InfiniteLine(0, angle=90, pen=pen)
+        self.lane.addItem(self.lane_playhead, ignoreBounds=True)
+        cross_pen = pg.mkPen((200, 200, 200, 140), width=1, style=QtCore.Qt.DashLine)
+        self.cross_v = pg.InfiniteLine(angle=90, pen=cross_pen, movable=False)
+        self.cross_h = pg.InfiniteLine(angle=0, pen=cross_pen, movable=False)
+        for line in (self.cross_v, self.cross_h):
+            line.setZValue(15)
+            line.setVisible(False)
+            self.pitch.addItem(line, ignoreBounds=True)
+
+        self.readout = QtWidgets.QLabel(" ")
+        self.readout.setObjectName("fileReadout")
+        self.readout.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        font = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont)
+        self.readout.setFont(font)
+        self.placeholder = QtWidgets.QLabel("Open an audio file (File > Open..., Ctrl+O, or drop files here)")
+        self.placeholder.setAlignment(QtCore.Qt.AlignCenter)
+        self.placeholder.setStyleSheet("color: gray; font-size: 15px;")
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.placeholder)
+        layout.addWidget(self.waveform)
+        layout.addWidget(self.pitch, 1)
+        layout.addWidget(self.lane)
+        layout.addWidget(self.readout)
+
+        self._detail_signals = _DetailSignals()
+        self._detail_signals.ready.connect(self._on_detail)
+        self._pool = QtCore.QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._range_timer = QtCore.QTimer(self, singleShot=True, interval=60)
+        self._range_timer.timeout.connect(self._on_range_settled)
+        vb.sigXRangeChanged.connect(self._on_x_range)
+        vb.sigYRangeChanged.connect(self._on_y_range)
+        self.waveform.region_changed.connect(self._on_region_dragged)
+        self.waveform.seek_requested.connect(self.seek_requested)
+        self._mouse_proxy = pg.SignalProxy(self.pitch.scene().sigMouseMoved, rateLimit=60, slot=self._on_mouse)
+        self.pitch.scene().sigMouseClicked.connect(self._on_click)
+        self.set_document(None)
+
+    # ------------------------------------------------------------------------------------------------ document
+    def set_document(self, doc: Optional[FileDocument]) -> None:
+        """Show ``doc`` (None: the empty placeholder)."""
+        if self.doc is not None:
+            self.doc.view_range = self.visible_range()
+        self.doc = doc
+        self._curve_span = (0, 0)
+        self._detail_request += 1
+        self._detail_shown = False
+        has = doc is not None
+        self.placeholder.setVisible(not has)
+        for w in (self.waveform, self.pitch, self.lane, self.readout):
+            w.setVisible(has)
+        self.pitch.set_curve(np.zeros(0), np.zeros(0), np.zeros(0), self.gate)
+        self.pitch.set_heatmap(None)
+        self.lane.set_data(np.zeros(0), np.zeros(0), np.zeros(0), self.gate)
+        if not has:
+            return
+        self.pitch.getPlotItem().setTitle(doc.name)
+        dur = doc.duration_s
+        self.waveform.set_duration(dur)
+        self.waveform.set_envelope(*(doc.envelope or (None, None, 1.0)))
+        self.pitch.getPlotItem().vb.setLimits(xMin=-0.05 * dur, xMax=1.05 * dur)
+        t0, t1 = doc.view_range or (0.0, dur)
+        self.pitch.setXRange(t0, t1, padding=0)
+        self._user_zoomed_y = False
+        self.set_playhead(doc.playhead_s)
+        self.refresh(fit_pitch=True)
+
+    def set_envelope(self, doc: FileDocument) -> None:
+        if doc is self.doc and doc.envelope is not None:
+            self.waveform.set_envelope(*doc.envelope)
+
+    def refresh(self, fit_pitch: bool = False) -> None:
+        """Redraw the results of the current document (called a few times a second during an analysis)."""
+        doc = self.doc
+        if doc is None:
+            return
+        n = doc.frames_done
+        if n == 0:
+            self.pitch.set_curve(np.zeros(0), np.zeros(0), np.zeros(0), self.gate)
+            self.lane.set_data(np.zeros(0), np.zeros(0), np.zeros(0), self.gate)
+            self.pitch.set_heatmap(None)
+            return
+        self._update_curve(force=True)
+        self.lane.set_data(doc.time_s[:n].copy(), doc.confidence[:n].copy(), doc.volume[:n].copy(), self.gate)
+        self._update_heatmap_overview()
+        if fit_pitch or not self._user_zoomed_y:
+            self.fit_pitch()
+
+    def set_gate(self, gate: float) -> None:
+        self.gate = float(gate)
+        self.refresh()
+
+    def set_heatmap_visible(self, visible: bool) -> None:
+        self.show_heatmap = bool(visible)
+        if not visible:
+            self.pitch.set_heatmap(None)
+        else:
+            self._update_heatmap_overview()
+            self._request_detail()
+
+    # ------------------------------------------------------------------------------------------------ view
+    def visible_range(self):
+        (t0, t1), _ = self.pitch.getPlotItem().vb.viewRange()
+        return float(t0), float(t1)
+
+    def show_all(self) -> None:
+        """Whole file in time, pitch fitted (Home)."""
+        if self.doc is not None:
+            self.pitch.setXRange(0, self.doc.duration_s, padding=0)
+            self.fit_pitch()
+
+    def fit_pitch(self) -> None:
+        """Pitch axis fitted to the confident frames (F)."""
+        doc = self.doc
+        if doc is None:
+            return
+        n = doc.frames_done
+        lo, hi = pitch_range(doc.pitch_semitones[:n], doc.confidence[:n], self.gate) if n else (45.0, 81.0)
+        self._setting_y = True
+        self.pitch.setYRange(lo, hi, padding=0)
+        self._user_zoomed_y = False
+
+    def zoom_time(self, factor: float, center: Optional[float] = None) -> None:
+        """Zoom the time axis by ``factor`` (< 1 zooms in) around ``center`` (default: the middle)."""
+        t0, t1 = self.visible_range()
+        c = (t0 + t1) / 2 if center is None else center
+        self.pitch.setXRange(c - (c - t0) * factor, c + (t1 - c) * factor, padding=0)
+
+    def pan_time(self, fraction: float) -> None:
+        """Move the view by ``fraction`` of its width (negative: towards the start)."""
+        t0, t1 = self.visible_range()
+        d = (t1 - t0) * fraction
+        self.pitch.setXRange(t0 + d, t1 + d, padding=0)
+
+    def pan_pitch(self, semitones: float) -> None:
+        (_, _), (y0, y1) = self.pitch.getPlotItem().vb.viewRange()
+        self.pitch.setYRange(y0 + semitones, y1 + semitones, padding=0)
+        self._user_zoomed_y = True
+
+    def zoom_pitch(self, factor: float) -> None:
+        (_, _), (y0, y1) = self.pitch.getPlotItem().vb.viewRange()
+        c = (y0 + y1) / 2
+        self.pitch.setYRange(c - (c - y0) * factor, c + (y1 - c) * factor, padding=0)
+        self._user_zoomed_y = True
+
+    def set_playhead(self, t_s: float, follow: bool = False) -> None:
+        """Move the playhead; with ``follow``, page the view so that it stays visible."""
+        self.playhead.setValue(t_s)
+        self.lane_playhead.setValue(t_s)
+        self.waveform.set_playhead(t_s)
+        if self.doc is not None:
+            self.doc.playhead_s = t_s
+        if follow and self.follow:
+            t0, t1 = self.visible_range()
+            width = t1 - t0
+            if t_s > t1 - 0.02 * width or t_s < t0:
+                start = max(0.0, t_s - 0.1 * width)
+                self.pitch.setXRange(start, start + width, padding=0)
+
+    # ------------------------------------------------------------------------------------------------ internals
+    def _on_x_range(self, *_):
+        t0, t1 = self.visible_range()
+        self.waveform.set_region(max(0.0, t0), t1)
+        self._range_timer.start()
+
+    def _on_y_range(self, *_):
+        if getattr(self, "_setting_y", False):
+            self._setting_y = False
+            return
+        self._user_zoomed_y = True
+
+    def _on_region_dragged(self, t0: float, t1: float) -> None:
+        if t1 > t0:
+            self.pitch.setXRange(t0, t1, padding=0)
+
+    def _on_range_settled(self) -> None:
+        self._update_curve()
+        self._request_detail()
+
+    def _visible_frames(self):
+        doc = self.doc
+        t0, t1 = self.visible_range()
+        frame_s = doc.hop_length / doc.info.sr
+        f0 = max(0, int(math.floor(t0 / frame_s)) - 1)
+        f1 = min(doc.frames_done, int(math.ceil(t1 / frame_s)) + 2)
+        return f0, f1, frame_s
+
+    def _update_curve(self, force: bool = False) -> None:
+        doc = self.doc
+        if doc is None or not doc.frames_done or not doc.hop_length:
+            return
+        n = doc.frames_done
+        if n <= CURVE_FULL_FRAMES:
+            a, b = 0, n
+        else:
+            f0, f1, _ = self._visible_frames()
+            width = max(f1 - f0, 1)
+            if not force and self._curve_span[0] <= f0 and f1 <= self._curve_span[1] \
+                    and (self._curve_span[1] - self._curve_span[0]) <= 4 * width + 10:
+                return
+            a, b = max(0, f0 - width), min(n, f1 + width)
+        self._curve_span = (a, b)
+        # copies: pyqtgraph keeps references, and these arrays are still being filled
+        self.pitch.set_curve(doc.time_s[a:b].copy(), doc.pitch_semitones[a:b].copy(), doc.confidence[a:b].copy(),
+                             self.gate)
+
+    def _update_heatmap_overview(self) -> None:
+        doc = self.doc
+        if doc is None or not self.show_heatmap or doc.store is None or doc.store.full is None:
+            if doc is not None and doc.store is None:
+                self.pitch.set_heatmap(None)
+            return
+        if self._detail_shown:
+            return
+        img, factor = doc.store.overview_image()
+        if not len(img):
+            return
+        frame_s = doc.hop_length / doc.info.sr
+        bps = max(1, doc.store.n_bins // 128)
+        self.pitch.set_heatmap(img.astype(np.float32), t0_s=(factor - 1) / 2 * frame_s, dt_s=factor * frame_s,
+                               bins_per_semitone=bps, level=max(doc.store.overview_max, 1e-6))
+
+    def _request_detail(self) -> None:
+        """Ask the pool for a detailed heatmap of the visible range when the overview is too coarse there."""
+        doc = self.doc
+        self._detail_request += 1
+        if doc is None or not self.show_heatmap or doc.store is None or doc.store.full is None:
+            return
+        f0, f1, frame_s = self._visible_frames()
+        if f1 <= f0:
+            return
+        overview_columns = (f1 - f0) / doc.store.factor
+        if doc.store.factor == 1 or overview_columns >= DETAIL_COLUMNS / 2:
+            if self._detail_shown:  # back to the overview
+                self._detail_shown = False
+                self._update_heatmap_overview()
+            return
+        margin = (f1 - f0) // 2
+        a, b = max(0, f0 - margin), min(doc.frames_done, f1 + margin)
+        conf = doc.confidence[a:b].copy()  # a snapshot: the job runs on another thread
+        self._pool.start(_DetailJob(self._detail_request, doc.store, a, b, conf, frame_s, self._detail_signals))
+
+    def _on_detail(self, request: int, img, t0: float, dt: float) -> None:
+        if request != self._detail_request or self.doc is None or not self.show_heatmap or not len(img):
+            return
+        bps = max(1, img.shape[1] // 128)
+        self._detail_shown = True
+        self.pitch.set_heatmap(img, t0_s=t0, dt_s=dt, bins_per_semitone=bps,
+                               level=max(self.doc.store.overview_max if self.doc.store else 0.0, 1e-6))
+
+    def _on_mouse(self, args) -> None:
+        pos = args[0]
+        doc = self.doc
+        vb = self.pitch.getPlotItem().vb
+        if doc is None or not self.pitch.sceneBoundingRect().contains(pos) or not vb.sceneBoundingRect().contains(pos):
+            for line in (self.cross_v, self.cross_h):
+                line.setVisible(False)
+            return
+        p = vb.mapSceneToView(pos)
+        t, y = float(p.x()), float(p.y())
+        self.cross_v.setPos(t)
+        self.cross_h.setPos(y)
+        self.cross_v.setVisible(True)
+        self.cross_h.setVisible(True)
+        self.readout.setText(self.readout_text(t, y))
+
+    def readout_text(self, t_s: float, pointer_midi: Optional[float] = None) -> str:
+        """The readout line for time ``t_s`` (the nearest analysed frame) and the pointer's pitch."""
+        doc = self.doc
+        parts = [f"t {t_s:9.3f} s"]
+        i = doc.frame_at(t_s) if doc is not None else None
+        if i is None:
+            parts.append("not analysed here")
+        else:
+            midi = float(doc.pitch_semitones[i])
+            conf = float(doc.confidence[i])
+            voiced = conf >= self.gate
+            parts.append(f"{midi_to_hz(midi):8.2f} Hz  {describe_pitch(midi):>10}  conf {conf:4.2f}"
+                         + ("" if voiced else "  (below gate)"))
+        if pointer_midi is not None and 0 <= pointer_midi <= 127:
+            parts.append(f"pointer {describe_pitch(pointer_midi)} ({midi_to_hz(pointer_midi):.1f} Hz)")
+        return "   |   ".join(parts)
+
+    def _on_click(self, event) -> None:
+        if event.button() != QtCore.Qt.LeftButton or event.double() or self.doc is None:
+            return
+        vb = self.pitch.getPlotItem().vb
+        if not vb.sceneBoundingRect().contains(event.scenePos()):
+            return
+        t = float(vb.mapSceneToView(event.scenePos()).x())
+        self.seek_requested.emit(float(np.clip(t, 0.0, self.doc.duration_s)))
