@@ -27,8 +27,10 @@ from .decode import REDUCTIONS, reduce_activations, semitones_to_hz
 from .errors import CheckpointError, ParameterError
 from .vqt import VQT, padded_segment
 
-# Frames analysed per forward pass: bounds memory (about 0.25 MB per frame at 48 kHz) whatever the input length.
+# Frames yielded per chunk by default. Memory is bounded by the tiles (about 0.25 MB per frame at 48 kHz).
 DEFAULT_CHUNK_FRAMES = 512
+TILE_FRAMES = 512  # frames per encoder pass, and per VQT pass for long signals (see _computation_blocks)
+WHOLE_VQT_FRAMES = 2048  # signals up to this many frames get their VQT in one pass, as upstream
 LN10_OVER_10 = math.log(10) / 10
 
 
@@ -121,9 +123,15 @@ class ConfidenceHead(nn.Module):
         self.linear = nn.Linear(n_conv + 1, 1)
 
     def forward(self, power: torch.Tensor, log_power: torch.Tensor) -> torch.Tensor:
+        # Computed in float64 (it is tiny): float32 reductions change order with the number of frames, and the
+        # results must not depend on how a signal is chunked. Upstream's float32 values are matched within 1e-6.
+        power, log_power = power.double(), log_power.double()
         flatness = log_power.mean(dim=-1, keepdim=True).exp() / power.mean(dim=-1, keepdim=True).clamp(min=1e-8)
-        features = F.relu(self.conv(power.unsqueeze(1)).squeeze(1))
-        return torch.sigmoid(self.linear(torch.cat((features, flatness), dim=-1))).squeeze(-1)
+        features = F.relu(F.conv1d(power.unsqueeze(1), self.conv.weight.double(), self.conv.bias.double(),
+                                   stride=self.conv.stride).squeeze(1))
+        logit = F.linear(torch.cat((features, flatness), dim=-1), self.linear.weight.double(),
+                         self.linear.bias.double())
+        return torch.sigmoid(logit).squeeze(-1).float()
 
 
 class PestoModel(nn.Module):
@@ -220,7 +228,7 @@ class PestoModel(nn.Module):
         # conversion also rewrites the tensor the encoder reads. We reproduce that input exactly.
         log_power = db * LN10_OVER_10
         power = log_power.exp()
-        volume = power.sum(dim=-1)
+        volume = power.double().sum(dim=-1).float()  # float64 sum: independent of the chunking (see ConfidenceHead)
         confidence = self.confidence(power, log_power)
         activations = self.encoder(log_power[:, self.crop[0]:self.crop[1]])
         activations = activations.roll(self.roll_bins, -1)
@@ -236,7 +244,8 @@ class PestoModel(nn.Module):
             Samples of the (mono) signal; the reflect padding at both ends is handled here.
         n_samples : int
         num_chunks : int
-            Split the frames into at least this many chunks (memory is bounded anyway by ``chunk_frames``).
+            Yield the frames in this many chunks (at most ``chunk_frames`` frames each). Memory is bounded by the
+            computation tiles whatever the chunking, and the results do not depend on it, bit for bit.
 
         Yields
         ------
@@ -247,18 +256,44 @@ class PestoModel(nn.Module):
         if num_chunks < 1:
             raise ParameterError(f"num_chunks must be at least 1, got {num_chunks}")
         per_chunk = max(1, min(self.chunk_frames, -(-total // num_chunks)))
+        pending: Dict[str, list] = {}
+        done = 0
+        for t0, block in self._computation_blocks(read, n_samples, total):
+            for k, v in block.items():
+                pending.setdefault(k, []).append(v)
+            have = t0 + len(block["activations"])
+            while have - done >= per_chunk or (have == total and done < total):
+                n = min(per_chunk, have - done)
+                merged = {k: torch.cat(v) if len(v) > 1 else v[0] for k, v in pending.items()}
+                out = {k: v[:n] for k, v in merged.items()}
+                pending = {k: [v[n:]] for k, v in merged.items()}
+                if not keep_vqt:
+                    del out["vqt_db"], out["vqt"]
+                yield done, out
+                done += n
+
+    def _computation_blocks(self, read, n_samples: int, total: int) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
+        """The fixed computation plan: a function of the signal length only, never of the chunking.
+
+        oneDNN's float32 results depend on tensor shapes and memory alignment, so every frame must always be computed
+        in the same call shape for chunked results to equal unchunked ones bit for bit. Signals up to
+        ``WHOLE_VQT_FRAMES`` frames get their VQT in one strided convolution over the whole padded signal — the very
+        call upstream PESTO makes, hence its dB values to the last bit; longer ones in tiles of ``TILE_FRAMES`` frames
+        on a fixed grid. The encoder always runs on tiles of ``TILE_FRAMES`` frames on that grid.
+        """
         half, hop = self.vqt.kernel_width // 2, self.hop_length
-        for t0 in range(0, total, per_chunk):
-            t1 = min(t0 + per_chunk, total)
+        vqt_block = max(1, total) if total <= WHOLE_VQT_FRAMES else TILE_FRAMES
+        for t0 in range(0, total, vqt_block):
+            t1 = min(t0 + vqt_block, total)
             seg = padded_segment(read, n_samples, t0 * hop - half, (t1 - 1) * hop + half)
-            seg_t = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.float32)).to(self.device)
+            # a freshly allocated (aligned) copy, for the same reason
+            seg_t = torch.tensor(np.asarray(seg, dtype=np.float32), device=self.device)
             vqt = self.vqt.forward_padded(seg_t[None])[0]
-            out = self.frames_from_vqt(vqt)
-            if keep_vqt:
-                out["vqt"] = vqt
-            else:
-                del out["vqt_db"]
-            yield t0, out
+            for a in range(0, t1 - t0, TILE_FRAMES):
+                part = vqt[a:a + TILE_FRAMES]
+                out = self.frames_from_vqt(part)
+                out["vqt"] = part
+                yield t0 + a, out
 
     def forward(self, x: torch.Tensor, sr: Optional[int] = None, convert_to_freq: bool = False,
                 return_activations: bool = True, num_chunks: int = 1):
