@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu", type=int, default=-1, metavar="N", help="CUDA device index; -1 = CPU (default)")
     p.add_argument("-m", "--model_name", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                    help=f"bundled model name or checkpoint file (default: {DEFAULT_MODEL})")
+    p.add_argument("--refine", action="store_true",
+                   help="cent-precise pitch: refine the decoded pitch from the audio around it (at most 1/4 "
+                        "semitone away; default off, which gives upstream PESTO's exact numbers)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -109,7 +112,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 files, model_name=args.model_name, output=args.output, step_size=args.step_size,
                 reduction=args.reduction, export_format=args.export_format,
                 no_convert_to_freq=args.no_convert_to_freq, num_chunks=args.num_chunks, gpu=args.gpu,
-                report=report, progress=progress)
+                report=report, progress=progress, refine=args.refine)
     except PestoError as e:
         print(f"pesto: error: {e}", file=sys.stderr)
         return 2

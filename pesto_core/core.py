@@ -14,6 +14,7 @@ from .checkpoint import DEFAULT_MODEL, load_checkpoint
 from .decode import REDUCTIONS, reduce_activations, semitones_to_hz
 from .errors import ParameterError, PestoError
 from .model import DEFAULT_CHUNK_FRAMES, PestoModel
+from .refine import refine_frames, refine_signal
 from .track import PitchTrack
 
 
@@ -69,7 +70,7 @@ def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampl
 
 def predict(x, sr: int, step_size: float = 10., model_name: str = DEFAULT_MODEL, reduction: str = "alwa",
             num_chunks: int = 1, convert_to_freq: bool = True, inference_mode: bool = True, no_grad: bool = True,
-            device=None, model: Optional[PestoModel] = None
+            device=None, model: Optional[PestoModel] = None, refine: bool = False
             ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pitch of an audio signal.
 
@@ -87,6 +88,8 @@ def predict(x, sr: int, step_size: float = 10., model_name: str = DEFAULT_MODEL,
         Split the work into at least this many pieces (memory is bounded automatically anyway; results are the same).
     convert_to_freq : bool
         Pitch in Hz (True) or MIDI semitones (False).
+    refine : bool
+        Cent-precise refinement of the decoded pitch (:mod:`pesto_core.refine`); False gives upstream's numbers.
 
     Returns
     -------
@@ -109,15 +112,32 @@ def predict(x, sr: int, step_size: float = 10., model_name: str = DEFAULT_MODEL,
             model = load_model(model_name, step_size, device=device if device is not None else x.device)
         model.reduction = reduction
         pitch, confidence, _volume, activations = model(x.to(model.device), sr=sr,
-                                                        convert_to_freq=convert_to_freq, num_chunks=num_chunks)
+                                                        convert_to_freq=convert_to_freq and not refine,
+                                                        num_chunks=num_chunks)
+        if refine:
+            pitch = _refine_rows(model, x, pitch, sr)
+            if convert_to_freq:
+                pitch = semitones_to_hz(pitch)
     frames = pitch.shape[-1]
     timesteps = torch.arange(frames, dtype=torch.float64, device=pitch.device) * (model.hop_length * 1000.0 / sr)
     return timesteps, pitch, confidence, activations
 
 
+def _refine_rows(model: PestoModel, x: torch.Tensor, pitch: torch.Tensor, sr: int) -> torch.Tensor:
+    """Refined pitch (semitones) of each row of ``x`` ((samples,) or (batch, samples)); same shape as ``pitch``."""
+    rows = x.detach().to("cpu", torch.float32).reshape(-1, x.shape[-1]).numpy()
+    p = pitch.detach().cpu().reshape(len(rows), -1).numpy()
+    out = np.stack([refine_signal(r, q, sr=sr, hop_length=model.hop_length, kernel_width=model.vqt.kernel_width,
+                                  bins_per_semitone=model.bins_per_semitone) for r, q in zip(rows, p)])
+    return torch.from_numpy(out).reshape(pitch.shape).to(pitch.device)
+
+
 def iter_file_track(path: Union[str, Path], model: PestoModel, *, num_chunks: int = 1, keep_activations: bool = True,
-                    channel: Optional[int] = None) -> Iterator[Tuple[PitchTrack, int]]:
+                    channel: Optional[int] = None, refine: bool = False) -> Iterator[Tuple[PitchTrack, int]]:
     """Analyse an audio file chunk by chunk, reading it from disk as it goes (bounded memory).
+
+    With ``refine``, the decoded pitch is refined to the cent (:mod:`pesto_core.refine`) and the pieces'
+    ``decoding`` is ``"<reduction>+refine"``.
 
     Yields
     ------
@@ -135,25 +155,30 @@ def iter_file_track(path: Union[str, Path], model: PestoModel, *, num_chunks: in
         with torch.inference_mode():
             for t0, out in model.iter_chunks(reader, reader.n_samples, num_chunks):
                 acts = out["activations"]
-                pitch = reduce_activations(acts, model.reduction)
+                pitch = reduce_activations(acts, model.reduction).cpu().numpy()
                 n = acts.shape[0]
+                if refine:
+                    pitch = refine_frames(reader, reader.n_samples, t0, pitch, sr=sr, hop_length=hop,
+                                          kernel_width=model.vqt.kernel_width,
+                                          bins_per_semitone=model.bins_per_semitone)
                 yield PitchTrack(
                     time_s=np.arange(t0, t0 + n, dtype=np.float64) * hop / sr,
-                    pitch_semitones=pitch.cpu().numpy(),
+                    pitch_semitones=pitch,
                     confidence=out["confidence"].cpu().numpy(),
                     volume=out["volume"].cpu().numpy(),
                     activations=acts.cpu().numpy() if keep_activations else None,
                     sr=sr, hop_length=hop, step_ms=model.step_size, model_name=model.checkpoint_name,
-                    reduction=model.reduction), total
+                    reduction=model.reduction, decoding=model.reduction + ("+refine" if refine else "")), total
 
 
 def analyse_file(path: Union[str, Path], model: PestoModel, *, num_chunks: int = 1, keep_activations: bool = True,
                  channel: Optional[int] = None,
-                 progress: Optional[Callable[[int, int], None]] = None) -> PitchTrack:
-    """Whole-file :class:`PitchTrack`; ``progress(frames_done, frames_total)`` is called after each chunk."""
+                 progress: Optional[Callable[[int, int], None]] = None, refine: bool = False) -> PitchTrack:
+    """Whole-file :class:`PitchTrack`; ``progress(frames_done, frames_total)`` is called after each chunk;
+    ``refine`` as :func:`iter_file_track`."""
     parts, done = [], 0
     for piece, total in iter_file_track(path, model, num_chunks=num_chunks, keep_activations=keep_activations,
-                                        channel=channel):
+                                        channel=channel, refine=refine):
         parts.append(piece)
         done += len(piece)
         if progress is not None:
@@ -166,8 +191,11 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
                        export_format: Sequence[str] = ("csv",), no_convert_to_freq: bool = False,
                        num_chunks: int = 1, gpu: int = -1,
                        report: Optional[Callable[[str], None]] = None,
-                       progress: Optional[Callable[[str, int, int], None]] = None) -> int:
+                       progress: Optional[Callable[[str, int, int], None]] = None, refine: bool = False) -> int:
     """Analyse files and write ``<stem>.f0.csv`` / ``.npz`` / ``.png`` next to them (or into ``output``).
+
+    ``refine``: cent-precise refinement (:mod:`pesto_core.refine`; the NPZ's ``decoding`` says
+    ``"<reduction>+refine"``); off by default, so that upstream's numbers are reproduced.
 
     A file that fails is reported (``report(message)``, default: a warning) and the others are still processed;
     ``progress(file, frames_done, frames_total)`` follows the work. A bad model or option raises
@@ -189,7 +217,7 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
         if progress:
             progress(str(file), 0, 1)
         try:
-            track = analyse_file(file, model, num_chunks=num_chunks,
+            track = analyse_file(file, model, num_chunks=num_chunks, refine=refine,
                                  keep_activations=bool({"npz", "png"} & set(formats)),
                                  progress=(lambda done, total, f=file: progress(str(f), done, total))
                                  if progress else None)

@@ -30,11 +30,12 @@ the VQT does not already use: offline and streaming latency are unchanged.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from .errors import ParameterError
+from .vqt import padded_segment
 
 # Defaults chosen on benchmarks/pitch_accuracy.py (see BENCHMARKS.md).
 N_PERIODS = 4.0
@@ -69,6 +70,7 @@ def window_lengths(f0_hz: np.ndarray, sr: int, max_length: int, *, n_periods: fl
 
 
 def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.ndarray, sr: int, *,
+                 ends: Optional[np.ndarray] = None, max_length: Optional[int] = None,
                  max_shift: Optional[float] = None, bins_per_semitone: int = 3, n_periods: float = N_PERIODS,
                  min_window_s: float = MIN_WINDOW_S, max_harmonics: int = MAX_HARMONICS,
                  max_batch: int = 64) -> np.ndarray:
@@ -77,11 +79,16 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
     Parameters
     ----------
     segment : ndarray, float32 or float64, shape (samples,)
-        Audio containing every frame's window: for frame ``t``, samples ``centres[t] - margin`` to
-        ``centres[t] + margin`` must lie inside, with ``margin = min(centres.min(), samples - 1 - centres.max())``
-        bounding the window length (callers pass the VQT's padded segment, whose margin is half the VQT frame).
+        Audio around the frames (offline: the VQT's padded segment, which holds half a VQT frame on each side of
+        every centre).
     centres : ndarray, int, shape (frames,)
         Index in ``segment`` of each frame's centre sample.
+    ends : ndarray, int, shape (frames,), optional
+        Streaming: index one past the newest sample each frame may use (the frame's own future is cut short
+        there). A window that would reach past it is moved back to end there, so it measures slightly earlier
+        than the centre. Default: windows are centred on ``centres`` and limited by the segment's ends.
+    max_length : int, optional
+        Longest window in samples (default: no limit beyond the segment).
     pitch_semitones : ndarray, float, shape (frames,)
         The network's decoded pitch in MIDI semitones (69 = A4 = 440 Hz); NaN frames are returned unchanged.
     sr : int
@@ -108,13 +115,26 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
     out = pitch.copy()
     if len(centres) == 0:
         return out.astype(np.float32)
-    margin = int(min(centres.min(), len(segment) - 2 - centres.max()))
-    if margin < 8:
-        raise ParameterError(f"refine_pitch: frame centres must lie at least 8 samples inside the segment "
-                             f"(margin {margin})")
+    if ends is None:
+        # symmetric windows; one more sample after the window for the shifted copy
+        room = 2 * np.minimum(centres, len(segment) - 2 - centres)
+    else:
+        ends = np.broadcast_to(np.asarray(ends, dtype=np.int64), centres.shape)
+        if ends.max() > len(segment):
+            raise ParameterError("refine_pitch: ends reach past the segment")
+        room = ends - 1
+    if max_length is not None:
+        room = np.minimum(room, max_length)
+    if room.min() < 16:
+        raise ParameterError(f"refine_pitch: frames need at least 16 samples of audio around them "
+                             f"(got {int(room.min())})")
     f_est = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
     ok = np.isfinite(f_est) & (f_est > 0) & (f_est < NYQUIST_SHARE * sr)
-    lengths = window_lengths(f_est, sr, 2 * margin, n_periods=n_periods, min_window_s=min_window_s)
+    lengths = np.minimum(window_lengths(f_est, sr, int(room.max()), n_periods=n_periods, min_window_s=min_window_s),
+                         room - room % 2)
+    starts = centres - lengths // 2
+    if ends is not None:
+        starts = np.minimum(starts, ends - 1 - lengths)
     # FFT size: next power of two >= L, doubled, so that the nearest bin is within a quarter of the window's
     # resolution from each partial.
     fft_sizes = 2 * (1 << np.ceil(np.log2(lengths)).astype(np.int64))
@@ -123,7 +143,7 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
         idx = np.flatnonzero(ok & (fft_sizes == size))
         for b0 in range(0, len(idx), max_batch):
             sel = idx[b0:b0 + max_batch]
-            f_ref[sel] = _harmonic_frequency(segment, centres[sel], f_est[sel], lengths[sel], int(size), sr,
+            f_ref[sel] = _harmonic_frequency(segment, starts[sel], f_est[sel], lengths[sel], int(size), sr,
                                              max_harmonics)
     good = np.isfinite(f_ref) & (f_ref > 0)
     refined = 69.0 + 12.0 * np.log2(np.where(good, f_ref, 1.0) / 440.0)
@@ -132,14 +152,13 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
     return out.astype(np.float32)
 
 
-def _harmonic_frequency(segment: np.ndarray, centres: np.ndarray, f_est: np.ndarray, lengths: np.ndarray,
+def _harmonic_frequency(segment: np.ndarray, starts: np.ndarray, f_est: np.ndarray, lengths: np.ndarray,
                         size: int, sr: int, max_harmonics: int) -> np.ndarray:
     """Weighted harmonic estimate of the fundamental (Hz) for a batch of frames sharing one FFT size.
 
     Returns ndarray float64 (batch,), NaN where no harmonic carries energy.
     """
     n = np.arange(size + 1)
-    starts = centres - lengths // 2
     # rows: the frame's samples from its window start, one extra sample for the shifted copy; positions past the
     # window get zero weight, so clipping the index at the segment's end changes nothing
     rows = segment[np.minimum(starts[:, None] + n[None, :], len(segment) - 1)]
@@ -163,3 +182,43 @@ def _harmonic_frequency(segment: np.ndarray, centres: np.ndarray, f_est: np.ndar
     with np.errstate(divide="ignore", invalid="ignore"):
         f0 = (weight * f_h / harmonics[None, :]).sum(axis=1) / total
     return np.where(total > 0, f0, np.nan)
+
+
+def refine_frames(read: Callable[[int, int], np.ndarray], n_samples: int, first_frame: int,
+                  pitch_semitones: np.ndarray, *, sr: int, hop_length: int, kernel_width: int,
+                  bins_per_semitone: int = 3) -> np.ndarray:
+    """Refine consecutive offline frames of a signal read on demand (frame ``t`` centred on sample ``t * hop``).
+
+    Parameters
+    ----------
+    read : callable (start, stop) -> ndarray float32 (stop - start,)
+        Samples of the mono signal, as for :meth:`pesto_core.model.PestoModel.iter_chunks`; the reflect padding
+        beyond both ends is the offline engine's (:func:`pesto_core.vqt.padded_segment`).
+    n_samples : int
+    first_frame : int
+        Index of the first frame of ``pitch_semitones``.
+    pitch_semitones : ndarray float (frames,)
+    sr, hop_length, kernel_width : int
+        The model's sample rate, hop and VQT frame width (windows never reach further than the VQT's).
+
+    Returns
+    -------
+    ndarray float32 (frames,)
+    """
+    pitch = np.asarray(pitch_semitones)
+    if len(pitch) == 0 or n_samples <= 0:
+        return pitch.astype(np.float32)
+    half = kernel_width // 2
+    last = first_frame + len(pitch) - 1
+    # one sample more than the VQT reads after the last centre: the window's one-sample-later copy
+    seg = padded_segment(read, n_samples, first_frame * hop_length - half, last * hop_length + half + 2)
+    centres = half + np.arange(len(pitch)) * hop_length
+    return refine_pitch(seg, centres, pitch, sr, max_length=kernel_width, bins_per_semitone=bins_per_semitone)
+
+
+def refine_signal(signal: np.ndarray, pitch_semitones: np.ndarray, *, sr: int, hop_length: int, kernel_width: int,
+                  bins_per_semitone: int = 3) -> np.ndarray:
+    """Refine the offline frames of an in-memory mono signal (float, (samples,)); pitch (frames,) -> (frames,)."""
+    signal = np.asarray(signal, dtype=np.float32)
+    return refine_frames(lambda a, b: signal[a:b], len(signal), 0, pitch_semitones, sr=sr, hop_length=hop_length,
+                         kernel_width=kernel_width, bins_per_semitone=bins_per_semitone)
