@@ -43,9 +43,36 @@ def audio_info(path: str | Path) -> AudioInfo:
         raise AudioError(f"{path}: not a readable audio file ({_reason(e)})") from None
     if info.frames <= 0:
         raise AudioError(f"{path}: contains no audio (zero length)")
+    missing = _wav_missing_bytes(path) if info.format in ("WAV", "WAVEX", "RF64") else 0
+    if missing > 0:
+        raise AudioError(f"{path}: truncated: the WAV header announces {missing} more bytes of audio than the file "
+                         "holds")
     if info.samplerate <= 0 or info.channels <= 0:
         raise AudioError(f"{path}: invalid header (sample rate {info.samplerate}, {info.channels} channels)")
     return AudioInfo(path, int(info.samplerate), int(info.frames), int(info.channels), str(info.format))
+
+
+def _wav_missing_bytes(path: Path) -> int:
+    """Bytes of the 'data' chunk that a RIFF/WAVE header announces but the file lacks (0 if complete).
+
+    libsndfile silently reads a truncated WAV as a shorter one; a recording cut by a crash should be reported.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk = f.read(8)
+            length = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                if length in (0xFFFFFFFF, 0):  # streaming writers leave the size unset
+                    return 0
+                return max(0, pos + 8 + length - size)
+            pos += 8 + length + (length & 1)
+    return 0
 
 
 def _reason(e: Exception) -> str:
@@ -88,7 +115,8 @@ class AudioReader:
                 self._file.seek(start)
             block = self._file.read(stop - start, dtype="float32", always_2d=True)
         except Exception as e:
-            raise AudioError(f"{self.info.path}: read error at sample {start} ({_reason(e)})") from None
+            raise AudioError(f"{self.info.path}: corrupt or truncated audio data near sample {start} "
+                             f"({_reason(e)})") from None
         self._pos = start + len(block)
         if len(block) < stop - start:
             raise AudioError(f"{self.info.path}: truncated or corrupt: the header announces {self.n_samples} "

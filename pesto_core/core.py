@@ -226,4 +226,7 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
         except PestoError as e:
             failures += 1
             report(str(e))
+        except OSError as e:  # anything the readers/writers did not already word for the user
+            failures += 1
+            report(f"{file}: {e.strerror or e}")
     return failures
