@@ -43,6 +43,24 @@ def select_device(device: Union[None, str, int, torch.device] = None, gpu: Optio
     return dev
 
 
+def available_devices() -> list:
+    """Names of the devices the engine can run on: ``["cpu", "cuda:0", ...]`` (for GUIs, which never import torch)."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return names
+
+
+def set_threads(n: int) -> None:
+    """Intra-op CPU threads for the calling thread's engine work (torch.set_num_threads), at least 1."""
+    torch.set_num_threads(max(1, int(n)))
+
+
+def get_threads() -> int:
+    """Current intra-op CPU thread count of the engine."""
+    return torch.get_num_threads()
+
+
 def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampling_rate: Optional[int] = None,
                *, reduction: Optional[str] = None, device=None, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
                **kwargs) -> torch.nn.Module:
