@@ -48,6 +48,7 @@ from .checkpoint import DEFAULT_MODEL, load_checkpoint
 from .decode import REDUCTIONS, reduce_activations, semitones_to_hz
 from .errors import ParameterError
 from .model import PestoModel, hop_length_for
+from .refine import refine_pitch
 from .vqt import MAX_SR, MIN_SR, make_kernels
 
 # Frames per forward pass when one push completes many hops (bounds memory like the offline engine's chunks).
@@ -278,6 +279,10 @@ class PitchStream:
         Hop in samples, overriding ``step_ms``.
     model : PestoModel, optional
         An already loaded model to use (its network only; ``model_name`` is then ignored).
+    refine : bool
+        Cent-precise pitch (:mod:`pesto_core.refine`): each frame's pitch is measured from the audio around the
+        network's estimate (at most a quarter semitone away). Same latency: the measuring window ends at the
+        frame's newest sample.
 
     Notes
     -----
@@ -286,7 +291,7 @@ class PitchStream:
 
     def __init__(self, sr: int, step_ms: float = 10.0, model_name: str = DEFAULT_MODEL, mirror: float = 1.0,
                  n_streams: int = 1, device=None, reduction: str = "alwa", *, hop_length: Optional[int] = None,
-                 model: Optional[PestoModel] = None):
+                 model: Optional[PestoModel] = None, refine: bool = False):
         from .core import select_device  # core imports this module lazily; keep the dependency one-way at import
 
         if isinstance(sr, float) and sr.is_integer():
@@ -306,6 +311,7 @@ class PitchStream:
             model.to(select_device(device))
         self.model = model
         self.reduction = reduction
+        self.refine = bool(refine)
         self.engine = StreamFrameEngine(model, int(sr), int(hop_length), mirror)
         self.geometry = self.engine.geometry
         self.n_streams = int(n_streams)
@@ -480,6 +486,16 @@ class PitchStream:
                             volume=conv(frames.volume), activations=conv(frames.activations),
                             input_finite=conv(frames.input_finite))
 
+    def _refine(self, pitch: np.ndarray, n_frames: int) -> np.ndarray:
+        """Refined pitch (streams, n_frames) of the frames about to be emitted, from the buffered samples."""
+        g = self.geometry
+        j = np.arange(n_frames, dtype=np.int64) * g.hop_length
+        # frame j's window is _buf[j*hop : j*hop + Z + hop] followed by m zeros; its centre is sample W/2
+        centres, ends = j + g.kernel_width // 2, j + g.taps
+        return np.stack([refine_pitch(self._buf[s, :g.cache + n_frames * g.hop_length], centres, pitch[s], g.sr,
+                                      ends=ends, bins_per_semitone=self.model.bins_per_semitone)
+                         for s in range(self.n_streams)])
+
     def _emit(self, n_frames: int, frame_bad: Optional[np.ndarray], squeeze: bool) -> StreamFrames:
         if n_frames == 0:
             return self._empty(squeeze)
@@ -502,6 +518,8 @@ class PitchStream:
             c = conf[0] if len(conf) == 1 else torch.cat(conf, dim=1)
             v = vol[0] if len(vol) == 1 else torch.cat(vol, dim=1)
             a, pitch, c, v = (t.cpu().numpy() for t in (a, pitch, c, v))
+        if self.refine:
+            pitch = self._refine(pitch, n_frames)
         # keep the last Z samples before the next frame boundary and the pending partial hop
         used = n_frames * hop
         rest = self._fill - used
