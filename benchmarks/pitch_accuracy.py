@@ -203,9 +203,13 @@ def offline_pitch(model, x: np.ndarray, sr: int, refine: bool):
     return pitch
 
 
-def truth_at_frames(f0: np.ndarray, sr: int, hop: int, n_frames: int, delay: int = 0):
-    """True pitch (semitones) at each frame centre and the mask of scored frames."""
-    centres = np.arange(n_frames) * hop - delay
+def offline_with_centres(model, x, sr, refine):
+    pitch = offline_pitch(model, x, sr, refine)
+    return pitch, np.arange(len(pitch)) * model.hop_length
+
+
+def truth_at_frames(f0: np.ndarray, sr: int, centres: np.ndarray):
+    """True pitch (semitones) at each frame centre (sample index) and the mask of scored frames."""
     inside = (centres >= EDGE_S * sr) & (centres < len(f0) - EDGE_S * sr)
     c = np.clip(centres, 0, len(f0) - 1)
     return 69 + 12 * np.log2(f0[c] / 440.0), inside
@@ -223,8 +227,8 @@ def evaluate(items, model, decoders):
     for cond, sr, x, f0 in items:
         model.set_sample_rate(sr)
         for name, fn in decoders.items():
-            pitch, delay = fn(model, x, sr)
-            truth, inside = truth_at_frames(f0, sr, model.hop_length, len(pitch), delay)
+            pitch, centres = fn(model, x, sr)
+            truth, inside = truth_at_frames(f0, sr, centres)
             errors[name].setdefault(cond, []).append(100 * (pitch[inside] - truth[inside]))
     return {d: {c: np.concatenate(v) for c, v in per.items()} for d, per in errors.items()}
 
@@ -243,28 +247,24 @@ def table(errors, mixed=("vibrato", "glide", "noisy", "voice")) -> str:
 
 
 def stream_decoders():
-    """Streaming decoders, if the streaming engine is there (pitch, delay in samples of its frame centres)."""
-    from pesto_core.stream import PitchStream  # noqa: WPS433
-
+    """Streaming decoders (PitchStream, default mirror=1: lowest latency), fed hop-sized blocks."""
     def run(refine):
         def fn(model, x, sr):
-            return stream_pitch(x, sr, refine)
+            return stream_pitch(model, x, sr, refine)
         return fn
     return {"stream alwa": run(False), "stream alwa+refine": run(True)}
 
 
-def stream_pitch(x: np.ndarray, sr: int, refine: bool, block: int = 0):
+def stream_pitch(model, x: np.ndarray, sr: int, refine: bool, block: int = 0, mirror: float = 1.0):
+    """Streaming pitch (semitones, (frames,)) and frame centres (samples, (frames,))."""
     from pesto_core.stream import PitchStream  # noqa: WPS433
 
-    stream = PitchStream(sr=sr, refine=refine)
-    hop = stream.hop_length
-    block = block or hop
-    pitches = []
-    for i in range(0, len(x), block):
-        res = stream.process(x[i:i + block])
-        pitches.append(np.asarray(res.pitch_semitones))
-    pitch = np.concatenate(pitches)
-    return pitch, int(stream.latency_samples)
+    stream = PitchStream(sr=sr, refine=refine, model=model, mirror=mirror, hop_length=model.hop_length)
+    block = block or stream.hop_length
+    parts = [stream.push(x[i:i + block]) for i in range(0, len(x), block)] + [stream.flush()]
+    pitch = np.concatenate([p.pitch_semitones for p in parts])
+    centres = np.round(np.concatenate([p.time_s for p in parts]) * sr).astype(np.int64)
+    return pitch, centres
 
 
 def timing(model, repeats: int = 5):
@@ -295,8 +295,8 @@ def main(argv=None):
     model = load_model("mir-1k_g7", 10.0)
     items = make_set(args.notes, args.seed)
     decoders = {
-        "alwa": lambda m, x, sr: (offline_pitch(m, x, sr, False), 0),
-        "alwa+refine": lambda m, x, sr: (offline_pitch(m, x, sr, True), 0),
+        "alwa": lambda m, x, sr: offline_with_centres(m, x, sr, False),
+        "alwa+refine": lambda m, x, sr: offline_with_centres(m, x, sr, True),
     }
     if args.stream:
         decoders.update(stream_decoders())

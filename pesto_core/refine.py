@@ -73,7 +73,7 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
                  ends: Optional[np.ndarray] = None, max_length: Optional[int] = None,
                  max_shift: Optional[float] = None, bins_per_semitone: int = 3, n_periods: float = N_PERIODS,
                  min_window_s: float = MIN_WINDOW_S, max_harmonics: int = MAX_HARMONICS,
-                 max_batch: int = 64) -> np.ndarray:
+                 max_batch: int = 64, extrapolate: bool = True) -> np.ndarray:
     """Refine frame pitches from the audio around each frame.
 
     Parameters
@@ -97,6 +97,10 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
         Largest correction in semitones (default :func:`max_shift_for`: 0.25 semitone for 3 bins per semitone).
     n_periods, min_window_s, max_harmonics :
         Window length in periods of the estimate, its minimum in seconds, and the number of harmonics used.
+    extrapolate : bool
+        With ``ends``, where the window had to move back (it measures the pitch ``d`` samples before the centre),
+        also measure half a window earlier and extrapolate the pitch linearly to the centre, so that a vibrato or
+        glide is not reported late.
     max_batch : int
         Frames processed together (bounds memory: ``max_batch * 2 * next_pow2(L)`` float64 values).
 
@@ -122,7 +126,8 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
         ends = np.broadcast_to(np.asarray(ends, dtype=np.int64), centres.shape)
         if ends.max() > len(segment):
             raise ParameterError("refine_pitch: ends reach past the segment")
-        room = ends - 1
+        # the extrapolation's second window starts half a window earlier
+        room = (ends - 1) * 2 // 3 if extrapolate else ends - 1
     if max_length is not None:
         room = np.minimum(room, max_length)
     if room.min() < 16:
@@ -145,11 +150,26 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
             sel = idx[b0:b0 + max_batch]
             f_ref[sel] = _harmonic_frequency(segment, starts[sel], f_est[sel], lengths[sel], int(size), sr,
                                              max_harmonics)
+            if ends is not None and extrapolate:
+                f_ref[sel] = _extrapolated(segment, centres[sel], starts[sel], f_est[sel], lengths[sel], f_ref[sel],
+                                           int(size), sr, max_harmonics)
     good = np.isfinite(f_ref) & (f_ref > 0)
     refined = 69.0 + 12.0 * np.log2(np.where(good, f_ref, 1.0) / 440.0)
     shift = np.clip(refined - pitch, -max_shift, max_shift)
     out[good] = pitch[good] + shift[good]
     return out.astype(np.float32)
+
+
+def _extrapolated(segment, centres, starts, f_est, lengths, f_now, size, sr, max_harmonics):
+    """Linear extrapolation of the measured f0 (Hz) from the window's centre to the frame's centre."""
+    late = centres - (starts + lengths / 2)  # samples between the window's centre and the frame's
+    if not (late > 0).any():
+        return f_now
+    step = lengths // 2
+    f_before = _harmonic_frequency(segment, starts - step, f_est, lengths, size, sr, max_harmonics)
+    slope = (f_now - f_before) / step
+    out = f_now + np.where(late > 0, slope * late, 0.0)
+    return np.where(np.isfinite(out), out, f_now)
 
 
 def _harmonic_frequency(segment: np.ndarray, starts: np.ndarray, f_est: np.ndarray, lengths: np.ndarray,

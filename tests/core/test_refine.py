@@ -1,4 +1,5 @@
-"""Cent-precise refinement (pesto_core.refine): accuracy on tones with exact ground truth, offline and streaming;
+"""Cent-precise refinement (pesto_core.refine): accuracy on tones with exact ground truth, offline and streaming
+(PitchStream, default mirror=1);
 its bounds; the API and CLI options. Tolerances are the issue's: steady tones median <= 1 cent and 95th percentile
 <= 3 cents; vibrato and glides median <= 5 cents."""
 import numpy as np
@@ -11,6 +12,7 @@ from pesto_core.cli import main as cli_main
 from pesto_core.core import analyse_file, load_model
 from pesto_core.errors import ParameterError
 from pesto_core.refine import max_shift_for, refine_pitch, refine_signal
+from pesto_core.stream import PitchStream
 
 STEADY_MEDIAN_CENTS, STEADY_P95_CENTS = 1.0, 3.0
 MOVING_MEDIAN_CENTS = 5.0
@@ -95,6 +97,71 @@ def test_vibrato_and_glides_offline(model, kind):
             errors.append(cents_error(refined, f0_hz, centres, sr))
     e = np.concatenate(errors)
     assert np.median(e) <= MOVING_MEDIAN_CENTS, np.median(e)
+
+
+_STREAMS = {}
+
+
+def streamed(model, x, sr, refine, block=None, mirror=1.0):
+    """Streaming pitch (semitones) and frame centres (samples); the whole signal in one push unless ``block``."""
+    key = (sr, refine, mirror)
+    if key not in _STREAMS:  # building a stream's kernels takes a while; flush() leaves it fresh for reuse
+        _STREAMS[key] = PitchStream(sr=sr, model=model, hop_length=model.hop_length, refine=refine, mirror=mirror)
+    stream = _STREAMS[key]
+    block = block or len(x)
+    parts = [stream.push(x[i:i + block]) for i in range(0, len(x), block)] + [stream.flush()]
+    pitch = np.concatenate([p.pitch_semitones for p in parts])
+    return pitch, np.round(np.concatenate([p.time_s for p in parts]) * sr).astype(np.int64)
+
+
+@pytest.mark.parametrize("sr", [16000, 44100, 48000])
+def test_steady_tones_streaming(model, sr):
+    rng = np.random.default_rng(sr + 1)
+    errors, errors_alwa = [], []
+    for f0 in steady_f0s(rng):
+        f0_hz = np.full(int(NOTE_S * sr), f0)
+        x = tone(f0_hz, sr, rng)
+        model.set_sample_rate(sr)
+        pitch, centres = streamed(model, x, sr, refine=False)
+        refined, centres_r = streamed(model, x, sr, refine=True)
+        np.testing.assert_array_equal(centres, centres_r)  # same frames, same times: latency unchanged
+        assert np.abs(refined - pitch).max() <= MAX_SHIFT_CENTS / 100 + 1e-5
+        errors_alwa.append(cents_error(pitch, f0_hz, centres, sr))
+        errors.append(cents_error(refined, f0_hz, centres, sr))
+    e, e_alwa = np.concatenate(errors), np.concatenate(errors_alwa)
+    right_note = e_alwa < 50  # as offline: the network's note is kept
+    assert right_note.mean() >= 0.85
+    e, e_alwa = e[right_note], e_alwa[right_note]
+    assert np.median(e) <= STEADY_MEDIAN_CENTS, np.median(e)
+    assert np.percentile(e, 95) <= STEADY_P95_CENTS, np.percentile(e, 95)
+    assert np.median(e_alwa) > 3 * STEADY_MEDIAN_CENTS
+
+
+def test_vibrato_and_glides_streaming(model):
+    rng = np.random.default_rng(11)
+    errors = []
+    for sr in (16000, 48000):
+        model.set_sample_rate(sr)
+        t = np.arange(int(0.6 * sr)) / sr
+        for f_c in (110.0, 220.0, 440.0, 880.0):
+            vib = f_c * 2 ** (0.5 * np.sin(2 * np.pi * rng.uniform(5, 7) * t + rng.uniform(0, 6.3)) / 12)
+            glide = f_c * 2 ** (rng.uniform(4, 12) * rng.choice([-1, 1]) * (t / t[-1] - 0.5) / 12)
+            for f0_hz in (vib, glide):
+                refined, centres = streamed(model, tone(f0_hz, sr, rng), sr, refine=True)
+                errors.append(cents_error(refined, f0_hz, centres, sr))
+    e = np.concatenate(errors)
+    assert np.median(e) <= MOVING_MEDIAN_CENTS, np.median(e)
+
+
+@pytest.mark.parametrize("mirror", [1.0, 0.0])
+def test_streaming_refine_independent_of_block_length(model, mirror):
+    sr = 16000
+    model.set_sample_rate(sr)
+    x = tone(np.full(sr // 2, 250.0), sr, np.random.default_rng(2))
+    whole, c1 = streamed(model, x, sr, refine=True, mirror=mirror)
+    blocks, c2 = streamed(model, x, sr, refine=True, block=333, mirror=mirror)
+    np.testing.assert_array_equal(c1, c2)
+    np.testing.assert_allclose(whole, blocks, rtol=0, atol=1e-4)  # the network's float32 rounding, no more
 
 
 def test_noise_moves_at_most_the_bound(model):
