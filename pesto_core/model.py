@@ -65,26 +65,27 @@ class Encoder(nn.Module):
     Arithmetic (the same function as the published network, evaluated more cheaply; float32 throughout):
 
     * The prefilter convolutions after the first (``C x C`` channels, kernel ``K`` = 39 along ``n_bins_in`` = 219
-      bins: 2 * 13.7 M multiply-adds per frame as a direct convolution) are computed by FFT, overlap-save: the
-      zero-padded input is cut into ``n_blocks`` overlapping blocks of ``fft_size`` bins, each block is transformed
-      (``rfft``), the channels are mixed at each frequency by the kernels' spectra (a batched matrix product over the
-      frequencies, in split-complex form: one real product gives ``Re(X) H`` and ``Im(X) H``), transformed back, and
-      the ``fft_size - K + 1`` valid outputs of each block are kept. Linear convolution and overlap-save are
-      identical in real arithmetic; in float32 the results differ from oneDNN's direct convolution by rounding
-      only (both are about 1e-4 from a float64 evaluation on activations whose logits reach 1e3).
-      The block size keeps the per-frequency weights small (under 1 MB per layer) for single frames (streaming).
-    * The first prefilter (one input channel) stays a direct convolution: it is cheap (0.3 M multiply-adds).
-    * The 1x1 convolutions are matrix products on a (frames * bins, channels) layout; the Toeplitz layer is a
-      matrix product against its dense matrix, rows reordered to that layout.
-    * On the CPU, frames go through in blocks of ``CPU_BLOCK_FRAMES`` so the FFT buffers stay in cache; every
-      frame's result is computed by the same sequence of operations whatever the block it falls in.
+      bins: 2 * 13.7 M multiply-adds per frame as a direct convolution) are computed by FFT: each channel, zero-padded
+      to ``fft_size`` >= ``n_bins_in + K // 2`` bins (so the circular convolution never wraps onto the kept bins), is
+      transformed (``rfft``), the channels are mixed at each frequency by the kernels' spectra (one batched matrix
+      product over the frequencies), transformed back, and the first ``n_bins_in`` bins are kept. The spectra are
+      computed once in float64 and rounded to float32. FFT convolution equals direct convolution in real arithmetic;
+      in float32 both differ from a float64 evaluation by rounding only (about 1e-4 on the output probabilities,
+      whose logits reach 1e3; the golden tolerance is 1e-3).
+    * The complex mixing is one real matrix product per frequency: rows ``[Re X, Im X]`` times
+      ``[[Re H, Im H], [-Im H, Re H]]`` ("packed", for batches of frames), or, for a few frames, rows ``Re X`` and
+      ``Im X`` times ``[Re H, Im H]`` then recombined ("split": half the weights to read per hop when streaming).
+    * The first prefilter (one input channel, 0.3 M multiply-adds) stays a direct convolution; the 1x1
+      convolutions and the Toeplitz layer are matrix products (the Toeplitz matrix is derived once from its
+      generating vector).
+    * On the CPU, frames go through in blocks of ``CPU_BLOCK_FRAMES`` so the FFT buffers stay in cache (blocks are
+      cut on a fixed grid from the start of the input).
     """
 
     # Frames per pass on the CPU: the FFT buffers of 64 frames (a few MB) stay in the L2/L3 caches.
     CPU_BLOCK_FRAMES = 64
-    # Overlap-save blocks per frame: 2 blocks of 150 bins (76 frequencies, 1 MB of spectra per layer) cost less than
-    # one of 270 (136 frequencies) and keep a single frame's weights cache-sized.
-    PREFILTER_BLOCKS = 2
+    # Up to this many frames the channel mixing uses the split form (half the weight bytes: latency-bound streaming).
+    FEW_FRAMES = 4
 
     def __init__(self, n_chan_layers=(40, 30, 30, 10, 3), n_prefilt_layers: int = 3, prefilt_kernel_size: int = 39,
                  residual: bool = True, n_bins_in: int = 219, output_dim: int = 384, activation_fn: str = "leaky",
@@ -117,20 +118,14 @@ class Encoder(nn.Module):
         # Toeplitz layer kept as its generating vector; the (fc_in, output_dim) matrix is derived once.
         self.fc_kernel = nn.Parameter(torch.zeros(fc_in + output_dim - 1), requires_grad=False)
         self.register_buffer("fc_matrix", torch.zeros(fc_in, output_dim), persistent=False)
-        # Overlap-save geometry: n_blocks blocks of fft_size bins, each giving fft_size - K + 1 valid outputs.
         self.kernel_size = prefilt_kernel_size
-        self.n_blocks = self.PREFILTER_BLOCKS
-        self.fft_size = _fft_friendly(-(-n_bins_in // self.n_blocks) + prefilt_kernel_size - 1)
+        self.fft_size = _fft_friendly(n_bins_in + prefilt_kernel_size // 2)
         n_freq = self.fft_size // 2 + 1
         c = channels[0]
-        # Kernel spectra of prefilter layers 1.., split-complex: [..., 2 * o + 0] = Re H[o, c], [..., 2 * o + 1] = Im.
-        self.register_buffer("prefilter_spectra", torch.zeros(max(0, n_prefilt_layers - 1), n_freq, c, 2 * c),
-                             persistent=False)
-        # Derived forms of the pointwise and Toeplitz weights for the (frames * bins, channels) layout.
-        for i, (c_in, c_out) in enumerate(zip(channels[:-1], channels[1:])):
-            self.register_buffer(f"pointwise_t{i}", torch.zeros(c_in, c_out), persistent=False)
-        self.register_buffer("fc_matrix_bc", torch.zeros(fc_in, output_dim), persistent=False)
-
+        n_mix = max(0, n_prefilt_layers - 1)
+        # Kernel spectra H (freq, c_in, c_out) of prefilter layers 1.. in the two real forms described above
+        self.register_buffer("spectra_packed", torch.zeros(n_mix, n_freq, 2 * c, 2 * c), persistent=False)
+        self.register_buffer("spectra_split", torch.zeros(n_mix, n_freq, c, 2 * c), persistent=False)
     def load_upstream(self, sd: Dict[str, torch.Tensor]) -> None:
         """Copy weights from an upstream-named state dict (``encoder.*`` keys)."""
         with torch.no_grad():
@@ -148,7 +143,7 @@ class Encoder(nn.Module):
 
     @torch.no_grad()
     def prepare(self) -> None:
-        """Derive the computation's weight forms (spectra, transposes, Toeplitz matrix) from the parameters.
+        """Derive the computation's weight forms (kernel spectra, Toeplitz matrix) from the parameters.
 
         Called by :meth:`load_upstream`; call it again after changing parameters by hand. Spectra are computed in
         float64 and rounded once to float32.
@@ -158,20 +153,22 @@ class Encoder(nn.Module):
         i = torch.arange(fc_in, device=self.fc_kernel.device)[:, None]
         j = torch.arange(self.output_dim, device=self.fc_kernel.device)[None, :]
         self.fc_matrix.copy_(self.fc_kernel[i - j + self.output_dim - 1])
-        c_last = self.pointwise[-1].out_channels if len(self.pointwise) else self.prefilter[0].out_channels
-        # rows reordered from (channel, bin) to (bin, channel): the layout the pointwise layers leave
-        self.fc_matrix_bc.copy_(self.fc_matrix.view(c_last, self.n_bins_in, -1).transpose(0, 1)
-                                .reshape(fc_in, -1))
-        for k, conv in enumerate(self.pointwise):
-            self.get_buffer(f"pointwise_t{k}").copy_(conv.weight[:, :, 0].t())
-        for k, conv in enumerate(self.prefilter[1:]):
-            # y[i] = sum_k w[k] x[i + k - K//2] is a causal convolution with g[j] = w[K - 1 - j], delayed K//2 bins
-            g = conv.weight.double().flip(-1)  # (out, in, K)
-            spectrum = torch.fft.rfft(g, n=self.fft_size).permute(2, 1, 0)  # (freq, in, out)
-            self.prefilter_spectra[k].copy_(torch.view_as_real(spectrum).flatten(-2))
+        n, k = self.fft_size, self.kernel_size
+        for layer, conv in enumerate(self.prefilter[1:]):
+            # y[i] = sum_k w[k] x[i + k - K//2] is the circular convolution of x with h[(K//2 - k) mod n] = w[k]
+            w = conv.weight.double()  # (out, in, K)
+            h = torch.zeros(*w.shape[:2], n, dtype=torch.float64, device=w.device)
+            h[:, :, (k // 2 - torch.arange(k, device=w.device)) % n] = w
+            spectrum = torch.fft.rfft(h).permute(2, 1, 0)  # (freq, in, out)
+            re, im = spectrum.real, spectrum.imag
+            # packed: [Re X, Im X] @ [[Re H, Im H], [-Im H, Re H]], output (re, im) interleaved per channel
+            packed = torch.stack((torch.stack((re, im), -1), torch.stack((-im, re), -1)), 2)  # (freq, in, 2, out, 2)
+            self.spectra_packed[layer].copy_(packed.flatten(-2).flatten(1, 2))
+            # split: Re X @ [Re H, Im H] and Im X @ [Re H, Im H], (re, im) interleaved per output channel
+            self.spectra_split[layer].copy_(torch.view_as_real(spectrum).flatten(-2))
 
     def _prefilter_fft(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        """Prefilter convolution ``layer`` (>= 1) without its bias, by overlap-save FFT.
+        """Prefilter convolution ``layer`` (>= 1) without its bias, by FFT.
 
         Parameters
         ----------
@@ -179,25 +176,21 @@ class Encoder(nn.Module):
 
         Returns
         -------
-        Tensor float32 (frames, channels, n_bins_in)
+        Tensor float32 (frames, channels, n_bins_in), a view
         """
         frames, c_in, n_bins = x.shape
-        k, n, n_blocks = self.kernel_size, self.fft_size, self.n_blocks
-        valid = n - k + 1
-        spectra = self.prefilter_spectra[layer - 1]  # (freq, in, 2 * out)
-        n_freq, c_out = spectra.shape[0], spectra.shape[-1] // 2
-        # y[i] = sum_j g[j] x[i + K//2 - j]: a causal convolution of the input shifted right by K//2 zeros; block b
-        # gives the outputs b * valid .. (b + 1) * valid - 1 (its last ``valid`` circular outputs)
-        padded = F.pad(x, (k // 2, n_blocks * valid + k - 1 - n_bins - k // 2))
-        blocks = padded.unfold(-1, n, valid)  # (frames, in, n_blocks, n): a view
-        spec = torch.fft.rfft(blocks)  # (frames, in, n_blocks, freq) complex
-        # rows (re/im, frame, block) per frequency: one batched real product mixes the channels
-        rows = torch.view_as_real(spec).permute(3, 4, 0, 2, 1).reshape(n_freq, 2 * frames * n_blocks, c_in)
-        prod = torch.bmm(rows, spectra).view(n_freq, 2, frames, n_blocks, c_out, 2)
-        # (Re X) H + i (Im X) H
-        mixed = torch.add(torch.view_as_complex(prod[:, 0]), torch.view_as_complex(prod[:, 1]), alpha=1j)
-        y = torch.fft.irfft(mixed.permute(1, 3, 2, 0).contiguous(), n=n)[..., k - 1:]  # (frames, out, blocks, valid)
-        return y.reshape(frames, c_out, n_blocks * valid)[..., :n_bins]
+        spec = torch.fft.rfft(x, n=self.fft_size)  # (frames, in, freq)
+        n_freq = spec.shape[-1]
+        if frames > self.FEW_FRAMES:
+            rows = torch.view_as_real(spec.permute(2, 0, 1).contiguous()).view(n_freq, frames, 2 * c_in)
+            mixed = torch.bmm(rows, self.spectra_packed[layer - 1]).view(n_freq, frames, -1, 2)
+            mixed = torch.view_as_complex(mixed)  # (freq, frames, out)
+        else:
+            rows = torch.view_as_real(spec).permute(2, 3, 0, 1).reshape(n_freq, 2 * frames, c_in)
+            prod = torch.bmm(rows, self.spectra_split[layer - 1]).view(n_freq, 2, frames, -1, 2)
+            # (Re X) H + i (Im X) H
+            mixed = torch.add(torch.view_as_complex(prod[:, 0]), torch.view_as_complex(prod[:, 1]), alpha=1j)
+        return torch.fft.irfft(mixed.permute(1, 2, 0).contiguous(), n=self.fft_size)[..., :n_bins]
 
     def forward(self, log_power: torch.Tensor) -> torch.Tensor:
         if log_power.device.type == "cpu" and log_power.shape[0] > self.CPU_BLOCK_FRAMES:
@@ -209,11 +202,9 @@ class Encoder(nn.Module):
         for layer, conv in enumerate(self.prefilter[1:], start=1):
             y = self.activation(self._prefilter_fft(x, layer) + conv.bias[:, None])
             x = y.add_(x) if self.residual else y
-        # (frames * bins, channels) for the 1x1 convolutions
-        x = x.transpose(1, 2).reshape(frames * n_bins, -1) if frames > 1 else x[0].t()
-        for k, conv in enumerate(self.pointwise):
-            x = self.activation(torch.addmm(conv.bias, x, self.get_buffer(f"pointwise_t{k}")))
-        logits = x.reshape(frames, -1) @ self.fc_matrix_bc
+        for conv in self.pointwise:  # 1x1 convolutions: (out, in) @ (frames, in, bins)
+            x = self.activation(torch.matmul(conv.weight[:, :, 0], x).add_(conv.bias[:, None]))
+        logits = x.reshape(frames, -1) @ self.fc_matrix
         return torch.softmax(logits, dim=-1)
 
 
