@@ -265,7 +265,7 @@ class FilePanel(QtWidgets.QWidget):
         box.setAttribute(QtCore.Qt.WA_DeleteOnClose)
         box.setWindowModality(QtCore.Qt.NonModal)
         self._dialogs = [d for d in self._dialogs if _alive(d)] + [box]
-        box.open()
+        box.show()  # not open()/exec(): the window stays usable and nothing waits on the box
 
     def open_dialogs(self) -> list:
         """Message boxes still open (tests close them)."""

@@ -16,9 +16,11 @@ import math
 from typing import Optional
 
 import numpy as np
+import numpy.ma  # noqa: F401 (np.percentile imports it on first use: 90 ms on the GUI thread mid-analysis)
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from .analysis_worker import lower_thread_priority
 from .file_document import FileDocument
 from .notes import note_name
 from .plots import ConfidenceLane, PitchPlot
@@ -40,26 +42,41 @@ def midi_to_hz(midi: float) -> float:
     return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
 
 
+def pool_columns(img: np.ndarray, max_columns: int) -> np.ndarray:
+    """Max-pool an image (columns, bins) along its columns to at most ``max_columns``."""
+    factor = -(-len(img) // max_columns) if len(img) > max_columns else 1
+    if factor == 1:
+        return img
+    pad = (-len(img)) % factor
+    if pad:
+        img = np.concatenate([img, np.zeros((pad, img.shape[1]), img.dtype)])
+    return img.reshape(-1, factor, img.shape[1]).max(axis=1)
+
+
 class _DetailSignals(QtCore.QObject):
-    ready = QtCore.Signal(int, object, float, float)  # request id, image (cols, bins), t0 of column 0 (s), dt (s)
+    # request id, image (cols, bins), centre time of column 0 (s), seconds per column, first bin
+    ready = QtCore.Signal(int, object, float, float, int)
 
 
 class _DetailJob(QtCore.QRunnable):
     """Pools the visible range of the activation file (thread pool)."""
 
     def __init__(self, request: int, store, f0: int, f1: int, confidence: np.ndarray, frame_s: float,
-                 signals: _DetailSignals):
+                 signals: _DetailSignals, bins):
         super().__init__()
         self.request, self.store, self.f0, self.f1 = request, store, f0, f1
-        self.confidence, self.frame_s, self.signals = confidence, frame_s, signals
+        self.confidence, self.frame_s, self.signals, self.bins = confidence, frame_s, signals, bins
 
     def run(self) -> None:  # thread pool
+        lower_thread_priority()
         try:
             img, factor = self.store.detail(self.f0, self.f1, self.confidence, DETAIL_COLUMNS)
         except Exception:  # the file was closed meanwhile: nothing to draw
             return
+        b0, b1 = self.bins
+        img = np.ascontiguousarray(img[:, b0:b1])
         t0 = (self.f0 + (factor - 1) / 2) * self.frame_s
-        self.signals.ready.emit(self.request, img, t0, factor * self.frame_s)
+        self.signals.ready.emit(self.request, img, t0, factor * self.frame_s, b0)
 
 
 class FileView(QtWidgets.QWidget):
@@ -80,6 +97,7 @@ class FileView(QtWidgets.QWidget):
         self._detail_request = 0
         self._detail_shown = False
         self._user_zoomed_y = False
+        self.heatmap_info = None
 
         self.waveform = WaveformOverview()
         self.pitch = PitchPlot()
@@ -152,13 +170,15 @@ class FileView(QtWidgets.QWidget):
         self._detail_request += 1
         self._detail_shown = False
         has = doc is not None
+        # the plots stay visible (empty) without a file: showing them later would lay out and paint three
+        # plot widgets at once, a stall of 100-200 ms just as an analysis starts
         self.placeholder.setVisible(not has)
-        for w in (self.waveform, self.pitch, self.lane, self.readout):
-            w.setVisible(has)
         self.pitch.set_curve(np.zeros(0), np.zeros(0), np.zeros(0), self.gate)
         self.pitch.set_heatmap(None)
         self.lane.set_data(np.zeros(0), np.zeros(0), np.zeros(0), self.gate)
         if not has:
+            self.pitch.getPlotItem().setTitle("")
+            self.waveform.set_envelope(None, None, 1.0)
             return
         self.pitch.getPlotItem().setTitle(doc.name)
         dur = doc.duration_s
@@ -180,17 +200,15 @@ class FileView(QtWidgets.QWidget):
         doc = self.doc
         if doc is None:
             return
-        n = doc.frames_done
-        if n == 0:
+        if doc.frames_done == 0:
             self.pitch.set_curve(np.zeros(0), np.zeros(0), np.zeros(0), self.gate)
             self.lane.set_data(np.zeros(0), np.zeros(0), np.zeros(0), self.gate)
             self.pitch.set_heatmap(None)
             return
         self._update_curve(force=True)
-        self.lane.set_data(doc.time_s[:n].copy(), doc.confidence[:n].copy(), doc.volume[:n].copy(), self.gate)
-        self._update_heatmap_overview()
+        self._render_heatmap()
         if fit_pitch or not self._user_zoomed_y:
-            self.fit_pitch()
+            self.fit_pitch(only_if_changed=not fit_pitch)
 
     def set_gate(self, gate: float) -> None:
         self.gate = float(gate)
@@ -201,8 +219,7 @@ class FileView(QtWidgets.QWidget):
         if not visible:
             self.pitch.set_heatmap(None)
         else:
-            self._update_heatmap_overview()
-            self._request_detail()
+            self._render_heatmap()
 
     # ------------------------------------------------------------------------------------------------ view
     def visible_range(self):
@@ -215,13 +232,18 @@ class FileView(QtWidgets.QWidget):
             self.pitch.setXRange(0, self.doc.duration_s, padding=0)
             self.fit_pitch()
 
-    def fit_pitch(self) -> None:
-        """Pitch axis fitted to the confident frames (F)."""
+    def fit_pitch(self, only_if_changed: bool = False) -> None:
+        """Pitch axis fitted to the confident frames (F). ``only_if_changed``: leave it unless the fit moved by more
+        than a semitone (a redraw of the axes is not free while an analysis runs)."""
         doc = self.doc
         if doc is None:
             return
         n = doc.frames_done
         lo, hi = pitch_range(doc.pitch_semitones[:n], doc.confidence[:n], self.gate) if n else (45.0, 81.0)
+        if only_if_changed:
+            (_, _), (y0, y1) = self.pitch.getPlotItem().vb.viewRange()
+            if abs(y0 - lo) < 1.0 and abs(y1 - hi) < 1.0:
+                return
         self._setting_y = True
         self.pitch.setYRange(lo, hi, padding=0)
         self._user_zoomed_y = False
@@ -281,7 +303,7 @@ class FileView(QtWidgets.QWidget):
 
     def _on_range_settled(self) -> None:
         self._update_curve()
-        self._request_detail()
+        self._render_heatmap()
 
     def _visible_frames(self):
         doc = self.doc
@@ -307,52 +329,72 @@ class FileView(QtWidgets.QWidget):
             a, b = max(0, f0 - width), min(n, f1 + width)
         self._curve_span = (a, b)
         # copies: pyqtgraph keeps references, and these arrays are still being filled
-        self.pitch.set_curve(doc.time_s[a:b].copy(), doc.pitch_semitones[a:b].copy(), doc.confidence[a:b].copy(),
-                             self.gate)
+        t, conf = doc.time_s[a:b].copy(), doc.confidence[a:b].copy()
+        self.pitch.set_curve(t, doc.pitch_semitones[a:b].copy(), conf, self.gate)
+        self.lane.set_data(t, conf, doc.volume[a:b].copy(), self.gate)
 
-    def _update_heatmap_overview(self) -> None:
+    def _heatmap_window(self):
+        """Frames and pitch bins to draw: the view plus a margin (so that small pans need no new image)."""
         doc = self.doc
-        if doc is None or not self.show_heatmap or doc.store is None or doc.store.full is None:
-            if doc is not None and doc.store is None:
-                self.pitch.set_heatmap(None)
-            return
-        if self._detail_shown:
-            return
-        img, factor = doc.store.overview_image()
-        if not len(img):
-            return
-        frame_s = doc.hop_length / doc.info.sr
+        f0, f1, frame_s = self._visible_frames()
+        margin = (f1 - f0) // 4
+        f0, f1 = max(0, f0 - margin), min(doc.frames_done, f1 + margin)
         bps = max(1, doc.store.n_bins // 128)
-        self.pitch.set_heatmap(img.astype(np.float32), t0_s=(factor - 1) / 2 * frame_s, dt_s=factor * frame_s,
-                               bins_per_semitone=bps, level=max(doc.store.overview_max, 1e-6))
+        (_, _), (y0, y1) = self.pitch.getPlotItem().vb.viewRange()
+        pad = (y1 - y0) / 4
+        b0 = int(np.clip(np.floor((y0 - pad) * bps), 0, doc.store.n_bins))
+        b1 = int(np.clip(np.ceil((y1 + pad) * bps) + 1, b0, doc.store.n_bins))
+        return f0, f1, b0, b1, frame_s, bps
 
-    def _request_detail(self) -> None:
-        """Ask the pool for a detailed heatmap of the visible range when the overview is too coarse there."""
+    def _render_heatmap(self) -> None:
+        """Draw the heatmap of the visible part: from the in-memory overview when it is fine enough there (GUI
+        thread, a few ms), else from the activation file on the thread pool."""
         doc = self.doc
         self._detail_request += 1
-        if doc is None or not self.show_heatmap or doc.store is None or doc.store.full is None:
+        if doc is None or not self.show_heatmap or doc.store is None or doc.store.full is None \
+                or not doc.frames_done:
+            self.pitch.set_heatmap(None)
             return
-        f0, f1, frame_s = self._visible_frames()
-        if f1 <= f0:
+        f0, f1, b0, b1, frame_s, bps = self._heatmap_window()
+        if f1 <= f0 or b1 <= b0:
+            self.pitch.set_heatmap(None)
             return
-        overview_columns = (f1 - f0) / doc.store.factor
-        if doc.store.factor == 1 or overview_columns >= DETAIL_COLUMNS / 2:
-            if self._detail_shown:  # back to the overview
-                self._detail_shown = False
-                self._update_heatmap_overview()
+        store = doc.store
+        level = max(store.overview_max, 1e-6)
+        if store.factor > 1 and (f1 - f0) / store.factor < DETAIL_COLUMNS / 2:  # overview too coarse here
+            conf = doc.confidence[f0:f1].copy()  # a snapshot: the job runs on another thread
+            self._pool.start(_DetailJob(self._detail_request, store, f0, f1, conf, frame_s, self._detail_signals,
+                                        (b0, b1)))
             return
-        margin = (f1 - f0) // 2
-        a, b = max(0, f0 - margin), min(doc.frames_done, f1 + margin)
-        conf = doc.confidence[a:b].copy()  # a snapshot: the job runs on another thread
-        self._pool.start(_DetailJob(self._detail_request, doc.store, a, b, conf, frame_s, self._detail_signals))
+        self._detail_shown = False
+        overview, factor = store.overview_image()
+        if not len(overview):
+            return
+        r0, r1 = f0 // factor, min(len(overview), -(-f1 // factor))
+        img = pool_columns(np.asarray(overview[r0:r1, b0:b1], dtype=np.float32), DETAIL_COLUMNS)
+        extra = -(-(r1 - r0) // max(len(img), 1)) if len(img) else 1
+        step = factor * extra  # frames per column
+        self._set_heatmap(img, (r0 * factor + (step - 1) / 2) * frame_s, step * frame_s, bps, level, b0)
 
-    def _on_detail(self, request: int, img, t0: float, dt: float) -> None:
+    def _set_heatmap(self, img, t0_s, dt_s, bps, level, first_bin) -> None:
+        # what is drawn, for tests and the status: image shape (columns, bins), time of column 0, seconds per column
+        self.heatmap_info = dict(source="detail" if self._detail_shown else "overview", shape=img.shape,
+                                 t0_s=t0_s, dt_s=dt_s, first_bin=first_bin)
+        try:
+            self.pitch.set_heatmap(img, t0_s=t0_s, dt_s=dt_s, bins_per_semitone=bps, level=level,
+                                   first_bin=first_bin)
+        except TypeError:  # a PitchPlot without first_bin: place the cropped image ourselves
+            self.pitch.set_heatmap(img, t0_s=t0_s, dt_s=dt_s, bins_per_semitone=bps, level=level)
+            self.pitch.heatmap.setRect(QtCore.QRectF(t0_s - dt_s / 2, (first_bin - 0.5) / bps,
+                                                     dt_s * img.shape[0], img.shape[1] / bps))
+
+    def _on_detail(self, request: int, img, t0: float, dt: float, first_bin: int) -> None:
         if request != self._detail_request or self.doc is None or not self.show_heatmap or not len(img):
             return
-        bps = max(1, img.shape[1] // 128)
+        store = self.doc.store
+        bps = max(1, store.n_bins // 128) if store is not None else 3
         self._detail_shown = True
-        self.pitch.set_heatmap(img, t0_s=t0, dt_s=dt, bins_per_semitone=bps,
-                               level=max(self.doc.store.overview_max if self.doc.store else 0.0, 1e-6))
+        self._set_heatmap(img, t0, dt, bps, max(store.overview_max if store else 0.0, 1e-6), first_bin)
 
     def _on_mouse(self, args) -> None:
         pos = args[0]

@@ -71,6 +71,9 @@ class EnvelopeWorker(QtCore.QThread):
         self._cancel.set()
 
     def run(self) -> None:  # worker thread
+        from .analysis_worker import lower_thread_priority  # noqa: WPS433
+
+        lower_thread_priority()
         try:
             mins, maxs, bucket_s = compute_envelope(self.path, self.channel, cancelled=self._cancel.is_set)
         except PestoError as e:

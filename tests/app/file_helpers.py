@@ -1,0 +1,72 @@
+"""Shared pieces of the File tab tests: a panel in a real main window with settings in a temporary INI file, and
+helpers to wait for the panel's work queue."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def file_panel(qtbot, tmp_path):
+    """``(window, panel)``: a FilePanel in a QMainWindow with its menus and status widgets, shown."""
+    from PySide6 import QtCore, QtWidgets
+
+    from app.file_panel import FilePanel
+
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.IniFormat)
+    window = QtWidgets.QMainWindow()
+    panel = FilePanel(window, settings=settings)
+    window.setCentralWidget(panel)
+    panel.install_menus(window.menuBar())
+    for widget in panel.status_widgets():
+        window.statusBar().addPermanentWidget(widget)
+    window.resize(1200, 760)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()  # Xvfb has no window manager: ask for the focus, keys go to the focused window
+    window.raise_()
+    try:
+        qtbot.waitActive(window, timeout=3000)
+    except Exception:  # some platforms (offscreen) never report it; the key tests check the focus themselves
+        pass
+    yield window, panel
+    for dialog in panel.open_dialogs():
+        dialog.close()
+    panel.shutdown()
+
+
+def wait_idle(qtbot, panel, timeout_ms: int = 60000) -> None:
+    """Wait until the panel's queue (analyses, exports) is empty."""
+    if panel.busy or panel._queue:
+        with qtbot.waitSignal(panel.idle, timeout=timeout_ms):
+            pass
+    assert not panel.busy
+
+
+def copy_data(name: str, folder: Path) -> Path:
+    """A golden WAV copied into ``folder`` (exports next to the audio land in tmp, never in tests/data)."""
+    dst = folder / name
+    shutil.copyfile(DATA / name, dst)
+    os.chmod(dst, 0o644)
+    return dst
+
+
+def write_tone(path: Path, seconds: float, sr: int = 16000, freq: float = 220.0, channels: int = 1) -> Path:
+    """A sine with a slow vibrato (so that the curve is not flat), PCM16."""
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    phase = 2 * np.pi * (freq * t + 3.0 * np.sin(2 * np.pi * 0.5 * t))
+    x = 0.3 * np.sin(phase).astype(np.float32)
+    if channels > 1:
+        x = np.stack([x * (c + 1) / channels for c in range(channels)], axis=1)
+    sf.write(str(path), x, sr, subtype="PCM_16")
+    return path
