@@ -284,6 +284,29 @@ def timing(model, repeats: int = 5):
     return "\n".join(rows)
 
 
+def stream_timing(model, seconds: float = 5.0):
+    """Median time per hop-sized push of PitchStream (mirror=1) with and without refinement, per sample rate."""
+    from pesto_core.stream import PitchStream  # noqa: WPS433
+
+    rng = np.random.default_rng(2)
+    rows = ["| sample rate | hop | alwa (ms/hop) | alwa+refine (ms/hop) | added (ms/hop) |", "|---|---:|---:|---:|---:|"]
+    for sr in (16000, 44100, 48000):
+        model.set_sample_rate(sr)
+        x = np.concatenate([voice_note(sr, rng)[0] for _ in range(int(seconds))]).astype(np.float32)
+        med = {}
+        for refine in (False, True):
+            stream = PitchStream(sr=sr, model=model, hop_length=model.hop_length, refine=refine)
+            hop = stream.hop_length
+            times = []
+            for i in range(0, len(x) - hop + 1, hop):
+                t0 = time.perf_counter()
+                stream.push(x[i:i + hop])
+                times.append(time.perf_counter() - t0)
+            med[refine] = 1000 * np.median(times[10:])
+        rows.append(f"| {sr} | {hop} | {med[False]:.3f} | {med[True]:.3f} | {med[True] - med[False]:+.3f} |")
+    return "\n".join(rows)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--notes", type=int, default=24, help="notes per condition (default 24)")
@@ -306,6 +329,8 @@ def main(argv=None):
     if args.timing:
         print("\nOffline time (median of 5 runs, 20 s of audio, 1 thread)\n")
         print(timing(model))
+        print("\nStreaming time per hop (PitchStream, mirror=1, hop-sized pushes, median over 5 s, 1 thread)\n")
+        print(stream_timing(model))
     return 0
 
 

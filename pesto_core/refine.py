@@ -30,6 +30,7 @@ the VQT does not already use: offline and streaming latency are unchanged.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Optional
 
 import numpy as np
@@ -42,6 +43,7 @@ N_PERIODS = 4.0
 MIN_WINDOW_S = 0.02
 MAX_HARMONICS = 8
 MAX_SHIFT_BINS = 0.75
+ZERO_PADDING = 2
 NYQUIST_SHARE = 0.45
 # Relative distance from h * estimate beyond which a harmonic's measurement is not that harmonic (2 bins).
 HARMONIC_TOLERANCE = 2 ** (2 / 36) - 1
@@ -57,16 +59,6 @@ def max_shift_for(bins_per_semitone: int = 3) -> float:
     with three quarters it is below 1 cent. 25 cents is still a quarter of a semitone: no note or octave change.
     """
     return MAX_SHIFT_BINS / bins_per_semitone
-
-
-def window_lengths(f0_hz: np.ndarray, sr: int, max_length: int, *, n_periods: float = N_PERIODS,
-                   min_window_s: float = MIN_WINDOW_S) -> np.ndarray:
-    """Analysis window length per frame in samples, shape (frames,), int64, even, in ``[16, max_length]``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        length = np.maximum(n_periods * sr / f0_hz, min_window_s * sr)
-    length = np.where(np.isfinite(length), length, min_window_s * sr)
-    length = np.clip(np.round(length / 2) * 2, 16, max(16, max_length - max_length % 2))
-    return length.astype(np.int64)
 
 
 def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.ndarray, sr: int, *,
@@ -135,24 +127,38 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
                              f"(got {int(room.min())})")
     f_est = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
     ok = np.isfinite(f_est) & (f_est > 0) & (f_est < NYQUIST_SHARE * sr)
-    lengths = np.minimum(window_lengths(f_est, sr, int(room.max()), n_periods=n_periods, min_window_s=min_window_s),
-                         room - room % 2)
+    # window: n_periods of the estimate, at least min_window_s, even, within the room
+    lengths = np.maximum(n_periods * sr / np.where(ok, f_est, sr), min_window_s * sr)
+    lengths = np.maximum(np.minimum(np.rint(lengths / 2).astype(np.int64) * 2, room - room % 2), 16)
     starts = centres - lengths // 2
     if ends is not None:
         starts = np.minimum(starts, ends - 1 - lengths)
-    # FFT size: next power of two >= L, doubled, so that the nearest bin is within a quarter of the window's
-    # resolution from each partial.
-    fft_sizes = 2 * (1 << np.ceil(np.log2(lengths)).astype(np.int64))
-    f_ref = np.full(len(pitch), np.nan)
-    for size in np.unique(fft_sizes[ok]):
-        idx = np.flatnonzero(ok & (fft_sizes == size))
+    # FFT size: a power of two of at least ZERO_PADDING * L samples, so that the nearest bin is within
+    # 1 / (2 * ZERO_PADDING) of the window's resolution from each partial
+    fft_sizes = 1 << np.ceil(np.log2(ZERO_PADDING * lengths)).astype(np.int64)
+    # Streaming: where the window had to move back, a second window half a window earlier gives the slope; both
+    # are measured in the same batches (fewer, larger numpy calls: this runs once per hop in a live stream).
+    n = len(pitch)
+    late = np.zeros(n) if ends is None or not extrapolate else centres - (starts + lengths / 2)
+    extra = np.flatnonzero(ok & (late > 0))
+    step = lengths[extra] // 2
+    all_starts = np.concatenate([starts, starts[extra] - step])
+    all_f, all_len = np.concatenate([f_est, f_est[extra]]), np.concatenate([lengths, lengths[extra]])
+    all_size, all_ok = np.concatenate([fft_sizes, fft_sizes[extra]]), np.concatenate([ok, ok[extra]])
+    f_all = np.full(len(all_starts), np.nan)
+    sizes = np.unique(all_size[all_ok]) if len(all_size) > 2 else sorted(set(all_size[all_ok].tolist()))
+    for size in sizes:
+        idx = np.flatnonzero(all_ok & (all_size == size))
         for b0 in range(0, len(idx), max_batch):
             sel = idx[b0:b0 + max_batch]
-            f_ref[sel] = _harmonic_frequency(segment, starts[sel], f_est[sel], lengths[sel], int(size), sr,
+            f_all[sel] = _harmonic_frequency(segment, all_starts[sel], all_f[sel], all_len[sel], int(size), sr,
                                              max_harmonics)
-            if ends is not None and extrapolate:
-                f_ref[sel] = _extrapolated(segment, centres[sel], starts[sel], f_est[sel], lengths[sel], f_ref[sel],
-                                           int(size), sr, max_harmonics)
+    f_ref = f_all[:n]
+    if len(extra):
+        # linear extrapolation from the window's centre to the frame's centre
+        now = f_ref[extra]
+        extrapolated = now + (now - f_all[n:]) / step * late[extra]
+        f_ref[extra] = np.where(np.isfinite(extrapolated), extrapolated, now)
     good = np.isfinite(f_ref) & (f_ref > 0)
     refined = 69.0 + 12.0 * np.log2(np.where(good, f_ref, 1.0) / 440.0)
     shift = np.clip(refined - pitch, -max_shift, max_shift)
@@ -160,41 +166,42 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
     return out.astype(np.float32)
 
 
-def _extrapolated(segment, centres, starts, f_est, lengths, f_now, size, sr, max_harmonics):
-    """Linear extrapolation of the measured f0 (Hz) from the window's centre to the frame's centre."""
-    late = centres - (starts + lengths / 2)  # samples between the window's centre and the frame's
-    if not (late > 0).any():
-        return f_now
-    step = lengths // 2
-    f_before = _harmonic_frequency(segment, starts - step, f_est, lengths, size, sr, max_harmonics)
-    slope = (f_now - f_before) / step
-    out = f_now + np.where(late > 0, slope * late, 0.0)
-    return np.where(np.isfinite(out), out, f_now)
+@lru_cache(maxsize=64)
+def _hann(length: int) -> np.ndarray:
+    """Periodic Hann window of ``length`` samples, float64 (read-only: cached)."""
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)
+    w.flags.writeable = False
+    return w
 
 
 def _harmonic_frequency(segment: np.ndarray, starts: np.ndarray, f_est: np.ndarray, lengths: np.ndarray,
                         size: int, sr: int, max_harmonics: int) -> np.ndarray:
     """Weighted harmonic estimate of the fundamental (Hz) for a batch of frames sharing one FFT size.
 
-    Returns ndarray float64 (batch,), NaN where no harmonic carries energy.
+    Frame ``i``'s window covers ``segment[starts[i] : starts[i] + lengths[i] + 1]`` (one more sample for the
+    shifted copy). Returns ndarray float64 (batch,), NaN where no harmonic carries energy.
     """
-    n = np.arange(size + 1)
-    # rows: the frame's samples from its window start, one extra sample for the shifted copy; positions past the
-    # window get zero weight, so clipping the index at the segment's end changes nothing
-    rows = segment[np.minimum(starts[:, None] + n[None, :], len(segment) - 1)]
-    u = n[None, :size] / lengths[:, None]
-    window = np.where(u < 1.0, 0.5 - 0.5 * np.cos(2 * np.pi * u), 0.0)
-    spec0 = np.fft.rfft(rows[:, :size] * window, axis=1)
-    spec1 = np.fft.rfft(rows[:, 1:] * window, axis=1)
+    longest = int(lengths.max())
+    idx = starts[:, None] + np.arange(longest + 1)[None, :]
+    if len(starts) > 1:  # a shorter window's row may run past the segment; weight zero there, so clip the index
+        idx = np.minimum(idx, len(segment) - 1)
+    rows = segment[idx]
+    if (lengths == longest).all():
+        window = _hann(longest)[None, :]
+    else:  # zero beyond each frame's own length
+        u = np.arange(longest)[None, :] / lengths[:, None]
+        window = np.where(u < 1.0, 0.5 - 0.5 * np.cos(2 * np.pi * u), 0.0)
+    # the window's spectrum and the same one sample later, in one FFT call: (2, batch, size // 2 + 1)
+    spec = np.fft.rfft(np.stack((rows[:, :-1] * window, rows[:, 1:] * window)), n=size, axis=-1)
     harmonics = np.arange(1, max_harmonics + 1, dtype=np.float64)
     freqs = f_est[:, None] * harmonics[None, :]  # (batch, H)
     valid = freqs < NYQUIST_SHARE * sr
-    k = np.clip(np.round(freqs * size / sr).astype(np.int64), 1, size // 2 - 1)
-    x0 = np.take_along_axis(spec0, k, axis=1)
-    x1 = np.take_along_axis(spec1, k, axis=1)
-    power = np.abs(x0) ** 2
+    k = np.clip(np.rint(freqs * (size / sr)).astype(np.int64), 1, size // 2 - 1)
+    picked = spec[:, np.arange(len(k))[:, None], k]
+    x0, x1 = picked[0], picked[1]
+    power = x0.real ** 2 + x0.imag ** 2
     # angle of X1/X0 = the partial's frequency in radians per sample (exact for one complex exponential)
-    f_h = np.angle(x1 * np.conj(x0)) * sr / (2 * np.pi)
+    f_h = np.angle(x1 * np.conj(x0)) * (sr / (2 * np.pi))
     # a harmonic whose bin is dominated by something else (a neighbouring partial, noise) is left out
     valid &= np.abs(f_h / freqs - 1.0) < HARMONIC_TOLERANCE
     weight = np.where(valid, power * harmonics[None, :], 0.0)
