@@ -1,0 +1,373 @@
+"""The tuner: nearest note, cents and frequency of the live pitch, held steady against jitter, and its widget.
+
+Maths (pure Python/numpy, no Qt): pitch arrives from the engine in MIDI semitones relative to A4 = 440 Hz. The
+tuner re-references it to the chosen A4 (415-466 Hz), then transposes it for the instrument (a B-flat clarinet's
+written C sounds B-flat: written = concert + 2 semitones). The note shown is the nearest one in that frame, the cents
+are the distance to it; the frequency shown is always the real (concert) one in Hz.
+
+Threading: everything here runs in the GUI thread.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from .notes import NOTE_NAMES
+
+A4_MIN_HZ, A4_MAX_HZ = 415.0, 466.0
+
+# Written pitch = concert pitch + offset (semitones). Name -> offset, in menu order.
+TRANSPOSITIONS = {
+    "Concert (C)": 0,
+    "B\u266d instrument": 2,  # clarinet, trumpet, soprano sax: written a major second above concert
+    "E\u266d instrument": 9,  # alto sax, E-flat clarinet (alto sax: a major sixth above)
+    "F instrument": 7,  # horn, English horn: a perfect fifth above
+}
+
+
+def hz_to_semitones(f0_hz, a4_hz: float = 440.0):
+    """Frequency (Hz) -> MIDI semitones with A4 = ``a4_hz`` sitting on 69. Arrays or scalars."""
+    return 69.0 + 12.0 * np.log2(np.asarray(f0_hz, dtype=np.float64) / a4_hz)
+
+
+def semitones_to_hz(semitones, a4_hz: float = 440.0):
+    """MIDI semitones (A4 = ``a4_hz`` on 69) -> frequency in Hz."""
+    return a4_hz * 2.0 ** ((np.asarray(semitones, dtype=np.float64) - 69.0) / 12.0)
+
+
+def reference_shift(a4_hz: float) -> float:
+    """Semitones to add to a pitch measured against A4 = 440 Hz to measure it against A4 = ``a4_hz``."""
+    return -12.0 * math.log2(a4_hz / 440.0)
+
+
+def written_pitch(pitch_semitones, a4_hz: float = 440.0, transposition: int = 0):
+    """Engine pitch (MIDI semitones, A4 = 440 Hz) -> the pitch the player reads, in semitones.
+
+    Parameters
+    ----------
+    pitch_semitones : float or ndarray (frames,)
+    a4_hz : float
+        Reference A4 in Hz.
+    transposition : int
+        Semitones from concert to written pitch (see :data:`TRANSPOSITIONS`).
+    """
+    return np.asarray(pitch_semitones, dtype=np.float64) + reference_shift(a4_hz) + transposition
+
+
+def nearest_note(pitch: float):
+    """(nearest integer MIDI note, deviation in cents in [-50, 50)) of a (written) pitch in semitones."""
+    note = math.floor(pitch + 0.5)
+    return note, 100.0 * (pitch - note)
+
+
+def note_label(midi: int, unicode_accidentals: bool = True):
+    """('C\u266f', 4) for MIDI 61: the note's letter with its accidental, and its octave (scientific notation)."""
+    name = NOTE_NAMES[midi % 12]
+    if unicode_accidentals:
+        name = name.replace("#", "\u266f")
+    return name, midi // 12 - 1
+
+
+@dataclass(frozen=True)
+class TunerReading:
+    """What the tuner shows.
+
+    Attributes
+    ----------
+    note : int
+        Written MIDI note (after A4 reference and transposition).
+    cents : float
+        Deviation from ``note`` in cents (smoothed), normally within about +-50.
+    f0_hz : float
+        Concert frequency in Hz (smoothed).
+    time_s : float
+        Time of the frame it was last updated from (s, session time).
+    """
+
+    note: int
+    cents: float
+    f0_hz: float
+    time_s: float
+
+    @property
+    def name(self) -> str:
+        letter, octave = note_label(self.note)
+        return f"{letter}{octave}"
+
+
+class TunerFilter:
+    """Turns frame-by-frame pitch into a steady reading.
+
+    * A new note replaces the held one only after it has been the nearest note for ``hold_s`` seconds in a row;
+      while the pitch stays within 50 + ``margin_cents`` cents of the held note no other note even becomes a
+      candidate. This stops the name flickering on a note sung between two semitones or with a wide vibrato; the
+      cents keep showing how far the pitch is from the note shown.
+    * Cents and frequency are smoothed with a first-order filter of time constant ``smooth_s`` (reset on a note change).
+    * After ``release_s`` without a voiced frame the reading goes blank (``None``); shorter gaps keep the last reading.
+
+    Parameters
+    ----------
+    hold_s, smooth_s, release_s : float
+        Seconds.
+    margin_cents : float
+        While the pitch stays within 50 + ``margin_cents`` of the held note, no other note becomes a candidate.
+    """
+
+    def __init__(self, hold_s: float = 0.06, smooth_s: float = 0.05, release_s: float = 0.15,
+                 margin_cents: float = 8.0):
+        self.hold_s = hold_s
+        self.smooth_s = smooth_s
+        self.release_s = release_s
+        self.margin = margin_cents / 100.0
+        self.reset()
+
+    def reset(self) -> None:
+        self._held: Optional[int] = None
+        self._pitch = math.nan  # smoothed written pitch (semitones)
+        self._f0 = math.nan
+        self._last_voiced_s = -math.inf
+        self._last_t = -math.inf
+        self._candidate: Optional[int] = None
+        self._candidate_since = 0.0
+        self.reading: Optional[TunerReading] = None
+
+    def update(self, time_s: float, written_semitones: float, f0_hz: float, voiced: bool) -> Optional[TunerReading]:
+        """Feed one frame (in time order); returns the reading to show (None = blank)."""
+        if not voiced or not math.isfinite(written_semitones):
+            if time_s - self._last_voiced_s > self.release_s:
+                self._held = None
+                self._candidate = None
+                self.reading = None
+            return self.reading
+        dt = max(0.0, time_s - self._last_t) if math.isfinite(self._last_t) else 0.0
+        self._last_t = time_s
+        gap = time_s - self._last_voiced_s
+        self._last_voiced_s = time_s
+        nearest = math.floor(written_semitones + 0.5)
+        if self._held is None or gap > self.release_s:
+            self._switch(nearest, written_semitones, f0_hz)
+        elif abs(written_semitones - self._held) <= 0.5 + self.margin:
+            self._candidate = None
+        else:
+            if self._candidate != nearest:
+                self._candidate, self._candidate_since = nearest, time_s
+            if time_s - self._candidate_since >= self.hold_s:
+                self._switch(nearest, written_semitones, f0_hz)
+        a = 1.0 if self.smooth_s <= 0 else 1.0 - math.exp(-dt / self.smooth_s)
+        self._pitch += a * (written_semitones - self._pitch)
+        self._f0 += a * (f0_hz - self._f0)
+        self.reading = TunerReading(self._held, 100.0 * (self._pitch - self._held), self._f0, time_s)
+        return self.reading
+
+    def _switch(self, note: int, pitch: float, f0_hz: float) -> None:
+        self._held = note
+        self._candidate = None
+        self._pitch = pitch
+        self._f0 = f0_hz
+
+
+# ---------------------------------------------------------------------------------------------------------- widget
+class TunerWidget(QtWidgets.QWidget):
+    """Large note name with octave, a -50..+50 cents meter with an in-tune zone, the cents and the frequency.
+
+    ``set_reading(reading)`` (None blanks it) and ``set_context(text)`` (e.g. "A4 = 440 Hz") are the whole
+    interface. Painted by hand so that it scales with the window and stays readable from a music stand; the static
+    parts (meter scale, labels) are cached in a pixmap and a repaint happens only when what is shown changes
+    (note, whole cents, tenth of a Hz, needle pixel), so a steady note costs nothing.
+    """
+
+    BACKGROUND = QtGui.QColor(24, 26, 30)
+    DIM = QtGui.QColor(110, 115, 125)
+    TEXT = QtGui.QColor(235, 238, 242)
+
+    def __init__(self, parent=None, in_tune_cents: float = 5.0):
+        super().__init__(parent)
+        self.in_tune_cents = in_tune_cents
+        self.reading: Optional[TunerReading] = None
+        self.context = ""
+        self._shown = None
+        self._static: Optional[QtGui.QPixmap] = None
+        self._note_cache = {}
+        self._geom = None
+        self.setMinimumSize(240, 260)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Preferred, QtWidgets.QSizePolicy.Expanding)
+        self.setAttribute(QtCore.Qt.WA_OpaquePaintEvent)
+
+    # -------------------------------------------------------------------------------------------------- interface
+    def set_reading(self, reading: Optional[TunerReading]) -> None:
+        self.reading = reading
+        key = self._display_key(reading)
+        if key != self._shown:
+            self._shown = key
+            self.update()
+
+    def set_context(self, text: str) -> None:
+        if text != self.context:
+            self.context = text
+            self._static = None
+            self.update()
+
+    def shown_text(self) -> str:
+        """What the readout says, as text (for tests and accessibility): e.g. 'A4 +3 ¢ 440.8 Hz', or '' if blank."""
+        r = self.reading
+        if r is None:
+            return ""
+        return f"{r.name} {r.cents:+.0f} \u00a2 {r.f0_hz:.1f} Hz"
+
+    def colour_for(self, cents: float) -> QtGui.QColor:
+        c = abs(cents)
+        if c <= self.in_tune_cents:
+            return QtGui.QColor(60, 220, 110)
+        if c <= 3 * self.in_tune_cents:
+            return QtGui.QColor(250, 190, 40)
+        return QtGui.QColor(255, 90, 70)
+
+    # -------------------------------------------------------------------------------------------------- geometry
+    def _geometry(self):
+        w, h = self.width(), self.height()
+        if self._geom is not None and self._geom["w"] == w and self._geom["h"] == h:
+            return self._geom
+        small = max(10, int(min(h * 0.045, w * 0.05)))
+        fm = QtGui.QFontMetricsF(self._font(small))
+        margin = max(w * 0.08, fm.horizontalAdvance("+50") / 2 + 6)
+        self._geom = dict(w=w, h=h, small=small, m_left=margin, m_right=w - margin, m_top=h * 0.50, m_h=h * 0.12)
+        return self._geom
+
+    def _x_of(self, g, cents: float) -> float:
+        return g["m_left"] + (max(-50.0, min(50.0, cents)) + 50.0) / 100.0 * (g["m_right"] - g["m_left"])
+
+    def _display_key(self, r: Optional[TunerReading]):
+        if r is None:
+            return None
+        g = self._geometry()
+        return (r.note, round(r.cents), round(r.f0_hz, 1), round(self._x_of(g, r.cents)), self.colour_for(r.cents).rgb())
+
+    def _font(self, pixels: int, bold: bool = False) -> QtGui.QFont:
+        f = QtGui.QFont(self.font())
+        f.setPixelSize(max(6, int(pixels)))
+        f.setBold(bold)
+        return f
+
+    def _note_pixmap(self, note, letter: str, octave: str, rgb: int, big_px: float, w: int, box: QtCore.QRectF):
+        """The note name, rendered once per (note, colour, size): glyphs this large are not in Qt's glyph cache and
+        would be drawn as paths on every repaint."""
+        key = (note, letter, octave, rgb, int(big_px), w, int(box.height()))
+        pm = self._note_cache.get(key)
+        if pm is not None:
+            return pm
+        ratio = self.devicePixelRatioF()
+        pm = QtGui.QPixmap(int(w * ratio), int((box.bottom() + 1) * ratio))
+        pm.setDevicePixelRatio(ratio)
+        pm.fill(QtCore.Qt.transparent)
+        p = QtGui.QPainter(pm)
+        p.setRenderHint(QtGui.QPainter.Antialiasing)
+        p.setRenderHint(QtGui.QPainter.TextAntialiasing)
+        f_big, f_oct = self._font(big_px, bold=True), self._font(big_px * 0.5)
+        fm_big, fm_oct = QtGui.QFontMetricsF(f_big), QtGui.QFontMetricsF(f_oct)
+        total = fm_big.horizontalAdvance(letter) + (fm_oct.horizontalAdvance(octave) if octave else 0)
+        if total > w * 0.92:  # a narrow panel: shrink to fit
+            scale = w * 0.92 / total
+            f_big, f_oct = self._font(big_px * scale, bold=True), self._font(big_px * 0.5 * scale)
+            fm_big, fm_oct = QtGui.QFontMetricsF(f_big), QtGui.QFontMetricsF(f_oct)
+            total = fm_big.horizontalAdvance(letter) + (fm_oct.horizontalAdvance(octave) if octave else 0)
+        x0 = (w - total) / 2
+        baseline = box.center().y() + fm_big.capHeight() / 2
+        p.setFont(f_big)
+        p.setPen(QtGui.QColor.fromRgb(rgb))
+        p.drawText(QtCore.QPointF(x0, baseline), letter)
+        if octave:
+            p.setFont(f_oct)
+            p.setPen(self.TEXT)
+            p.drawText(QtCore.QPointF(x0 + fm_big.horizontalAdvance(letter), baseline), octave)
+        p.end()
+        if len(self._note_cache) > 64:
+            self._note_cache.clear()
+        self._note_cache[key] = pm
+        return pm
+
+    def resizeEvent(self, event):  # noqa: N802 (Qt naming)
+        self._static = None
+        self._note_cache.clear()
+        self._shown = self._display_key(self.reading)
+        super().resizeEvent(event)
+
+    def _static_pixmap(self, g) -> QtGui.QPixmap:
+        """Background, meter scale, in-tune zone, labels and context line."""
+        ratio = self.devicePixelRatioF()
+        pm = QtGui.QPixmap(int(g["w"] * ratio), int(g["h"] * ratio))
+        pm.setDevicePixelRatio(ratio)
+        pm.fill(self.BACKGROUND)
+        p = QtGui.QPainter(pm)
+        p.setRenderHint(QtGui.QPainter.Antialiasing)
+        m_left, m_right, m_top, m_h = g["m_left"], g["m_right"], g["m_top"], g["m_h"]
+        p.setPen(QtCore.Qt.NoPen)
+        p.setBrush(QtGui.QColor(44, 47, 54))
+        p.drawRoundedRect(QtCore.QRectF(m_left, m_top, m_right - m_left, m_h), 6, 6)
+        x0, x1 = self._x_of(g, -self.in_tune_cents), self._x_of(g, self.in_tune_cents)
+        p.setBrush(QtGui.QColor(40, 120, 70))
+        p.drawRect(QtCore.QRectF(x0, m_top, x1 - x0, m_h))
+        p.setFont(self._font(g["small"]))
+        for c in range(-50, 51, 10):
+            x = self._x_of(g, c)
+            major = c % 25 == 0
+            p.setPen(QtGui.QPen(QtGui.QColor(170, 175, 185) if major else QtGui.QColor(100, 104, 112), 1.5))
+            p.drawLine(QtCore.QPointF(x, m_top + m_h), QtCore.QPointF(x, m_top + m_h * (0.45 if major else 0.7)))
+        p.setPen(QtGui.QColor(170, 175, 185))
+        for c in (-50, -25, 0, 25, 50):
+            p.drawText(QtCore.QRectF(self._x_of(g, c) - 40, m_top + m_h + 2, 80, g["small"] * 1.6),
+                       QtCore.Qt.AlignHCenter | QtCore.Qt.AlignTop, f"{c:+d}" if c else "0")
+        if self.context:
+            p.setPen(self.DIM)
+            p.drawText(QtCore.QRectF(0, g["h"] - g["small"] * 1.9, g["w"], g["small"] * 1.6),
+                       QtCore.Qt.AlignCenter, self.context)
+        p.end()
+        return pm
+
+    # -------------------------------------------------------------------------------------------------- painting
+    def paintEvent(self, event):  # noqa: N802 (Qt naming)
+        g = self._geometry()
+        if self._static is None or self._static.deviceIndependentSize().toSize() != self.size():
+            self._static = self._static_pixmap(g)
+        p = QtGui.QPainter(self)
+        p.drawPixmap(0, 0, self._static)
+        p.setRenderHint(QtGui.QPainter.Antialiasing)
+        w, h = g["w"], g["h"]
+        r = self.reading
+        big_px = min(h * 0.30, w * 0.30)
+        note_box = QtCore.QRectF(0, h * 0.04, w, h * 0.40)
+        if r is None:
+            p.drawPixmap(0, 0, self._note_pixmap(None, "\u2013", "", self.DIM.rgb(), big_px, w, note_box))
+        else:
+            letter, octave = note_label(r.note)
+            p.drawPixmap(0, 0, self._note_pixmap(r.note, letter, str(octave), self.colour_for(r.cents).rgb(), big_px,
+                                                 w, note_box))
+            # needle
+            x = self._x_of(g, r.cents)
+            pen = QtGui.QPen(self.colour_for(r.cents), max(3.0, w * 0.012))
+            pen.setCapStyle(QtCore.Qt.RoundCap)
+            p.setPen(pen)
+            p.drawLine(QtCore.QPointF(x, g["m_top"] - g["m_h"] * 0.3), QtCore.QPointF(x, g["m_top"] + g["m_h"] * 1.05))
+        # cents and Hz, each in half the width, font fitted to it
+        row_y = g["m_top"] + g["m_h"] + g["small"] * 2.0
+        row_h = min(h * 0.10, w * 0.10)
+        if r is None:
+            p.setFont(self._font(row_h * 0.8))
+            p.setPen(self.DIM)
+            p.drawText(QtCore.QRectF(0, row_y, w, row_h * 1.4), QtCore.Qt.AlignCenter, "no pitch")
+        else:
+            texts = (f"{r.cents:+.0f} \u00a2", f"{r.f0_hz:.1f} Hz")
+            px = row_h * 0.8
+            f = self._font(px)
+            widest = max(QtGui.QFontMetricsF(f).horizontalAdvance(t) for t in texts)
+            if widest > w * 0.46:
+                f = self._font(px * w * 0.46 / widest)
+            p.setFont(f)
+            p.setPen(self.colour_for(r.cents))
+            p.drawText(QtCore.QRectF(0, row_y, w / 2, row_h * 1.4), QtCore.Qt.AlignCenter, texts[0])
+            p.setPen(self.TEXT)
+            p.drawText(QtCore.QRectF(w / 2, row_y, w / 2, row_h * 1.4), QtCore.Qt.AlignCenter, texts[1])
+        p.end()
