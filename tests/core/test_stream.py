@@ -374,3 +374,13 @@ def test_non_finite_in_upstream_module():
     _, conf, vol, acts = m(block)
     assert torch.isfinite(acts).all() and torch.isfinite(vol).all()
     assert conf[0, 1] == 0 and m.cache.isfinite().all()
+
+
+def test_stream_reduction_is_the_offline_reduction(model):
+    """PitchStream decodes with the same operations as pesto_core.decode.reduce_activations (bit for bit)."""
+    from pesto_core.decode import reduce_activations
+
+    acts = torch.softmax(torch.randn(3, 7, 384) * 4, dim=-1)
+    for reduction in ("alwa", "argmax", "mean"):
+        stream = PitchStream(16000, hop_length=160, model=model, reduction=reduction)
+        assert torch.equal(stream._reduce(acts), reduce_activations(acts, reduction))
