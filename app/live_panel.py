@@ -87,7 +87,7 @@ class MessageBanner(QtWidgets.QFrame):
 
     @property
     def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
+        return "" if self.isHidden() else self.label.text()
 
 
 def default_stream_factory(sr: int, step_ms: float, mirror: float, refine: bool, cache: Dict[str, object]):

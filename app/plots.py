@@ -109,7 +109,8 @@ def heatmap_lut(name: str = "inferno") -> np.ndarray:
     shows through where PESTO puts no probability while the image itself stays opaque (an image with an alpha channel
     is several times slower to draw).
     """
-    cmap = pg.colormap.get(name).getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.float64)
+    # the top of the map stops at orange: the curve drawn over the brightest bins (cyan) stays visible
+    cmap = pg.colormap.get(name).getLookupTable(0.0, 0.78, 256, alpha=False).astype(np.float64)
     a = np.clip(np.linspace(0.0, 1.0, 256) * 2.5, 0.0, 1.0)[:, None]
     rows = [np.asarray(bg, np.float64)[None, :] * (1 - a) + cmap * a for bg in (NoteGrid.WHITE_ROW, NoteGrid.BLACK_ROW)]
     rgb = np.clip(np.round(np.concatenate(rows)), 0, 255).astype(np.uint32)
