@@ -73,8 +73,13 @@ class Encoder(nn.Module):
       in float32 both differ from a float64 evaluation by rounding only (about 1e-4 on the output probabilities,
       whose logits reach 1e3; the golden tolerance is 1e-3).
     * The complex mixing is one real matrix product per frequency: rows ``[Re X, Im X]`` times
-      ``[[Re H, Im H], [-Im H, Re H]]`` ("packed", for batches of frames), or, for a few frames, rows ``Re X`` and
-      ``Im X`` times ``[Re H, Im H]`` then recombined ("split": half the weights to read per hop when streaming).
+      ``[[Re H, Im H], [-Im H, Re H]]`` (batches of frames).
+    * For a few frames (streaming, one frame per hop) the cost is reading the weights, not the arithmetic: there the
+      convolution is overlap-save in blocks of ``few_fft_size`` (80) bins with ``few_fft_size - K + 1`` valid outputs
+      each (41 frequencies instead of 121: a third of the weight bytes), the mixing is in split form (rows ``Re X``
+      and ``Im X`` times ``[Re H, Im H]``, recombined as ``(Re X) H + i (Im X) H``: half the bytes again), the 1x1
+      layers are one product each over all bins, and the Toeplitz layer is a circular convolution by FFT with the
+      spectrum of its generating vector (4 KB instead of the 1 MB matrix).
     * The first prefilter (one input channel, 0.3 M multiply-adds) stays a direct convolution; the 1x1
       convolutions and the Toeplitz layer are matrix products (the Toeplitz matrix is derived once from its
       generating vector).
@@ -84,7 +89,7 @@ class Encoder(nn.Module):
 
     # Frames per pass on the CPU: the FFT buffers of 64 frames (a few MB) stay in the L2/L3 caches.
     CPU_BLOCK_FRAMES = 64
-    # Up to this many frames the channel mixing uses the split form (half the weight bytes: latency-bound streaming).
+    # Up to this many frames, the few-frames evaluation (least weight bytes; see above) is used.
     FEW_FRAMES = 4
 
     def __init__(self, n_chan_layers=(40, 30, 30, 10, 3), n_prefilt_layers: int = 3, prefilt_kernel_size: int = 39,
@@ -125,7 +130,18 @@ class Encoder(nn.Module):
         n_mix = max(0, n_prefilt_layers - 1)
         # Kernel spectra H (freq, c_in, c_out) of prefilter layers 1.. in the two real forms described above
         self.register_buffer("spectra_packed", torch.zeros(n_mix, n_freq, 2 * c, 2 * c), persistent=False)
-        self.register_buffer("spectra_split", torch.zeros(n_mix, n_freq, c, 2 * c), persistent=False)
+        # Few frames (streaming): overlap-save in short blocks of few_fft_size bins, each giving few_fft_size - K + 1
+        # outputs: fewer frequencies, so a third of the weight bytes to read per hop, in split form.
+        self.few_fft_size = _fft_friendly(2 * (prefilt_kernel_size - 1))
+        self.few_valid = self.few_fft_size - prefilt_kernel_size + 1
+        self.few_blocks = -(-n_bins_in // self.few_valid)
+        self.register_buffer("spectra_few", torch.zeros(n_mix, self.few_fft_size // 2 + 1, c, 2 * c),
+                             persistent=False)
+        # Toeplitz layer as a circular correlation: out[j] = sum_i x[i] w[i - j + output_dim - 1] never wraps with
+        # fc_fft_size >= fc_in + output_dim - 1; its spectrum is conj(rfft(w reversed-and-aligned)).
+        self.fc_fft_size = _fft_friendly(fc_in + output_dim - 1)
+        self.register_buffer("fc_spectrum", torch.zeros(self.fc_fft_size // 2 + 1, dtype=torch.complex64),
+                             persistent=False)
     def load_upstream(self, sd: Dict[str, torch.Tensor]) -> None:
         """Copy weights from an upstream-named state dict (``encoder.*`` keys)."""
         with torch.no_grad():
@@ -153,6 +169,14 @@ class Encoder(nn.Module):
         i = torch.arange(fc_in, device=self.fc_kernel.device)[:, None]
         j = torch.arange(self.output_dim, device=self.fc_kernel.device)[None, :]
         self.fc_matrix.copy_(self.fc_kernel[i - j + self.output_dim - 1])
+        # out[j] = sum_i x[i] w[i - j + D] (D = output_dim - 1) = sum_i x[i] r[(j - i) mod n] with r[m] = w[D - m]:
+        # a circular convolution with r, where r[m] for m in -(fc_in - 1) .. D sits at index m mod n
+        n = self.fc_fft_size
+        d = self.output_dim - 1
+        m = torch.arange(-(fc_in - 1), d + 1, device=self.fc_kernel.device)
+        r = torch.zeros(n, dtype=torch.float64, device=self.fc_kernel.device)
+        r[m % n] = self.fc_kernel.double()[d - m]
+        self.fc_spectrum.copy_(torch.fft.rfft(r))
         n, k = self.fft_size, self.kernel_size
         for layer, conv in enumerate(self.prefilter[1:]):
             # y[i] = sum_k w[k] x[i + k - K//2] is the circular convolution of x with h[(K//2 - k) mod n] = w[k]
@@ -164,8 +188,10 @@ class Encoder(nn.Module):
             # packed: [Re X, Im X] @ [[Re H, Im H], [-Im H, Re H]], output (re, im) interleaved per channel
             packed = torch.stack((torch.stack((re, im), -1), torch.stack((-im, re), -1)), 2)  # (freq, in, 2, out, 2)
             self.spectra_packed[layer].copy_(packed.flatten(-2).flatten(1, 2))
+            # few frames, overlap-save: y[i] = sum_j g[j] x[i + K//2 - j] with the causal kernel g[j] = w[K - 1 - j]
+            few = torch.fft.rfft(w.flip(-1), n=self.few_fft_size).permute(2, 1, 0)  # (freq, in, out)
             # split: Re X @ [Re H, Im H] and Im X @ [Re H, Im H], (re, im) interleaved per output channel
-            self.spectra_split[layer].copy_(torch.view_as_real(spectrum).flatten(-2))
+            self.spectra_few[layer].copy_(torch.view_as_real(few).flatten(-2))
 
     def _prefilter_fft(self, x: torch.Tensor, layer: int) -> torch.Tensor:
         """Prefilter convolution ``layer`` (>= 1) without its bias, by FFT.
@@ -179,18 +205,25 @@ class Encoder(nn.Module):
         Tensor float32 (frames, channels, n_bins_in), a view
         """
         frames, c_in, n_bins = x.shape
-        spec = torch.fft.rfft(x, n=self.fft_size)  # (frames, in, freq)
-        n_freq = spec.shape[-1]
         if frames > self.FEW_FRAMES:
+            spec = torch.fft.rfft(x, n=self.fft_size)  # (frames, in, freq)
+            n_freq = spec.shape[-1]
             rows = torch.view_as_real(spec.permute(2, 0, 1).contiguous()).view(n_freq, frames, 2 * c_in)
             mixed = torch.bmm(rows, self.spectra_packed[layer - 1]).view(n_freq, frames, -1, 2)
             mixed = torch.view_as_complex(mixed)  # (freq, frames, out)
-        else:
-            rows = torch.view_as_real(spec).permute(2, 3, 0, 1).reshape(n_freq, 2 * frames, c_in)
-            prod = torch.bmm(rows, self.spectra_split[layer - 1]).view(n_freq, 2, frames, -1, 2)
-            # (Re X) H + i (Im X) H
-            mixed = torch.add(torch.view_as_complex(prod[:, 0]), torch.view_as_complex(prod[:, 1]), alpha=1j)
-        return torch.fft.irfft(mixed.permute(1, 2, 0).contiguous(), n=self.fft_size)[..., :n_bins]
+            return torch.fft.irfft(mixed.permute(1, 2, 0).contiguous(), n=self.fft_size)[..., :n_bins]
+        # overlap-save: block b holds padded bins b * valid .. b * valid + n - 1 (padding: K//2 zeros in front) and
+        # its last ``valid`` circular outputs are the outputs b * valid .. (b + 1) * valid - 1
+        k, n, valid, n_blocks = self.kernel_size, self.few_fft_size, self.few_valid, self.few_blocks
+        padded = F.pad(x, (k // 2, n_blocks * valid + k - 1 - n_bins - k // 2))
+        spec = torch.fft.rfft(padded.unfold(-1, n, valid))  # (frames, in, blocks, freq)
+        n_freq = spec.shape[-1]
+        rows = torch.view_as_real(spec).permute(3, 4, 0, 2, 1).reshape(n_freq, 2 * frames * n_blocks, c_in)
+        prod = torch.bmm(rows, self.spectra_few[layer - 1]).view(n_freq, 2, frames, n_blocks, -1, 2)
+        # (Re X) H + i (Im X) H
+        mixed = torch.add(torch.view_as_complex(prod[:, 0]), torch.view_as_complex(prod[:, 1]), alpha=1j)
+        y = torch.fft.irfft(mixed.permute(1, 3, 2, 0).contiguous(), n=n)[..., k - 1:]  # (frames, out, blocks, valid)
+        return y.reshape(frames, -1, n_blocks * valid)[..., :n_bins]
 
     def forward(self, log_power: torch.Tensor) -> torch.Tensor:
         if log_power.device.type == "cpu" and log_power.shape[0] > self.CPU_BLOCK_FRAMES:
@@ -202,9 +235,20 @@ class Encoder(nn.Module):
         for layer, conv in enumerate(self.prefilter[1:], start=1):
             y = self.activation(self._prefilter_fft(x, layer) + conv.bias[:, None])
             x = y.add_(x) if self.residual else y
-        for conv in self.pointwise:  # 1x1 convolutions: (out, in) @ (frames, in, bins)
-            x = self.activation(torch.matmul(conv.weight[:, :, 0], x).add_(conv.bias[:, None]))
-        logits = x.reshape(frames, -1) @ self.fc_matrix
+        if frames <= self.FEW_FRAMES:
+            # few frames (streaming): plain matrix products per frame, and the Toeplitz layer by FFT from its
+            # generating vector (4 KB of spectrum instead of the 1 MB matrix to read each hop)
+            x = x.transpose(0, 1).reshape(x.shape[1], -1)  # (channels, frames * bins): one product per layer
+            for conv in self.pointwise:
+                x = self.activation(torch.addmm(conv.bias[:, None], conv.weight[:, :, 0], x))
+            x = x.view(-1, frames, n_bins).transpose(0, 1)
+            n = self.fc_fft_size
+            spec = torch.fft.rfft(x.reshape(frames, -1), n=n) * self.fc_spectrum
+            logits = torch.fft.irfft(spec, n=n)[:, :self.output_dim]
+        else:
+            for conv in self.pointwise:  # 1x1 convolutions: (out, in) @ (frames, in, bins)
+                x = self.activation(torch.matmul(conv.weight[:, :, 0], x).add_(conv.bias[:, None]))
+            logits = x.reshape(frames, -1) @ self.fc_matrix
         return torch.softmax(logits, dim=-1)
 
 
