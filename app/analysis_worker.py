@@ -134,8 +134,9 @@ class AnalysisWorker(QtCore.QThread):
     Signals (all delivered to the GUI thread through queued connections):
 
     * ``piece_ready(dict)``: the next consecutive frames: ``start`` (first frame index), ``time_s`` float64 (n,),
-      ``pitch_semitones``, ``confidence``, ``volume`` float32 (n,), ``meta`` (the piece's PitchTrack without
-      arrays, for the metadata), ``total`` (frames of the whole file);
+      ``pitch_semitones``, ``confidence``, ``volume`` float32 (n,), ``pitch_refined`` float32 (n,) or None (the
+      cent-precise pitch of :mod:`pesto_core.refine`, computed from the same decoded pitch as ``pesto --refine``),
+      ``meta`` (the piece's PitchTrack without arrays, for the metadata), ``total`` (frames of the whole file);
     * ``progress(done, total)``: frames done;
     * ``outcome(status, message)``: at the end, status ``"done"``, ``"cancelled"`` or ``"failed"`` (message: the
       reason, naming the file).
@@ -149,6 +150,8 @@ class AnalysisWorker(QtCore.QThread):
     store : ActivationStore
         Receives the activations (written from this thread).
     models : ModelCache
+    refine : bool
+        Also compute the cent-precise pitch (for the view; the exports keep the CLI's numbers unless asked).
     """
 
     piece_ready = QtCore.Signal(object)
@@ -156,9 +159,10 @@ class AnalysisWorker(QtCore.QThread):
     outcome = QtCore.Signal(str, str)
 
     def __init__(self, path: str, settings: AnalysisSettings, channel: Optional[int], store: ActivationStore,
-                 models: ModelCache, parent=None):
+                 models: ModelCache, parent=None, refine: bool = True):
         super().__init__(parent)
         self.path, self.settings, self.channel = str(path), settings, channel
+        self.refine = refine
         self.store, self.models = store, models
         self._cancel = threading.Event()
         self.status = "running"
@@ -174,7 +178,9 @@ class AnalysisWorker(QtCore.QThread):
     def run(self) -> None:  # worker thread
         from dataclasses import replace  # noqa: WPS433
 
+        from pesto_core.audio import AudioReader  # noqa: WPS433
         from pesto_core.core import iter_file_track  # noqa: WPS433
+        from pesto_core.refine import refine_frames  # noqa: WPS433
 
         status, message = "done", ""
         try:
@@ -184,6 +190,8 @@ class AnalysisWorker(QtCore.QThread):
             if self._cancel.is_set():
                 raise _Cancelled
             pieces = iter_file_track(self.path, model, num_chunks=1, keep_activations=True, channel=self.channel)
+            # the refinement reads the audio around each frame: its own reader, so that the engine's stays sequential
+            refine_reader = AudioReader(self.path, self.channel) if self.refine else None
             try:
                 start = 0
                 for piece, total in pieces:
@@ -192,9 +200,16 @@ class AnalysisWorker(QtCore.QThread):
                                          f"({total} frames, {self.store.total_frames} expected)")
                     self.store.append(piece.activations, piece.confidence)
                     n = len(piece)
+                    refined = None
+                    if refine_reader is not None:
+                        # exactly what iter_file_track(refine=True) does with the same decoded pitch
+                        refined = refine_frames(refine_reader, refine_reader.n_samples, start, piece.pitch_semitones,
+                                                sr=piece.sr, hop_length=piece.hop_length,
+                                                kernel_width=model.vqt.kernel_width,
+                                                bins_per_semitone=model.bins_per_semitone)
                     self.piece_ready.emit(dict(
                         start=start, total=total, time_s=piece.time_s, pitch_semitones=piece.pitch_semitones,
-                        confidence=piece.confidence, volume=piece.volume,
+                        pitch_refined=refined, confidence=piece.confidence, volume=piece.volume,
                         meta=replace(piece, activations=None)))
                     start += n
                     self.progress.emit(start, total)
@@ -202,6 +217,8 @@ class AnalysisWorker(QtCore.QThread):
                         raise _Cancelled
             finally:
                 pieces.close()  # closes the audio file at once, also on cancel
+                if refine_reader is not None:
+                    refine_reader.close()
         except _Cancelled:
             status = "cancelled"
         except PestoError as e:

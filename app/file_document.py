@@ -50,6 +50,7 @@ class FileDocument:
         self.total_frames = 0
         self.hop_length = 0
         self.time_s = self.pitch_semitones = self.confidence = self.volume = np.zeros(0)
+        self.pitch_refined: Optional[np.ndarray] = None  # cent-precise pitch (pesto --refine), when computed
         self._meta: Optional[PitchTrack] = None
         self.envelope = None  # (min, max, seconds per bucket) of the waveform overview, set by the panel
         self.view_range = None  # (t0, t1) last shown, restored when switching back to this file
@@ -65,13 +66,13 @@ class FileDocument:
         return self.info.duration_s
 
     def summary(self) -> str:
-        """One line for the file list: name, duration, sample rate, channels, state."""
+        """Two lines for the file list: the name; duration, sample rate, channels and state."""
         mins, secs = divmod(self.duration_s, 60)
-        text = f"{self.name}  ({int(mins)}:{secs:04.1f}, {self.info.sr / 1000:g} kHz, {self.info.channels} ch)"
+        channels = {1: "mono", 2: "stereo"}.get(self.info.channels, f"{self.info.channels} ch")
         state = self.state
         if state == ANALYSING and self.total_frames:
             state = f"analysing {100 * self.frames_done // self.total_frames}%"
-        return f"{text}  [{state}]"
+        return f"{self.name}\n{int(mins)}:{secs:04.1f} · {self.info.sr / 1000:g} kHz · {channels} · {state}"
 
     # --------------------------------------------------------------------------------------------------- analysis
     def begin(self, settings: AnalysisSettings, temp_dir: Optional[str] = None) -> ActivationStore:
@@ -84,6 +85,7 @@ class FileDocument:
         self.pitch_semitones = np.full(total, np.nan, np.float32)
         self.confidence = np.zeros(total, np.float32)
         self.volume = np.zeros(total, np.float32)
+        self.pitch_refined = None
         self._meta = None
         self.store = ActivationStore(total, temp_dir)
         self.state, self.message = ANALYSING, ""
@@ -96,6 +98,10 @@ class FileDocument:
         self.pitch_semitones[a:a + n] = piece["pitch_semitones"]
         self.confidence[a:a + n] = piece["confidence"]
         self.volume[a:a + n] = piece["volume"]
+        if piece.get("pitch_refined") is not None:
+            if self.pitch_refined is None:
+                self.pitch_refined = np.full(self.total_frames, np.nan, np.float32)
+            self.pitch_refined[a:a + n] = piece["pitch_refined"]
         if self._meta is None:
             self._meta = piece["meta"]
         self.frames_done = a + n
@@ -112,12 +118,24 @@ class FileDocument:
     def complete(self) -> bool:
         return self.state == DONE
 
-    def track(self) -> PitchTrack:
-        """The whole result as a PitchTrack (activations: a view of the file on disk). Only for a finished analysis."""
+    def track(self, refined: bool = False) -> PitchTrack:
+        """The whole result as a PitchTrack (activations: a view of the file on disk). Only for a finished analysis.
+
+        ``refined``: with the cent-precise pitch, as ``pesto --refine`` writes it (decoding ``<reduction>+refine``).
+        """
         if not self.complete or self._meta is None:
             raise RuntimeError(f"{self.name}: no finished analysis")
-        return replace(self._meta, time_s=self.time_s, pitch_semitones=self.pitch_semitones,
-                       confidence=self.confidence, volume=self.volume, activations=self.store.activations())
+        track = replace(self._meta, time_s=self.time_s, pitch_semitones=self.pitch_semitones,
+                        confidence=self.confidence, volume=self.volume, activations=self.store.activations())
+        if refined:
+            if self.pitch_refined is None:
+                raise RuntimeError(f"{self.name}: the analysis computed no refined pitch")
+            track = replace(track, pitch_semitones=self.pitch_refined, decoding=f"{track.reduction}+refine")
+        return track
+
+    def display_pitch(self, refined: bool = True) -> np.ndarray:
+        """The pitch to draw (float32 (total_frames,), semitones): refined when available and asked for."""
+        return self.pitch_refined if (refined and self.pitch_refined is not None) else self.pitch_semitones
 
     def frame_at(self, t_s: float) -> Optional[int]:
         """Index of the analysed frame nearest to ``t_s`` seconds, or None outside the analysed part."""

@@ -32,12 +32,15 @@ class ExportOptions:
         Pitch in Hz (``<name>.f0.*``); False: MIDI semitones (``<name>.semitones.*``, as ``pesto -F``).
     png_range : (t0_s, t1_s) or None
         PNG of this time range (the current view) instead of the whole file.
+    refined : bool
+        Write the cent-precise pitch (as ``pesto --refine``) instead of PESTO's own (as ``pesto``).
     """
 
     formats: Tuple[str, ...] = ("csv",)
     output_dir: Optional[str] = None
     convert_to_freq: bool = True
     png_range: Optional[Tuple[float, float]] = field(default=None)
+    refined: bool = False
 
     def stem(self, doc: FileDocument) -> Path:
         return output_stem(doc.path, self.output_dir, not self.convert_to_freq)
@@ -50,7 +53,7 @@ def write_data_files(doc: FileDocument, options: ExportOptions) -> List[Path]:
     formats = [f for f in options.formats if f in ("csv", "npz")]
     if not formats:
         return []
-    return write_track(doc.track(), options.stem(doc), formats, convert_to_freq=options.convert_to_freq)
+    return write_track(doc.track(options.refined), options.stem(doc), formats, convert_to_freq=options.convert_to_freq)
 
 
 def write_png_file(doc: FileDocument, options: ExportOptions) -> List[Path]:
@@ -58,7 +61,7 @@ def write_png_file(doc: FileDocument, options: ExportOptions) -> List[Path]:
     if "png" not in options.formats:
         return []
     stem = options.stem(doc)
-    track = doc.track()
+    track = doc.track(options.refined)
     if options.png_range is None:
         return write_track(track, stem, ["png"], convert_to_freq=options.convert_to_freq)
     from .render import render_activation_png  # noqa: WPS433
@@ -96,7 +99,8 @@ class ExportDialog(QtWidgets.QDialog):
     :meth:`options` when ``accepted`` fires."""
 
     def __init__(self, parent=None, *, title: str = "Export", formats=("csv", "npz"), output_dir: str = "",
-                 convert_to_freq: bool = True, png_view: bool = False, allow_view: bool = True):
+                 convert_to_freq: bool = True, png_view: bool = False, allow_view: bool = True,
+                 refined: bool = False):
         super().__init__(parent)
         self.setWindowTitle(title)
         layout = QtWidgets.QVBoxLayout(self)
@@ -124,6 +128,10 @@ class ExportDialog(QtWidgets.QDialog):
         self.unit.addItems(["Hz (<name>.f0.*)", "MIDI semitones (<name>.semitones.*, like pesto -F)"])
         self.unit.setCurrentIndex(0 if convert_to_freq else 1)
         form.addRow("Pitch unit:", self.unit)
+        self.refined = QtWidgets.QComboBox()
+        self.refined.addItems(["PESTO's pitch (as pesto)", "cent-precise refined pitch (as pesto --refine)"])
+        self.refined.setCurrentIndex(1 if refined else 0)
+        form.addRow("Pitch:", self.refined)
         self.next_to_audio = QtWidgets.QCheckBox("next to each audio file")
         self.folder = QtWidgets.QLineEdit(output_dir)
         self.folder.setPlaceholderText("folder for the exported files")
@@ -164,7 +172,8 @@ class ExportDialog(QtWidgets.QDialog):
         formats = tuple(f for f, c in self.checks.items() if c.isChecked())
         folder = None if self.next_to_audio.isChecked() else self.folder.text().strip()
         png_range = self._view_range if (self.png_view.isChecked() and self.png_view.isEnabled()) else None
-        return ExportOptions(formats, folder, self.unit.currentIndex() == 0, png_range)
+        return ExportOptions(formats, folder, self.unit.currentIndex() == 0, png_range,
+                             refined=self.refined.currentIndex() == 1)
 
 
 def describe_written(paths) -> str:

@@ -54,7 +54,9 @@ class FilePanel(QtWidgets.QWidget):
                  show_dialogs: bool = True):
         super().__init__(main_window)
         self.main_window = main_window
-        self.qsettings = settings if settings is not None else QtCore.QSettings()
+        # the same INI file as app.settings (keys under "file/"); tests pass their own
+        self.qsettings = settings if settings is not None else QtCore.QSettings(
+            QtCore.QSettings.IniFormat, QtCore.QSettings.UserScope, "PESTO Tracker", "PESTO Tracker")
         self.show_dialogs = show_dialogs
         self.messages: List[tuple] = []
         self.docs: List[fd.FileDocument] = []
@@ -96,10 +98,15 @@ class FilePanel(QtWidgets.QWidget):
         self.file_list.setContextMenuPolicy(QtCore.Qt.CustomContextMenu)
         self.file_list.customContextMenuRequested.connect(self._list_menu)
         self.file_list.setToolTip("Open files (drop audio files here)")
+        self.file_list.setWordWrap(True)
+        self.file_list.setTextElideMode(QtCore.Qt.ElideMiddle)
+        self.file_list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.file_list.setSpacing(2)
         self.view = FileView()
         self.view.gate = self.settings_box.gate_value
         self.view.show_heatmap = self.settings_box.heatmap.isChecked()
         self.view.follow = self.settings_box.follow.isChecked()
+        self.view.refined = self.settings_box.refined.isChecked()
         self.view.seek_requested.connect(self.seek)
 
         # actions (also in the File menu)
@@ -177,6 +184,7 @@ class FilePanel(QtWidgets.QWidget):
         sb.gate_changed.connect(self.view.set_gate)
         sb.heatmap_toggled.connect(self.view.set_heatmap_visible)
         sb.follow_toggled.connect(lambda on: setattr(self.view, "follow", on))
+        sb.refined_toggled.connect(self.view.set_refined)
 
     def _build_shortcuts(self) -> None:
         """Keys of the File tab only (the Live tab has its own): WidgetWithChildrenShortcut."""
@@ -651,7 +659,8 @@ class FilePanel(QtWidgets.QWidget):
             formats = [formats]
         dialog = ExportDialog(self, title=title, formats=tuple(formats), output_dir=q.value("file/export_dir") or "",
                               convert_to_freq=str(q.value("file/export_hz", "true")).lower() != "false",
-                              allow_view=allow_view)
+                              allow_view=allow_view,
+                              refined=str(q.value("file/export_refined", "false")).lower() == "true")
         dialog.setAttribute(QtCore.Qt.WA_DeleteOnClose)
         self._dialogs.append(dialog)
         return dialog
@@ -661,6 +670,7 @@ class FilePanel(QtWidgets.QWidget):
         q.setValue("file/export_formats", list(options.formats))
         q.setValue("file/export_dir", options.output_dir or "")
         q.setValue("file/export_hz", options.convert_to_freq)
+        q.setValue("file/export_refined", options.refined)
         return options
 
     def export(self, docs: Sequence[fd.FileDocument], options: ExportOptions) -> None:
@@ -801,7 +811,7 @@ class FilePanel(QtWidgets.QWidget):
         item = self.file_list.item(self.docs.index(doc))
         text = doc.summary()
         if doc.complete and not self._up_to_date(doc):
-            text = text.replace("[analysed]", "[analysed, other settings]")
+            text = text.replace(f"· {fd.DONE}", f"· {fd.DONE} (other settings)")
         item.setText(text)
         color = {fd.FAILED: QtGui.QColor(200, 40, 40), fd.CANCELLED: QtGui.QColor(170, 110, 0)}.get(doc.state)
         item.setForeground(color if color is not None else self.file_list.palette().text().color())

@@ -44,6 +44,7 @@ class SettingsBox(QtWidgets.QWidget):
     gate_changed = QtCore.Signal(float)
     heatmap_toggled = QtCore.Signal(bool)
     follow_toggled = QtCore.Signal(bool)
+    refined_toggled = QtCore.Signal(bool)
 
     def __init__(self, settings: QtCore.QSettings, parent=None):
         super().__init__(parent)
@@ -92,6 +93,10 @@ class SettingsBox(QtWidgets.QWidget):
         gate_row.addWidget(self.gate_label)
         self.gate.setToolTip("Frames with a lower confidence are not drawn (they stay in the exports)")
         vform.addRow("Confidence gate:", gate_row)
+        self.refined = QtWidgets.QCheckBox("Cent-precise pitch (refined)")
+        self.refined.setToolTip("Draw the pitch refined from the audio around each frame (pesto --refine); exports "
+                                "write PESTO's own pitch unless asked otherwise")
+        vform.addRow(self.refined)
         self.heatmap = QtWidgets.QCheckBox("Activation heatmap")
         self.follow = QtWidgets.QCheckBox("Follow playback")
         vform.addRow(self.heatmap)
@@ -110,6 +115,7 @@ class SettingsBox(QtWidgets.QWidget):
         self.gate.valueChanged.connect(self._on_gate)
         self.heatmap.toggled.connect(self._on_heatmap)
         self.follow.toggled.connect(self._on_follow)
+        self.refined.toggled.connect(self._on_refined)
         self.analyse_on_open.toggled.connect(lambda on: self.qsettings.setValue("file/analyse_on_open", on))
         self._on_gate(self.gate.value(), emit=False)
 
@@ -193,6 +199,10 @@ class SettingsBox(QtWidgets.QWidget):
         self.qsettings.setValue("file/heatmap", on)
         self.heatmap_toggled.emit(on)
 
+    def _on_refined(self, on: bool) -> None:
+        self.qsettings.setValue("file/refined", on)
+        self.refined_toggled.emit(on)
+
     def _on_follow(self, on: bool) -> None:
         self.qsettings.setValue("file/follow", on)
         self.follow_toggled.emit(on)
@@ -211,5 +221,6 @@ class SettingsBox(QtWidgets.QWidget):
         self.gate.setValue(int(round(100 * min(max(_float(q.value("file/gate"), 0.5), 0.0), 1.0))))
         self.heatmap.setChecked(_bool(q.value("file/heatmap"), True))
         self.follow.setChecked(_bool(q.value("file/follow"), True))
+        self.refined.setChecked(_bool(q.value("file/refined"), True))
         self.analyse_on_open.setChecked(_bool(q.value("file/analyse_on_open"), True))
         self.set_channels(0, None)

@@ -27,8 +27,12 @@ from .plots import ConfidenceLane, PitchPlot
 from .render import pitch_range
 from .waveform import WaveformOverview
 
+READOUT_HINT = ("Point at the plot for time, pitch and confidence; click: play from there; wheel / drag: zoom / pan; "
+                "keys: Space play, \u2190 \u2192 pan, + - zoom, Home whole file, F fit pitch")
+MAX_JUMP_SEMITONES = 2.0  # the curve is broken where the pitch jumps further between neighbouring frames
 CURVE_FULL_FRAMES = 40000  # below this many frames the whole curve is handed to the plot
 DETAIL_COLUMNS = 1600  # columns of a zoomed-in heatmap
+HEAT_HEADROOM = 1.6  # the colour scale tops out above the file's peak: the curve stays readable over the heatmap
 
 
 def describe_pitch(midi: float) -> str:
@@ -40,6 +44,21 @@ def describe_pitch(midi: float) -> str:
 
 def midi_to_hz(midi: float) -> float:
     return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+
+
+def break_jumps(time_s: np.ndarray, pitch: np.ndarray, confidence: np.ndarray,
+                max_jump: float = MAX_JUMP_SEMITONES):
+    """Insert a gap (a NaN point half-way) wherever the pitch jumps by more than ``max_jump`` semitones from one
+    frame to the next (an octave error, a new note after silence), so that no vertical line joins them.
+
+    Returns new arrays ``(time_s, pitch, confidence)`` (copies; the inputs are not modified)."""
+    pitch = np.asarray(pitch, dtype=np.float32)
+    jumps = np.flatnonzero(np.abs(np.diff(pitch)) > max_jump) + 1
+    if not len(jumps):
+        return time_s.copy(), pitch.copy(), confidence.copy()
+    mid_t = (time_s[jumps - 1] + time_s[jumps]) / 2
+    return (np.insert(time_s, jumps, mid_t), np.insert(pitch, jumps, np.nan),
+            np.insert(confidence, jumps, 1.0))
 
 
 def pool_columns(img: np.ndarray, max_columns: int) -> np.ndarray:
@@ -93,6 +112,7 @@ class FileView(QtWidgets.QWidget):
         self.gate = 0.5
         self.show_heatmap = True
         self.follow = True
+        self.refined = True  # draw the cent-precise pitch when the analysis computed it
         self._curve_span = (0, 0)  # frames handed to the plot
         self._detail_request = 0
         self._detail_shown = False
@@ -128,7 +148,7 @@ class FileView(QtWidgets.QWidget):
             line.setVisible(False)
             self.pitch.addItem(line, ignoreBounds=True)
 
-        self.readout = QtWidgets.QLabel(" ")
+        self.readout = QtWidgets.QLabel(READOUT_HINT)
         self.readout.setObjectName("fileReadout")
         self.readout.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         font = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont)
@@ -214,6 +234,10 @@ class FileView(QtWidgets.QWidget):
         self.gate = float(gate)
         self.refresh()
 
+    def set_refined(self, refined: bool) -> None:
+        self.refined = bool(refined)
+        self.refresh()
+
     def set_heatmap_visible(self, visible: bool) -> None:
         self.show_heatmap = bool(visible)
         if not visible:
@@ -239,7 +263,7 @@ class FileView(QtWidgets.QWidget):
         if doc is None:
             return
         n = doc.frames_done
-        lo, hi = pitch_range(doc.pitch_semitones[:n], doc.confidence[:n], self.gate) if n else (45.0, 81.0)
+        lo, hi = pitch_range(doc.display_pitch(self.refined)[:n], doc.confidence[:n], self.gate) if n else (45.0, 81.0)
         if only_if_changed:
             (_, _), (y0, y1) = self.pitch.getPlotItem().vb.viewRange()
             if abs(y0 - lo) < 1.0 and abs(y1 - hi) < 1.0:
@@ -330,8 +354,8 @@ class FileView(QtWidgets.QWidget):
         self._curve_span = (a, b)
         # copies: pyqtgraph keeps references, and these arrays are still being filled
         t, conf = doc.time_s[a:b].copy(), doc.confidence[a:b].copy()
-        self.pitch.set_curve(t, doc.pitch_semitones[a:b].copy(), conf, self.gate)
         self.lane.set_data(t, conf, doc.volume[a:b].copy(), self.gate)
+        self.pitch.set_curve(*break_jumps(t, doc.display_pitch(self.refined)[a:b], conf), self.gate)
 
     def _heatmap_window(self):
         """Frames and pitch bins to draw: the view plus a margin (so that small pans need no new image)."""
@@ -360,7 +384,7 @@ class FileView(QtWidgets.QWidget):
             self.pitch.set_heatmap(None)
             return
         store = doc.store
-        level = max(store.overview_max, 1e-6)
+        level = max(store.overview_max * HEAT_HEADROOM, 1e-6)
         if store.factor > 1 and (f1 - f0) / store.factor < DETAIL_COLUMNS / 2:  # overview too coarse here
             conf = doc.confidence[f0:f1].copy()  # a snapshot: the job runs on another thread
             self._pool.start(_DetailJob(self._detail_request, store, f0, f1, conf, frame_s, self._detail_signals,
@@ -394,7 +418,8 @@ class FileView(QtWidgets.QWidget):
         store = self.doc.store
         bps = max(1, store.n_bins // 128) if store is not None else 3
         self._detail_shown = True
-        self._set_heatmap(img, t0, dt, bps, max(store.overview_max if store else 0.0, 1e-6), first_bin)
+        self._set_heatmap(img, t0, dt, bps, max((store.overview_max if store else 0.0) * HEAT_HEADROOM, 1e-6),
+                          first_bin)
 
     def _on_mouse(self, args) -> None:
         pos = args[0]
@@ -403,6 +428,7 @@ class FileView(QtWidgets.QWidget):
         if doc is None or not self.pitch.sceneBoundingRect().contains(pos) or not vb.sceneBoundingRect().contains(pos):
             for line in (self.cross_v, self.cross_h):
                 line.setVisible(False)
+            self.readout.setText(READOUT_HINT)
             return
         p = vb.mapSceneToView(pos)
         t, y = float(p.x()), float(p.y())
@@ -420,7 +446,7 @@ class FileView(QtWidgets.QWidget):
         if i is None:
             parts.append("not analysed here")
         else:
-            midi = float(doc.pitch_semitones[i])
+            midi = float(doc.display_pitch(self.refined)[i])
             conf = float(doc.confidence[i])
             voiced = conf >= self.gate
             parts.append(f"{midi_to_hz(midi):8.2f} Hz  {describe_pitch(midi):>10}  conf {conf:4.2f}"

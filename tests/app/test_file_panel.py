@@ -42,9 +42,9 @@ def test_open_analyse_export_equals_cli(qtbot, file_panel, tmp_path, name, step_
     doc = docs[0]
     assert doc.state == fd.DONE and doc.frames_done == doc.total_frames > 0
     assert np.isfinite(doc.pitch_semitones).all()
-    # the curve is on screen
+    # the curve is on screen: every frame, plus a gap point at each jump of more than 2 semitones
     x, y = panel.view.pitch.curve.getData()
-    assert x is not None and len(x) == doc.total_frames
+    assert x is not None and set(doc.time_s) <= set(x)
 
     app_dir, cli_dir = tmp_path / "app_out", tmp_path / "cli_out"
     with qtbot.waitSignal(panel.export_finished, timeout=60000) as sig:
@@ -279,3 +279,34 @@ def test_heatmap_overview_then_detail_when_zoomed(qtbot, file_panel, tmp_path, m
     view.set_heatmap_visible(True)  # ask again, catch the image
     qtbot.waitUntil(lambda: "img" in last, timeout=5000)
     np.testing.assert_allclose(last["img"], expected, rtol=0, atol=1e-7)
+
+
+def test_view_draws_refined_pitch_and_refined_export_equals_cli_refine(qtbot, file_panel, tmp_path):  # noqa: F811
+    _, panel = file_panel
+    audio = copy_data("synth_16k.wav", tmp_path)
+    doc = panel.open_files([str(audio)])[0]
+    wait_idle(qtbot, panel)
+    assert doc.pitch_refined is not None and np.isfinite(doc.pitch_refined).all()
+    assert not np.array_equal(doc.pitch_refined, doc.pitch_semitones)  # it did refine something
+    assert np.abs(doc.pitch_refined - doc.pitch_semitones).max() <= 0.5  # within the stage's bound
+    # the view draws the refined pitch (gated), and PESTO's own when the option is off
+    voiced = doc.confidence >= panel.view.gate
+
+    def drawn():
+        x, y = panel.view.pitch.curve.getData()
+        frames = np.isin(x, doc.time_s)  # drop the gap points inserted at jumps
+        return y[frames]
+
+    np.testing.assert_array_equal(drawn()[voiced], doc.pitch_refined[voiced].astype(np.float64))
+    assert np.isnan(drawn()[~voiced]).all()  # gated
+    panel.settings_box.refined.setChecked(False)
+    np.testing.assert_array_equal(drawn()[voiced], doc.pitch_semitones[voiced].astype(np.float64))
+    # export of the refined pitch = pesto --refine
+    app_dir, cli_dir = tmp_path / "app", tmp_path / "cli"
+    with qtbot.waitSignal(panel.export_finished, timeout=60000) as sig:
+        panel.export([doc], ExportOptions(("csv", "npz"), str(app_dir), refined=True))
+    assert sig.args[1] == ""
+    wait_idle(qtbot, panel)
+    run_cli([str(audio), "-o", str(cli_dir), "-e", "csv", "npz", "--refine"])
+    assert (app_dir / "synth_16k.f0.csv").read_bytes() == (cli_dir / "synth_16k.f0.csv").read_bytes()
+    assert_npz_equal(app_dir / "synth_16k.f0.npz", cli_dir / "synth_16k.f0.npz")
