@@ -1,0 +1,109 @@
+"""Streaming compute time per hop, ours (PitchStream) vs upstream PESTO's streaming module, side by side in one run.
+
+Run:  python3 benchmarks/streaming_latency.py [--configs 48000:480 48000:128] [--hops 2000] [--warmup 200]
+                                               [--segments 10] [--threads N] [--no-upstream] [--markdown]
+
+Batch 1, one hop per call, mirror = 1 (lowest latency) on both sides:
+
+* ours: ``PitchStream(sr, hop_length=hop, mirror=1.0).push(block)`` with ``block`` a float32 numpy array of ``hop``
+  samples; the time is the whole call (VQT, network, decoding, numpy results);
+* upstream: ``pesto.load_model("mir-1k_g7", hop_ms, sampling_rate=sr, streaming=True, mirror=1.0)`` called with
+  ``(1, hop)`` tensors under ``torch.inference_mode`` (in its own process, ``upstream_worker.py``).
+
+Both stream the same synthetic signal. After ``--warmup`` untimed hops each, the ``--hops`` timed hops are split into
+``--segments`` segments that alternate between the engines (each keeps its own stream state), so that the noise of a
+shared machine falls on both. Reported: median, 99th percentile and maximum of the per-hop times, and the ratio of
+the medians.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+
+from pesto_core.stream import PitchStream  # noqa: E402
+from side_by_side import add_common_args, machine_lines, print_table, start_upstream, test_signal  # noqa: E402
+
+
+def stats_ms(ns) -> tuple:
+    a = np.asarray(ns, dtype=np.float64) / 1e6
+    return float(np.median(a)), float(np.percentile(a, 99)), float(a.max()), float(a.mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", default=["48000:480", "48000:128"], help="SR:HOP pairs")
+    parser.add_argument("--hops", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--segments", type=int, default=10)
+    add_common_args(parser)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    up = start_upstream(not args.no_upstream, args.threads)
+    print("\n".join("# " + line for line in machine_lines(torch.get_num_threads(), up)))
+    print(f"# batch 1, mirror 1, {args.warmup} warm-up hops then {args.hops} timed hops in {args.segments} "
+          f"alternating segments", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cfg in args.configs:
+            sr, hop = (int(v) for v in cfg.split(":"))
+            n_hops = args.warmup + args.hops
+            x = test_signal(sr, (n_hops + 1) * hop / sr + 0.01)
+            npy = str(Path(tmp) / "x.npy")
+            np.save(npy, x)
+            stream = PitchStream(sr, hop_length=hop, mirror=1.0)
+            pos = 0
+
+            def run_ours(n):
+                nonlocal pos
+                ns = []
+                for _ in range(n):
+                    block = x[pos:pos + hop]
+                    t = time.perf_counter_ns()
+                    frames = stream.push(block)
+                    ns.append(time.perf_counter_ns() - t)
+                    assert len(frames) == 1
+                    pos += hop
+                return ns
+
+            ours, theirs = [], []
+            run_ours(args.warmup)
+            if up is not None:
+                up.call("stream_open", sr=sr, hop=hop, npy=npy)
+                up.call("stream_run", hops=args.warmup)
+            per_seg = -(-args.hops // args.segments)
+            done = 0
+            while done < args.hops:
+                n = min(per_seg, args.hops - done)
+                ours += run_ours(n)
+                if up is not None:
+                    theirs += up.call("stream_run", hops=n)["ns"]
+                done += n
+            o = stats_ms(ours)
+            hop_ms = hop * 1000 / sr
+            row = [f"{sr}/{hop}", f"{hop_ms:.2f}", f"{o[0]:.3f}", f"{o[1]:.3f}", f"{o[2]:.2f}"]
+            if theirs:
+                u = stats_ms(theirs)
+                row += [f"{u[0]:.2f}", f"{u[1]:.2f}", f"{u[2]:.1f}", f"{u[0] / o[0]:.1f}x"]
+            rows.append(row)
+            print(f"#   {cfg}: ours median {o[0]:.3f} ms p99 {o[1]:.3f} ms"
+                  + (f"; upstream median {u[0]:.2f} ms p99 {u[1]:.2f} ms" if theirs else ""), flush=True)
+    header = ["sr/hop", "hop (ms)", "ours median (ms)", "ours p99 (ms)", "ours max (ms)"]
+    if up is not None:
+        header += ["upstream median (ms)", "upstream p99 (ms)", "upstream max (ms)", "speed-up (medians)"]
+        up.close()
+    print_table(header, rows, args.markdown)
+
+
+if __name__ == "__main__":
+    main()
