@@ -164,6 +164,21 @@ def test_streaming_refine_independent_of_block_length(model, mirror):
     np.testing.assert_allclose(whole, blocks, rtol=0, atol=1e-4)  # the network's float32 rounding, no more
 
 
+def test_streaming_refine_several_streams(model):
+    sr = 16000
+    model.set_sample_rate(sr)
+    rng = np.random.default_rng(4)
+    x = np.stack([tone(np.full(sr // 2, f), sr, rng) for f in (150.0 * 2 ** (9 / 1200), 600.0 * 2 ** (-12 / 1200))])
+    both = PitchStream(sr=sr, model=model, hop_length=model.hop_length, n_streams=2, refine=True)
+    plain = PitchStream(sr=sr, model=model, hop_length=model.hop_length, n_streams=2)
+    assert both.latency_s == plain.latency_s
+    out = both.push(x)
+    assert out.pitch_semitones.shape == plain.push(x).pitch_semitones.shape == (2, len(out))
+    for row, f in zip(out.pitch_semitones, (150.0 * 2 ** (9 / 1200), 600.0 * 2 ** (-12 / 1200))):
+        centres = np.round(out.time_s * sr).astype(np.int64)
+        assert np.median(cents_error(row, np.full(sr // 2, f), centres, sr)) <= STEADY_MEDIAN_CENTS
+
+
 def test_noise_moves_at_most_the_bound(model):
     sr = 16000
     x = np.random.default_rng(0).standard_normal(sr // 2).astype(np.float32) * 0.1
