@@ -33,6 +33,7 @@ from .player import Player
 from .waveform import EnvelopeWorker
 
 RECENT_MAX = 10
+AUDIO_EXTENSIONS = frozenset("wav flac ogg oga opus mp3 aif aiff aifc au snd caf w64 rf64 wv voc".split())
 AUDIO_FILTER = ("Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.au *.caf *.w64 *.rf64);;"
                 "All files (*)")
 
@@ -454,8 +455,8 @@ class FilePanel(QtWidgets.QWidget):
         folders = [p for p in paths if os.path.isdir(p)]
         files = [p for p in paths if not os.path.isdir(p)]
         for folder in folders:  # a dropped folder opens the audio files in it
-            files += sorted(str(p) for p in Path(folder).iterdir() if p.suffix.lower().lstrip(".") in
-                            AUDIO_FILTER.lower())
+            files += sorted(str(p) for p in Path(folder).iterdir()
+                            if p.is_file() and p.suffix.lower().lstrip(".") in AUDIO_EXTENSIONS)
         self.open_files(files)
 
     def eventFilter(self, obj, event):  # noqa: N802  (drops on the main window, outside this tab)

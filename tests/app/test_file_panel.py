@@ -15,7 +15,7 @@ from app.analysis_worker import AnalysisSettings
 from app.file_export import ExportOptions
 from pesto_core import cli
 
-from .file_helpers import ARTIFACTS, DATA, copy_data, file_panel, wait_idle, write_tone  # noqa: F401 (fixture)
+from .file_helpers import DATA, copy_data, file_panel, wait_idle, write_tone  # noqa: F401 (fixture)
 
 
 def run_cli(args) -> None:
@@ -190,8 +190,11 @@ def test_drop_recent_and_reopen(qtbot, file_panel, tmp_path):  # noqa: F811
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(audio))])
     pos = QtCore.QPointF(10, 10)
-    enter = QtGui.QDragEnterEvent(pos, QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton,
-                                  QtCore.Qt.NoModifier)
+    try:
+        enter = QtGui.QDragEnterEvent(pos, QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
+    except TypeError:  # PySide6 < 6.12 takes a QPoint
+        enter = QtGui.QDragEnterEvent(pos.toPoint(), QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton,
+                                      QtCore.Qt.NoModifier)
     QtWidgets.QApplication.sendEvent(window, enter)  # a drop anywhere on the window
     assert enter.isAccepted()
     drop = QtGui.QDropEvent(pos, QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
@@ -230,7 +233,7 @@ def test_keyboard_zoom_pan_and_readout(qtbot, file_panel, tmp_path):  # noqa: F8
     # readout at a confident frame: time, Hz, note + cents, confidence
     i = int(np.argmax(doc.confidence))
     text = view.readout_text(float(doc.time_s[i]))
-    hz = 440 * 2 ** ((float(doc.pitch_semitones[i]) - 69) / 12)
+    hz = 440 * 2 ** ((float(doc.display_pitch(view.refined)[i]) - 69) / 12)
     assert f"{hz:.2f} Hz" in text and "¢" in text and f"conf {doc.confidence[i]:.2f}" in text
     # a mouse move over the plot shows the crosshair and the readout
     vb = view.pitch.getPlotItem().vb
@@ -310,3 +313,25 @@ def test_view_draws_refined_pitch_and_refined_export_equals_cli_refine(qtbot, fi
     run_cli([str(audio), "-o", str(cli_dir), "-e", "csv", "npz", "--refine"])
     assert (app_dir / "synth_16k.f0.csv").read_bytes() == (cli_dir / "synth_16k.f0.csv").read_bytes()
     assert_npz_equal(app_dir / "synth_16k.f0.npz", cli_dir / "synth_16k.f0.npz")
+
+
+def test_bad_checkpoint_and_dropped_folder(qtbot, file_panel, tmp_path):  # noqa: F811
+    _, panel = file_panel
+    bogus = tmp_path / "model.ckpt"
+    bogus.write_text("not a checkpoint")
+    panel.settings_box.set_analysis_settings(AnalysisSettings(model=str(bogus)))
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    copy_data("synth_16k.wav", folder)
+    (folder / "readme.txt").write_text("x")
+    panel._open_dropped([str(folder)])  # what a drop of a folder does: its audio files only
+    assert [d.name for d in panel.docs] == ["synth_16k.wav"]
+    wait_idle(qtbot, panel)
+    doc = panel.docs[0]
+    assert doc.state == fd.FAILED and str(bogus) in doc.message and "checkpoint" in doc.message
+    assert panel.messages[-1][0] == "error" and str(bogus) in panel.messages[-1][1]
+    # back to the bundled model: works
+    panel.settings_box.set_analysis_settings(AnalysisSettings())
+    panel.analyse_current()
+    wait_idle(qtbot, panel)
+    assert doc.state == fd.DONE

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 from PySide6 import QtCore
 
 from app import file_document as fd
