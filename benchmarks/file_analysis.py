@@ -28,9 +28,14 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+def rss_mb(kind: str = "RssAnon") -> float:
+    """Resident memory in MB: ``RssAnon`` (the process's own memory) or ``RssFile`` (mapped files, e.g. the
+    activation memmap: page cache the kernel can drop once written)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(kind + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def write_recording(path: Path, minutes: float, sr: int = 16000) -> None:
@@ -67,8 +72,8 @@ def main() -> int:
         window.show()
         for _ in range(20):
             app.processEvents()
-        rss0 = rss_mb()
-        gaps, last, peak = [], [None], [rss0]
+        rss0, file0 = rss_mb(), rss_mb("RssFile")
+        gaps, last, peak, peak_file = [], [None], [rss0], [file0]
 
         def tick():
             now = time.perf_counter()
@@ -77,6 +82,7 @@ def main() -> int:
             last[0] = now
             if len(gaps) % 50 == 0:
                 peak[0] = max(peak[0], rss_mb())
+                peak_file[0] = max(peak_file[0], rss_mb("RssFile"))
 
         timer = QtCore.QTimer(interval=10)
         timer.setTimerType(QtCore.Qt.PreciseTimer)
@@ -97,10 +103,10 @@ def main() -> int:
               f"(torch threads: {__import__('torch').get_num_threads()}, cores: {os.cpu_count()})")
         print(f"event loop gaps: max {g.max():.0f} ms, 99th percentile {np.percentile(g, 99):.0f} ms, "
               f"{(g > 100).sum()} over 100 ms of {len(g)}")
-        print(f"memory: RSS {rss0:.0f} MB before opening, peak {peak[0]:.0f} MB "
-              f"(max RSS of the process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB); "
-              f"activation file on disk {disk:.0f} MB; overview in RAM "
-              f"{doc.store.overview.nbytes / 2 ** 20:.1f} MB")
+        print(f"memory: anonymous RSS {rss0:.0f} MB before opening, peak {peak[0]:.0f} MB; file-backed RSS "
+              f"{file0:.0f} -> peak {peak_file[0]:.0f} MB (the memmap's page cache); max RSS of the process "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; activation file on disk "
+              f"{disk:.0f} MB; overview in RAM {doc.store.overview.nbytes / 2 ** 20:.1f} MB")
         panel.shutdown()
     return 0
 
