@@ -7,7 +7,9 @@ For each sample rate, the same synthetic signal (``side_by_side.test_signal``, a
 goes through the whole pipeline of each engine, with the upstream-style API: ``pesto_core.predict(x, sr,
 step_size=10.)`` (ours) and ``pesto.predict(x, sr, step_size=10.)`` (upstream, in its own process, driven by
 ``upstream_worker.py``); both load the model inside the call. Repetitions alternate the two engines (the machine may
-be shared: interleaving spreads the noise over both); the figures are medians over the repetitions. Each engine gets
+be shared: interleaving spreads the noise over both); the figures are medians over the repetitions, of the
+wall-clock time and of the process CPU time (all threads; on a busy machine the wall-clock time also counts the time
+the process waits for a CPU). Each engine gets
 one untimed warm-up call per sample rate. The activations of both are compared once (max absolute difference).
 """
 from __future__ import annotations
@@ -53,34 +55,36 @@ def main() -> None:
             xt = torch.from_numpy(x)
             # warm-up (one-time costs: FFT plans, allocator), and the accuracy cross-check
             predict(xt[: 2 * sr], sr, step_size=args.step_ms)
-            ours_s, up_s = [], []
+            ours_s, up_s, ours_cpu, up_cpu = [], [], [], []
             if up is not None:
                 up.call("offline", npy=warm_npy, sr=sr, step_ms=args.step_ms, save=None)
             for rep in range(args.reps):
                 order = ("ours", "up") if rep % 2 == 0 else ("up", "ours")
                 for who in order:
                     if who == "ours":
-                        t = time.perf_counter()
+                        t, c = time.perf_counter(), time.process_time()
                         _, _, _, acts = predict(xt, sr, step_size=args.step_ms)
                         ours_s.append(time.perf_counter() - t)
+                        ours_cpu.append(time.process_time() - c)
                     elif up is not None:
                         reply = up.call("offline", npy=npy, sr=sr, step_ms=args.step_ms,
                                         save=acts_npy if rep == 0 else None)
                         up_s.append(reply["seconds"])
-                print(f"#   {sr} Hz rep {rep + 1}: ours {ours_s[-1]:.2f} s"
-                      + (f", upstream {up_s[-1]:.2f} s" if up_s else ""), flush=True)
-            o = median(ours_s)
-            row = [str(sr), f"{o:.2f}", f"{args.seconds / o:.1f}x"]
+                        up_cpu.append(reply["cpu_seconds"])
+                print(f"#   {sr} Hz rep {rep + 1}: ours {ours_s[-1]:.2f} s (CPU {ours_cpu[-1]:.2f} s)"
+                      + (f", upstream {up_s[-1]:.2f} s (CPU {up_cpu[-1]:.2f} s)" if up_s else ""), flush=True)
+            o, oc = median(ours_s), median(ours_cpu)
+            row = [str(sr), f"{o:.2f}", f"{args.seconds / o:.1f}x", f"{oc:.2f}"]
             if up_s:
-                u = median(up_s)
+                u, uc = median(up_s), median(up_cpu)
                 diff = float(np.abs(np.load(acts_npy) - acts.numpy()).max())
-                row += [f"{u:.2f}", f"{args.seconds / u:.1f}x", f"{u / o:.2f}x",
-                        f"{median(np.array(up_s) / np.array(ours_s)):.2f}x", f"{diff:.1e}"]
+                row += [f"{u:.2f}", f"{args.seconds / u:.1f}x", f"{uc:.2f}", f"{u / o:.2f}x",
+                        f"{median(np.array(up_s) / np.array(ours_s)):.2f}x", f"{uc / oc:.2f}x", f"{diff:.1e}"]
             rows.append(row)
-    header = ["sr (Hz)", "ours (s)", "ours realtime"]
+    header = ["sr (Hz)", "ours (s)", "ours realtime", "ours CPU (s)"]
     if up is not None:
-        header += ["upstream (s)", "upstream realtime", "speed-up (medians)", "speed-up (median of pairs)",
-                   "max |d act|"]
+        header += ["upstream (s)", "upstream realtime", "upstream CPU (s)", "speed-up (wall medians)",
+                   "speed-up (median of pairs)", "speed-up (CPU medians)", "max |d act|"]
         up.close()
     print_table(header, rows, args.markdown)
 

@@ -12,8 +12,9 @@ Batch 1, one hop per call, mirror = 1 (lowest latency) on both sides:
 
 Both stream the same synthetic signal. After ``--warmup`` untimed hops each, the ``--hops`` timed hops are split into
 ``--segments`` segments that alternate between the engines (each keeps its own stream state), so that the noise of a
-shared machine falls on both. Reported: median, 99th percentile and maximum of the per-hop times, and the ratio of
-the medians.
+shared machine falls on both. Reported for the wall-clock time of each call and for the CPU time the process spent in
+it (all threads; a busy machine makes the wall-clock time also count waits for a CPU): median, 99th percentile and
+maximum over the hops, and the ratio of the medians.
 """
 from __future__ import annotations
 
@@ -66,17 +67,18 @@ def main() -> None:
 
             def run_ours(n):
                 nonlocal pos
-                ns = []
+                ns, cpu_ns = [], []
                 for _ in range(n):
                     block = x[pos:pos + hop]
-                    t = time.perf_counter_ns()
+                    t, c = time.perf_counter_ns(), time.process_time_ns()
                     frames = stream.push(block)
                     ns.append(time.perf_counter_ns() - t)
+                    cpu_ns.append(time.process_time_ns() - c)
                     assert len(frames) == 1
                     pos += hop
-                return ns
+                return ns, cpu_ns
 
-            ours, theirs = [], []
+            ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
             run_ours(args.warmup)
             if up is not None:
                 up.call("stream_open", sr=sr, hop=hop, npy=npy)
@@ -85,20 +87,25 @@ def main() -> None:
             done = 0
             while done < args.hops:
                 n = min(per_seg, args.hops - done)
-                ours += run_ours(n)
+                o_ns, o_cpu = run_ours(n)
+                ours += o_ns
+                ours_cpu += o_cpu
                 if up is not None:
-                    theirs += up.call("stream_run", hops=n)["ns"]
+                    reply = up.call("stream_run", hops=n)
+                    theirs += reply["ns"]
+                    theirs_cpu += reply["cpu_ns"]
                 done += n
-            o = stats_ms(ours)
             hop_ms = hop * 1000 / sr
-            row = [f"{sr}/{hop}", f"{hop_ms:.2f}", f"{o[0]:.3f}", f"{o[1]:.3f}", f"{o[2]:.2f}"]
-            if theirs:
-                u = stats_ms(theirs)
-                row += [f"{u[0]:.2f}", f"{u[1]:.2f}", f"{u[2]:.1f}", f"{u[0] / o[0]:.1f}x"]
-            rows.append(row)
-            print(f"#   {cfg}: ours median {o[0]:.3f} ms p99 {o[1]:.3f} ms"
-                  + (f"; upstream median {u[0]:.2f} ms p99 {u[1]:.2f} ms" if theirs else ""), flush=True)
-    header = ["sr/hop", "hop (ms)", "ours median (ms)", "ours p99 (ms)", "ours max (ms)"]
+            for kind, a, b in (("wall", ours, theirs), ("CPU", ours_cpu, theirs_cpu)):
+                o = stats_ms(a)
+                row = [f"{sr}/{hop}", kind, f"{hop_ms:.2f}", f"{o[0]:.3f}", f"{o[1]:.3f}", f"{o[2]:.2f}"]
+                if b:
+                    u = stats_ms(b)
+                    row += [f"{u[0]:.2f}", f"{u[1]:.2f}", f"{u[2]:.1f}", f"{u[0] / o[0]:.1f}x"]
+                rows.append(row)
+                print(f"#   {cfg} {kind}: ours median {o[0]:.3f} ms p99 {o[1]:.3f} ms"
+                      + (f"; upstream median {u[0]:.2f} ms p99 {u[1]:.2f} ms" if b else ""), flush=True)
+    header = ["sr/hop", "time", "hop (ms)", "ours median (ms)", "ours p99 (ms)", "ours max (ms)"]
     if up is not None:
         header += ["upstream median (ms)", "upstream p99 (ms)", "upstream max (ms)", "speed-up (medians)"]
         up.close()

@@ -5,12 +5,13 @@ object per line on stdin, one JSON reply per line on stdout; audio is exchanged 
 
 * ``{"cmd": "info"}`` -> torch/pesto versions and thread count;
 * ``{"cmd": "threads", "n": N}``;
-* ``{"cmd": "offline", "npy": path, "sr": sr, "step_ms": ms, "save": path or null}`` -> ``{"seconds": s}``: one
+* ``{"cmd": "offline", "npy": path, "sr": sr, "step_ms": ms, "save": path or null}`` -> ``{"seconds": s,
+  "cpu_seconds": s}`` (wall-clock and process CPU time): one
   ``pesto.predict`` call on the whole signal (model loading included, as in upstream's API); ``save`` stores the
   activations for the accuracy cross-check;
 * ``{"cmd": "stream_open", "sr": sr, "hop": hop, "npy": path}``: load the streaming model
   (``pesto.load_model(..., streaming=True, mirror=1.0)``) and the signal to stream;
-* ``{"cmd": "stream_run", "hops": n}`` -> ``{"ns": [...]}``: feed the next ``n`` hops as ``(1, hop)`` tensors under
+* ``{"cmd": "stream_run", "hops": n}`` -> ``{"ns": [...], "cpu_ns": [...]}`` (wall-clock, process CPU): feed the next ``n`` hops as ``(1, hop)`` tensors under
   ``torch.inference_mode``, timing each call;
 * ``{"cmd": "memory", "wav": path, "seconds": s, "chunks": n}`` -> peak RSS of a fresh process running
   ``pesto.predict`` on the file's first ``s`` seconds (read with soundfile: torchaudio is stubbed in the reference
@@ -52,9 +53,9 @@ def main():
             reply = {"threads": torch.get_num_threads()}
         elif cmd == "offline":
             x = torch.from_numpy(np.load(req["npy"]))
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             _, _, _, act = pesto.predict(x, int(req["sr"]), step_size=float(req["step_ms"]))
-            reply = {"seconds": time.perf_counter() - t}
+            reply = {"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - c}
             if req.get("save"):
                 np.save(req["save"], act.numpy())
         elif cmd == "stream_open":
@@ -65,16 +66,17 @@ def main():
             reply = {"hop_ms": float(model.hop_size)}
         elif cmd == "stream_run":
             model, hop, x = stream["model"], stream["hop"], stream["x"]
-            ns = []
+            ns, cpu_ns = [], []
             with torch.inference_mode():
                 for _ in range(int(req["hops"])):
                     p = stream["pos"]
                     block = x[p:p + hop].reshape(1, hop)
-                    t = time.perf_counter_ns()
+                    t, c = time.perf_counter_ns(), time.process_time_ns()
                     model(block)
                     ns.append(time.perf_counter_ns() - t)
+                    cpu_ns.append(time.process_time_ns() - c)
                     stream["pos"] = p + hop
-            reply = {"ns": ns}
+            reply = {"ns": ns, "cpu_ns": cpu_ns}
         elif cmd == "memory":
             out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, req["wav"], str(req["seconds"]),
                                   str(req["chunks"])], capture_output=True, text=True, check=True)
