@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
@@ -24,6 +25,8 @@ from pesto_core.decode import REDUCTIONS
 from pesto_core.errors import PestoError
 
 from .file_activations import ActivationStore
+
+REFINE_BATCH = 32  # frames refined between two chances for the GUI thread to take the GIL
 
 
 @dataclass(frozen=True)
@@ -202,11 +205,7 @@ class AnalysisWorker(QtCore.QThread):
                     n = len(piece)
                     refined = None
                     if refine_reader is not None:
-                        # exactly what iter_file_track(refine=True) does with the same decoded pitch
-                        refined = refine_frames(refine_reader, refine_reader.n_samples, start, piece.pitch_semitones,
-                                                sr=piece.sr, hop_length=piece.hop_length,
-                                                kernel_width=model.vqt.kernel_width,
-                                                bins_per_semitone=model.bins_per_semitone)
+                        refined = self._refine(refine_reader, start, piece, model, refine_frames)
                     self.piece_ready.emit(dict(
                         start=start, total=total, time_s=piece.time_s, pitch_semitones=piece.pitch_semitones,
                         pitch_refined=refined, confidence=piece.confidence, volume=piece.volume,
@@ -230,6 +229,21 @@ class AnalysisWorker(QtCore.QThread):
             status, message = "failed", f"{self.path}: unexpected error during the analysis ({type(e).__name__}: {e})"
         self.status = status
         self.outcome.emit(status, message)
+
+
+    @staticmethod
+    def _refine(reader, start: int, piece, model, refine_frames) -> np.ndarray:
+        """The cent-precise pitch of a piece: what ``iter_file_track(refine=True)`` computes from the same decoded
+        pitch, in batches of :data:`REFINE_BATCH` frames (each frame's refinement depends on its own window only,
+        so the numbers are the same; the tests compare them with ``pesto --refine``). Between batches the worker
+        lets the GUI thread run: the refinement is numpy indexing that holds the GIL for tens of ms per piece."""
+        parts = []
+        for a in range(0, len(piece), REFINE_BATCH):
+            parts.append(refine_frames(reader, reader.n_samples, start + a, piece.pitch_semitones[a:a + REFINE_BATCH],
+                                       sr=piece.sr, hop_length=piece.hop_length, kernel_width=model.vqt.kernel_width,
+                                       bins_per_semitone=model.bins_per_semitone))
+            time.sleep(0.0005)  # hand the GIL over
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 class _Cancelled(Exception):

@@ -75,10 +75,14 @@ def main() -> int:
         rss0, file0 = rss_mb(), rss_mb("RssFile")
         gaps, last, peak, peak_file = [], [None], [rss0], [file0]
 
+        long_gaps = []
+
         def tick():
             now = time.perf_counter()
             if last[0] is not None:
                 gaps.append(now - last[0])
+                if gaps[-1] > 0.1:
+                    long_gaps.append((last[0] - t0, gaps[-1], doc_frames()))
             last[0] = now
             if len(gaps) % 50 == 0:
                 peak[0] = max(peak[0], rss_mb())
@@ -89,9 +93,15 @@ def main() -> int:
         timer.timeout.connect(tick)
         loop = QtCore.QEventLoop()
         panel.idle.connect(loop.quit)
+        docs = []
+
+        def doc_frames():
+            return docs[0].frames_done if docs else -1
+
         t0 = time.perf_counter()
         timer.start()
         doc = panel.open_files([str(audio)])[0]
+        docs.append(doc)
         loop.exec()
         wall = time.perf_counter() - t0
         timer.stop()
@@ -103,6 +113,8 @@ def main() -> int:
               f"(torch threads: {__import__('torch').get_num_threads()}, cores: {os.cpu_count()})")
         print(f"event loop gaps: max {g.max():.0f} ms, 99th percentile {np.percentile(g, 99):.0f} ms, "
               f"{(g > 100).sum()} over 100 ms of {len(g)}")
+        print("gaps over 100 ms (s after opening, ms, frames done then): " + ", ".join(
+            f"{a:.2f} s {1000 * g:.0f} ms ({n})" for a, g, n in long_gaps[:20]))
         print(f"memory: anonymous RSS {rss0:.0f} MB before opening, peak {peak[0]:.0f} MB; file-backed RSS "
               f"{file0:.0f} -> peak {peak_file[0]:.0f} MB (the memmap's page cache); max RSS of the process "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; activation file on disk "
