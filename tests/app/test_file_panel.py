@@ -335,3 +335,62 @@ def test_bad_checkpoint_and_dropped_folder(qtbot, file_panel, tmp_path):  # noqa
     panel.analyse_current()
     wait_idle(qtbot, panel)
     assert doc.state == fd.DONE
+
+
+def test_export_dialog_writes_what_it_shows(qtbot, file_panel, tmp_path):  # noqa: F811
+    from app.file_export import ExportDialog
+
+    _, panel = file_panel
+    audio = copy_data("synth_16k.wav", tmp_path)
+    panel.open_files([str(audio)])
+    wait_idle(qtbot, panel)
+    panel.export_dialog()
+    dialog = next(d for d in panel.open_dialogs() if isinstance(d, ExportDialog))
+    assert not dialog.isModal() or dialog.windowModality() != QtCore.Qt.ApplicationModal
+    dialog.checks["csv"].setChecked(True)
+    dialog.checks["npz"].setChecked(False)
+    dialog.checks["png"].setChecked(True)
+    dialog.png_view.setChecked(True)
+    dialog.next_to_audio.setChecked(False)
+    dialog.folder.setText(str(tmp_path / "chosen"))
+    with qtbot.waitSignal(panel.export_finished, timeout=60000) as sig:
+        dialog.findChild(QtWidgets.QDialogButtonBox).button(QtWidgets.QDialogButtonBox.Ok).click()
+    assert sig.args[1] == ""
+    assert sorted(p.name for p in (tmp_path / "chosen").iterdir()) == ["synth_16k.f0.csv", "synth_16k.f0.png"]
+    # remembered for next time
+    assert panel.qsettings.value("file/export_dir") == str(tmp_path / "chosen")
+
+
+def test_stereo_file_mixed_or_one_channel(qtbot, file_panel, tmp_path):  # noqa: F811
+    from pesto_core.core import analyse_file, load_model
+
+    _, panel = file_panel
+    audio = write_tone(tmp_path / "stereo.wav", 3.0, channels=2)
+    doc = panel.open_files([str(audio)])[0]
+    assert panel.settings_box.channel.isEnabled() and panel.settings_box.channel.count() == 3
+    wait_idle(qtbot, panel)
+    model = load_model("mir-1k_g7", 10.0)
+    mixed = analyse_file(audio, model)
+    np.testing.assert_array_equal(doc.pitch_semitones, mixed.pitch_semitones)
+    panel.settings_box.channel.setCurrentIndex(2)  # "Channel 2"
+    assert doc.channel == 1
+    assert "other settings" in panel.file_list.item(0).text()
+    panel.analyse_current()
+    wait_idle(qtbot, panel)
+    second = analyse_file(audio, model, channel=1)
+    np.testing.assert_array_equal(doc.confidence, second.confidence)
+    assert not np.array_equal(doc.volume, mixed.volume)
+
+
+def test_close_while_analysing_and_progress(qtbot, file_panel, tmp_path):  # noqa: F811
+    _, panel = file_panel
+    audio = write_tone(tmp_path / "long.wav", 120.0)
+    doc = panel.open_files([str(audio)])[0]
+    qtbot.waitUntil(lambda: panel.progress.value() > 0, timeout=60000)
+    assert panel.progress.isVisible() or panel.progress.isVisibleTo(panel.progress.parentWidget() or panel)
+    assert "analysing" in panel.file_list.item(0).text()
+    store_path = doc.store.path
+    panel.close_document(doc)
+    assert panel.docs == [] and not store_path.exists()  # the activation file is gone
+    wait_idle(qtbot, panel)
+    assert panel._worker is None
