@@ -6,7 +6,7 @@ Run:  python3 benchmarks/cli_memory.py [--wav /tmp/pesto_bench_1h_48k.wav] [--ho
 1. Writes the test file once (16-bit PCM WAV, 48 kHz mono, the benchmark signal in 60 s pieces) unless it exists.
 2. Runs ``python -m pesto_core FILE -o DIR -q`` (CSV) in a child process and reads the child's peak resident set
    size from ``wait4`` (``ru_maxrss``); the same with ``-c 10`` (10x more chunks) and ``-c 997`` (chunks of a size
-   unrelated to the engine's internal tiles), comparing the CSVs byte for byte; with ``--npz`` also the CSV + NPZ
+   unrelated to the engine's internal tiles; ``--chunks`` sets the list), comparing the CSVs byte for byte; with ``--npz`` also the CSV + NPZ
    export (activations kept in memory: 360001 x 384 float32 = 553 MB for one hour, by design of the format).
 3. Side by side: upstream PESTO's own CLI cannot read files in the reference environment (its torchaudio is
    stubbed), so upstream is measured with ``pesto.predict`` on the file's first ``--upstream-minutes`` minutes read
@@ -64,6 +64,8 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--sr", type=int, default=48000)
     parser.add_argument("--npz", action="store_true", help="also measure the CSV + NPZ export")
+    parser.add_argument("--chunks", type=int, nargs="*", default=[10, 997],
+                        help="-c values whose CSV must equal the default run's (default: 10 997)")
     parser.add_argument("--upstream-minutes", type=float, default=5.0)
     add_common_args(parser, "OMP_NUM_THREADS for the child processes (default: torch's default)")
     args = parser.parse_args()
@@ -81,8 +83,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         outs = {}
-        for label, extra in (("csv", []), ("csv -c 10", ["-c", "10"]), ("csv -c 997", ["-c", "997"])) + (
-                (("csv+npz", ["-e", "csv", "npz"]),) if args.npz else ()):
+        runs = [("csv", [])] + [(f"csv -c {c}", ["-c", str(c)]) for c in args.chunks]
+        for label, extra in runs + ([("csv+npz", ["-e", "csv", "npz"])] if args.npz else []):
             out = Path(tmp) / label.replace(" ", "_").replace("+", "_")
             wall, rss = run_cli([str(args.wav), "-o", str(out), "-q", *extra], env)
             csv = out / (args.wav.stem + ".f0.csv")
