@@ -501,11 +501,13 @@ class PitchStream:
             return x[None, :], True
         if x.ndim == 2 and x.shape[0] == self.n_streams:
             return x, False
-        if x.ndim == 2 and x.shape[0] > self.n_streams:
+        if x.ndim == 2 and x.shape[0] > self.n_streams and x.shape[1] != self.n_streams:
             raise ParameterError(f"block has {x.shape[0]} streams but this PitchStream was made for "
                                  f"{self.n_streams} (n_streams)")
         expected = "(samples,) or (1, samples)" if self.n_streams == 1 else f"({self.n_streams}, samples)"
-        raise ParameterError(f"audio block must have shape {expected}, got {x.shape}")
+        hint = (" (a sound card's (frames, channels) block: pass block.T)"
+                if x.ndim == 2 and x.shape[1] == self.n_streams and x.shape[0] != self.n_streams else "")
+        raise ParameterError(f"audio block must have shape {expected}, got {x.shape}{hint}")
 
     def _empty(self, squeeze: bool) -> StreamFrames:
         lead = () if squeeze else (self.n_streams,)

@@ -277,6 +277,8 @@ def test_bad_blocks_several_streams(model):
         stream.push(np.zeros(480, np.float32))
     with pytest.raises(ParameterError, match=r"\(2, samples\)"):
         stream.push(np.zeros((1, 480), np.float32))
+    with pytest.raises(ParameterError, match=r"\(2, samples\).*pass block\.T"):
+        stream.push(np.zeros((480, 2), np.float32))
 
 
 def test_float64_blocks_are_accepted(model):
