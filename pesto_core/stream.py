@@ -259,7 +259,9 @@ class StreamFrames:
     Attributes
     ----------
     time_s : float64 (frames,)
-        Frame centre times in seconds since the stream start: exactly ``centre_sample / sr``.
+        Frame centre times in seconds since the stream start: exactly ``centre_sample / sr``. With ``mirror < 1`` the
+        first few frames are centred before the stream start (negative times; their windows are mostly the silence
+        a stream starts with).
     frame_index : int64 (frames,)
         Running frame number ``k`` since the stream start (consecutive across pushes).
     pitch_semitones : float32

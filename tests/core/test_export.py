@@ -175,3 +175,22 @@ def test_test_signal_is_audio():
     x = ex.test_signal(16000, 1.0)
     assert x.dtype == np.float32 and x.shape == (16000,) and np.isfinite(x).all() and 0.1 < np.abs(x).max() <= 1.0
     sf.info(str(DATA / "synth_16k.wav"))  # the golden WAVs are what the export tests validate on
+
+
+@needs_ort
+def test_onnx_without_onnxscript_uses_the_older_exporter_and_validates(monkeypatch, tmp_path):
+    """torch's newer exporter needs onnxscript; without it (made to fail to import) the older one is used."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_onnxscript(name, *a, **k):
+        if name == "onnxscript" or name.startswith("onnxscript."):
+            raise ImportError("No module named 'onnxscript'")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnxscript)
+    x, sr = audio("synth_16k")
+    ok, diffs, paths = ex.export(ex.ExportSpec("mir-1k_g7", sr, 160, 1, 1.0), tmp_path, ["onnx"], x[:8000],
+                                 log=lambda line: None)
+    assert ok and diffs["onnx"]["activations"] <= ACT_ATOL and paths[0].suffix == ".onnx"
