@@ -19,8 +19,8 @@ Each exported file is checked against the eager engine (:class:`pesto_core.strea
 (``--audio``, else a synthesised test signal) before success is reported: the maximal differences are printed, and
 the command exits with status 1 if any exceeds the tolerance (activations and confidence within ``--atol``, 1e-3
 by default, as the golden tests; volume within that relative difference; pitch within ``--atol`` semitones on at least
-99.5% of frames). Status 2: bad options or audio; 3: ONNX requested but ``onnx`` is not installed
-(``pip install -e .[export]``).
+99.5% of frames), or if a file cannot be written. Status 2: bad options or audio; 3: ONNX requested but ``onnx`` or
+``onnxruntime`` is not installed (``pip install -e .[export]``).
 
 The exported network is the published computation written with plain operators (direct convolutions, matrix
 products, real arithmetic: ``|z| = sqrt(re^2 + im^2)``), so it runs in any ONNX runtime; the eager engine may evaluate

@@ -194,3 +194,28 @@ def test_onnx_without_onnxscript_uses_the_older_exporter_and_validates(monkeypat
     ok, diffs, paths = ex.export(ex.ExportSpec("mir-1k_g7", sr, 160, 1, 1.0), tmp_path, ["onnx"], x[:8000],
                                  log=lambda line: None)
     assert ok and diffs["onnx"]["activations"] <= ACT_ATOL and paths[0].suffix == ".onnx"
+
+
+def test_cli_unwritable_output_dir(tmp_path, capsys):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("x")
+    assert ex.main(["--sr", "16000", "--hop", "160", "-o", str(blocker / "sub"), "-f", "torchscript",
+                    "--seconds", "0.2"]) == 1
+    assert "not_a_dir" in capsys.readouterr().err
+
+
+def test_cli_onnx_without_onnxruntime_exits_3(monkeypatch, tmp_path, capsys):
+    """A fault that cannot be produced for real where onnxruntime is installed: the import is made to fail."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ort(name, *a, **k):
+        if name == "onnxruntime":
+            raise ImportError("No module named 'onnxruntime'")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_ort)
+    assert ex.main(["--sr", "16000", "--hop", "160", "-o", str(tmp_path), "-f", "onnx"]) == 3
+    assert "pip install -e '.[export]'" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
