@@ -147,6 +147,8 @@ class LivePanel(QtWidgets.QWidget):
         self._finishing_recorder: Optional[SessionRecorder] = None
         self._pending_arrivals: List[np.ndarray] = []
         self._dirty = False
+        self._t_ref = 0.0  # session time at x = 0 of the plots
+        self._x_range = None  # x range last set while following
         self._last_redraw = 0.0
         self._last_status = 0.0
         self._last_y_update = 0.0
@@ -567,6 +569,8 @@ class LivePanel(QtWidgets.QWidget):
         self._slow_warning = False
         self.follow = True
         self.auto_y = True
+        self._x_range = None
+        self._t_ref = 0.0
         self._session_started = time.monotonic()
         self.worker.start()
         self.start_button.setText("Stop")
@@ -636,6 +640,8 @@ class LivePanel(QtWidgets.QWidget):
         """The user dragged or zoomed the plot: stop following (x) / auto-ranging (y)."""
         if mask is None or (isinstance(mask, (list, tuple)) and len(mask) > 0 and mask[0]):
             self.follow = False
+            self._x_range = None
+            self._set_time_label()
         if mask is None or (isinstance(mask, (list, tuple)) and len(mask) > 1 and mask[1]):
             self.auto_y = False
         self._dirty = True
@@ -646,7 +652,9 @@ class LivePanel(QtWidgets.QWidget):
         self.follow = value >= self.scrollbar.maximum()
         self._dirty = True
         if not self.follow:
-            t0 = self.history.start_s + value / 10.0
+            t0 = self.history.start_s + value / 10.0 - self._t_ref
+            self._x_range = None
+            self._set_time_label()
             self.plot.setXRange(t0, t0 + self.history_s, padding=0)
         self._redraw(force=True)
 
@@ -810,16 +818,25 @@ class LivePanel(QtWidgets.QWidget):
         h = self.history
         width = self.history_s
         vb = self.plot.getPlotItem().vb
+        # x is time relative to a reference (seconds ago): while following, the reference is the newest frame and
+        # the axis stays still (-history .. 0) instead of being regenerated on every redraw, which is the most
+        # expensive part of a pyqtgraph repaint; scrolled back, the reference stays where the live view was left.
         if self.follow:
-            t1 = max(h.end_s, width) if len(h) else width
-            t0 = t1 - width
-            self.plot.setXRange(t0, t1, padding=0)
+            self._t_ref = h.end_s if len(h) else 0.0
+            if self._x_range != (-width, 0.0):
+                self._x_range = (-width, 0.0)
+                self.plot.setXRange(-width, 0.0, padding=0)
+                self._set_time_label()
+            x0, x1 = -width, 0.0
         else:
-            (t0, t1), _ = vb.viewRange()
+            (x0, x1), _ = vb.viewRange()
+        ref = self._t_ref
+        t0, t1 = x0 + ref, x1 + ref
         margin = 0.02 * (t1 - t0)
         t, p, c, v = h.window(t0 - margin, t1 + margin)
-        self.plot.set_curve(t, p, c, self.gate)
-        self.lane.set_data(t, c, v, self.gate)
+        x = t - ref
+        self.plot.set_curve(x, p, c, self.gate)
+        self.lane.set_data(x, c, v, self.gate)
         if self.auto_y:
             self._follow_pitch_range(p, c)
         if self.heatmap_check.isChecked():
@@ -828,7 +845,7 @@ class LivePanel(QtWidgets.QWidget):
             b1 = min(h.n_bins, int(math.ceil(y1 * 3)) + 3)
             cols = max(200, int(self.plot.width()))
             img, tc, dt = h.heat_window(t0 - margin, t1 + margin, b0, b1, max_columns=cols)
-            self.plot.set_heatmap(img, t0_s=tc, dt_s=dt, bins_per_semitone=3, first_bin=b0)
+            self.plot.set_heatmap(img, t0_s=tc - ref, dt_s=dt, bins_per_semitone=3, first_bin=b0)
         self._update_scrollbar(t0)
 
     def _follow_pitch_range(self, p: np.ndarray, c: np.ndarray) -> None:
@@ -849,6 +866,10 @@ class LivePanel(QtWidgets.QWidget):
         span = max(min_span, (hi - lo) + 8.0)
         new0 = max(0.0, min(128.0 - span, mid - span / 2))
         self.plot.setYRange(new0, new0 + span, padding=0)
+
+    def _set_time_label(self) -> None:
+        text = "seconds ago" if self.follow else "seconds before the point where the live view was left"
+        self.lane.getPlotItem().setLabel("bottom", text)
 
     def _update_scrollbar(self, t0: float) -> None:
         h = self.history

@@ -185,6 +185,7 @@ class LiveWorker:
         self.ready = True
         self._publish(WorkerNotice("ready", ""))
         slow_warned = False
+        last_warning = -1e9
         window_audio = window_compute = 0.0
         try:
             while not self._stop.is_set():
@@ -228,12 +229,16 @@ class LiveWorker:
                 self.compute_s_per_hop += a * (compute / n_hops - self.compute_s_per_hop)
                 window_audio += n_hops * hop / self.sr
                 window_compute += compute
-                if window_audio >= 1.0:
+                if window_audio >= 2.0:
                     self.load = window_compute / window_audio
-                    if self.load > 0.9 and not slow_warned:
+                    # Warn once when the engine takes longer than the audio it analyses, again only after it
+                    # recovered for a while (no flood of messages when the load hovers around the limit).
+                    now = time.monotonic()
+                    if self.load >= 1.0 and not slow_warned and now - last_warning > 30.0:
                         slow_warned = True
+                        last_warning = now
                         self._publish(WorkerNotice("warning", self._slow_message()))
-                    elif self.load < 0.7 and slow_warned:
+                    elif self.load < 0.8 and slow_warned:
                         slow_warned = False
                         self._publish(WorkerNotice("recovered", ""))
                     window_audio = window_compute = 0.0
@@ -272,8 +277,8 @@ class LiveWorker:
     def _slow_message(self) -> str:
         step_ms = 1000.0 * self.hop_length / self.sr
         return (f"The pitch engine is slower than real time on this computer ({1000 * self.compute_s_per_hop:.1f} ms "
-                f"per {step_ms:.0f} ms hop). Try a longer step (20 ms), a lower sample rate, turning the heatmap "
-                "off, or closing other programs.")
+                f"per {step_ms:.0f} ms hop). Try a longer step (20 ms), a lower sample rate or "
+                "closing other programs.")
 
     def _frames(self, fr, origin: int, compute: float, n_hops: int) -> LiveFrames:
         """Session-time numpy copy of the engine's frames. Worker thread."""

@@ -80,18 +80,15 @@ class NoteGrid(pg.GraphicsObject):
         if self.part == "rows":
             p.fillRect(r, self.white_row)
             if dense:
-                for m in range(lo, hi):
-                    if m % 12 in BLACK_KEYS:
-                        p.fillRect(QtCore.QRectF(x0, m - 0.5, w, 1.0), self.black_row)
+                p.setPen(QtCore.Qt.NoPen)
+                p.setBrush(self.black_row)
+                p.drawRects([QtCore.QRectF(x0, m - 0.5, w, 1.0) for m in range(lo, hi) if m % 12 in BLACK_KEYS])
             return
-        if dense:
+        if dense:  # one drawLines call each: per-line calls cost more than the drawing
             p.setPen(self.note_pen)
-            for m in range(lo, hi):
-                if m % 12:
-                    p.drawLine(QtCore.QPointF(x0, m), QtCore.QPointF(x0 + w, m))
+            p.drawLines([QtCore.QLineF(x0, m, x0 + w, m) for m in range(lo, hi) if m % 12])
         p.setPen(self.c_pen)
-        for m in range(lo - lo % 12, hi, 12):
-            p.drawLine(QtCore.QPointF(x0, m), QtCore.QPointF(x0 + w, m))
+        p.drawLines([QtCore.QLineF(x0, m, x0 + w, m) for m in range(lo - lo % 12, hi, 12)])
 
 
 def gated_curve(pitch_semitones: np.ndarray, confidence: np.ndarray, gate: float) -> np.ndarray:

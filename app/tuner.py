@@ -216,7 +216,8 @@ class TunerWidget(QtWidgets.QWidget):
         r = self.reading
         if r is None:
             return ""
-        return f"{r.name} {r.cents:+.0f} \u00a2 {r.f0_hz:.1f} Hz"
+        c = int(round(r.cents))
+        return f"{r.name} {f'{c:+d}' if c else '0'} \u00a2 {r.f0_hz:.1f} Hz"
 
     def colour_for(self, cents: float) -> QtGui.QColor:
         c = abs(cents)
@@ -266,23 +267,36 @@ class TunerWidget(QtWidgets.QWidget):
         p = QtGui.QPainter(pm)
         p.setRenderHint(QtGui.QPainter.Antialiasing)
         p.setRenderHint(QtGui.QPainter.TextAntialiasing)
-        f_big, f_oct = self._font(big_px, bold=True), self._font(big_px * 0.5)
-        fm_big, fm_oct = QtGui.QFontMetricsF(f_big), QtGui.QFontMetricsF(f_oct)
-        total = fm_big.horizontalAdvance(letter) + (fm_oct.horizontalAdvance(octave) if octave else 0)
+        base, accidental = letter[:1], letter[1:]  # "F\u266f": the sharp drawn smaller, raised, like in a score
+
+        def fonts(px):
+            return self._font(px, bold=True), self._font(px * 0.5), self._font(px * 0.55, bold=True)
+
+        def widths(fb, fo, fa):
+            mb, mo, ma = QtGui.QFontMetricsF(fb), QtGui.QFontMetricsF(fo), QtGui.QFontMetricsF(fa)
+            return (mb.horizontalAdvance(base), ma.horizontalAdvance(accidental) if accidental else 0.0,
+                    mo.horizontalAdvance(octave) if octave else 0.0, mb)
+
+        f_big, f_oct, f_acc = fonts(big_px)
+        wb, wa, wo, fm_big = widths(f_big, f_oct, f_acc)
+        total = wb + max(wa, wo)
         if total > w * 0.92:  # a narrow panel: shrink to fit
-            scale = w * 0.92 / total
-            f_big, f_oct = self._font(big_px * scale, bold=True), self._font(big_px * 0.5 * scale)
-            fm_big, fm_oct = QtGui.QFontMetricsF(f_big), QtGui.QFontMetricsF(f_oct)
-            total = fm_big.horizontalAdvance(letter) + (fm_oct.horizontalAdvance(octave) if octave else 0)
+            f_big, f_oct, f_acc = fonts(big_px * w * 0.92 / total)
+            wb, wa, wo, fm_big = widths(f_big, f_oct, f_acc)
+            total = wb + max(wa, wo)
         x0 = (w - total) / 2
         baseline = box.center().y() + fm_big.capHeight() / 2
         p.setFont(f_big)
         p.setPen(QtGui.QColor.fromRgb(rgb))
-        p.drawText(QtCore.QPointF(x0, baseline), letter)
-        if octave:
+        p.drawText(QtCore.QPointF(x0, baseline), base)
+        if accidental:  # superscript, in the note's colour
+            p.setFont(f_acc)
+            p.drawText(QtCore.QPointF(x0 + wb + fm_big.horizontalAdvance(" ") * 0.1,
+                                      baseline - fm_big.capHeight() * 0.45), accidental)
+        if octave:  # subscript-like, on the baseline
             p.setFont(f_oct)
             p.setPen(self.TEXT)
-            p.drawText(QtCore.QPointF(x0 + fm_big.horizontalAdvance(letter), baseline), octave)
+            p.drawText(QtCore.QPointF(x0 + wb, baseline), octave)
         p.end()
         if len(self._note_cache) > 64:
             self._note_cache.clear()
@@ -359,7 +373,8 @@ class TunerWidget(QtWidgets.QWidget):
             p.setPen(self.DIM)
             p.drawText(QtCore.QRectF(0, row_y, w, row_h * 1.4), QtCore.Qt.AlignCenter, "no pitch")
         else:
-            texts = (f"{r.cents:+.0f} \u00a2", f"{r.f0_hz:.1f} Hz")
+            c = int(round(r.cents))
+            texts = (f"{c:+d} \u00a2" if c else "0 \u00a2", f"{r.f0_hz:.1f} Hz")
             px = row_h * 0.8
             f = self._font(px)
             widest = max(QtGui.QFontMetricsF(f).horizontalAdvance(t) for t in texts)
