@@ -30,6 +30,7 @@ from .file_export import ExportDialog, ExportOptions, ExportThread, describe_wri
 from .file_settings import SettingsBox
 from .file_view import FileView
 from .player import Player
+from .settings import Settings
 from .waveform import EnvelopeWorker
 
 RECENT_MAX = 10
@@ -51,13 +52,11 @@ class FilePanel(QtWidgets.QWidget):
     export_finished = QtCore.Signal(object, str)
     idle = QtCore.Signal()
 
-    def __init__(self, main_window: Optional[QtWidgets.QWidget] = None, *, settings: Optional[QtCore.QSettings] = None,
+    def __init__(self, main_window: Optional[QtWidgets.QWidget] = None, *, settings: Optional[Settings] = None,
                  show_dialogs: bool = True):
         super().__init__(main_window)
         self.main_window = main_window
-        # the same INI file as app.settings (keys under "file/"); tests pass their own
-        self.qsettings = settings if settings is not None else QtCore.QSettings(
-            QtCore.QSettings.IniFormat, QtCore.QSettings.UserScope, "PESTO Tracker", "PESTO Tracker")
+        self.settings = settings if settings is not None else Settings("file")  # keys "file/..."; tests pass their own
         self.show_dialogs = show_dialogs
         self.messages: List[tuple] = []
         self.docs: List[fd.FileDocument] = []
@@ -92,7 +91,7 @@ class FilePanel(QtWidgets.QWidget):
 
     # ================================================================================================== UI
     def _build_ui(self) -> None:
-        self.settings_box = SettingsBox(self.qsettings)
+        self.settings_box = SettingsBox(self.settings)
         self.file_list = QtWidgets.QListWidget()
         self.file_list.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
         self.file_list.currentRowChanged.connect(self._on_current_changed)
@@ -283,7 +282,7 @@ class FilePanel(QtWidgets.QWidget):
 
     # ================================================================================================== files
     def open_dialog(self) -> None:
-        start = self.qsettings.value("file/last_dir") or str(Path.home())
+        start = self.settings.get("last_dir", "") or str(Path.home())
         paths, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Open audio files", str(start), AUDIO_FILTER)
         if paths:
             self.open_files(paths)
@@ -317,7 +316,7 @@ class FilePanel(QtWidgets.QWidget):
             if self.settings_box.analyse_on_open.isChecked():
                 self._enqueue(doc, None)
         if opened:
-            self.qsettings.setValue("file/last_dir", str(opened[-1].path.parent))
+            self.settings.set("last_dir", str(opened[-1].path.parent))
             self.file_list.setCurrentRow(self.docs.index(opened[-1]))
         if errors:
             n = len(errors)
@@ -401,14 +400,11 @@ class FilePanel(QtWidgets.QWidget):
 
     # -------------------------------------------------------------------------------------------- recent files
     def recent_files(self) -> List[str]:
-        value = self.qsettings.value("file/recent") or []
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in value]
+        return [p for p in self.settings.get("recent", []) if p]
 
     def _add_recent(self, path: str) -> None:
         recent = [path] + [p for p in self.recent_files() if p != path]
-        self.qsettings.setValue("file/recent", recent[:RECENT_MAX])
+        self.settings.set("recent", recent[:RECENT_MAX])
 
     def _fill_recent_menu(self) -> None:
         menu = getattr(self, "recent_menu", None)
@@ -421,7 +417,7 @@ class FilePanel(QtWidgets.QWidget):
             act.setEnabled(os.path.exists(path))
         if recent:
             menu.addSeparator()
-            menu.addAction("Clear list", lambda: self.qsettings.setValue("file/recent", []))
+            menu.addAction("Clear list", lambda: self.settings.set("recent", []))
         else:
             menu.addAction("(none)").setEnabled(False)
 
@@ -654,24 +650,20 @@ class FilePanel(QtWidgets.QWidget):
         dialog.open()
 
     def _make_export_dialog(self, title: str, allow_view: bool) -> ExportDialog:
-        q = self.qsettings
-        formats = q.value("file/export_formats") or ["csv", "npz"]
-        if isinstance(formats, str):
-            formats = [formats]
-        dialog = ExportDialog(self, title=title, formats=tuple(formats), output_dir=q.value("file/export_dir") or "",
-                              convert_to_freq=str(q.value("file/export_hz", "true")).lower() != "false",
-                              allow_view=allow_view,
-                              refined=str(q.value("file/export_refined", "false")).lower() == "true")
+        q = self.settings
+        dialog = ExportDialog(self, title=title, formats=tuple(q.get("export_formats", ["csv", "npz"])),
+                              output_dir=q.get("export_dir", ""), convert_to_freq=q.get("export_hz", True),
+                              allow_view=allow_view, refined=q.get("export_refined", False))
         dialog.setAttribute(QtCore.Qt.WA_DeleteOnClose)
         self._dialogs.append(dialog)
         return dialog
 
     def _remember_export(self, options: ExportOptions) -> ExportOptions:
-        q = self.qsettings
-        q.setValue("file/export_formats", list(options.formats))
-        q.setValue("file/export_dir", options.output_dir or "")
-        q.setValue("file/export_hz", options.convert_to_freq)
-        q.setValue("file/export_refined", options.refined)
+        q = self.settings
+        q.set("export_formats", list(options.formats))
+        q.set("export_dir", options.output_dir or "")
+        q.set("export_hz", options.convert_to_freq)
+        q.set("export_refined", options.refined)
         return options
 
     def export(self, docs: Sequence[fd.FileDocument], options: ExportOptions) -> None:

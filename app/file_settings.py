@@ -1,5 +1,6 @@
 """Controls of the File tab: analysis settings (model, step, reduction, device, channel) and view options (confidence
-gate, heatmap, follow playback), remembered between sessions under the ``file/`` keys of ``QSettings``.
+gate, heatmap, follow playback), remembered between sessions under the ``file/`` keys of the app's settings
+(:class:`app.settings.Settings`).
 
 GUI thread only.
 """
@@ -13,23 +14,9 @@ from PySide6 import QtCore, QtWidgets
 from pesto_core.decode import REDUCTIONS
 
 from .analysis_worker import AnalysisSettings, available_devices, bundled_models
+from .settings import Settings
 
 CHECKPOINT_ITEM = "Checkpoint file..."
-
-
-def _float(value, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _bool(value, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.lower() in ("1", "true", "yes")
-    return bool(value)
 
 
 class SettingsBox(QtWidgets.QWidget):
@@ -46,9 +33,9 @@ class SettingsBox(QtWidgets.QWidget):
     follow_toggled = QtCore.Signal(bool)
     refined_toggled = QtCore.Signal(bool)
 
-    def __init__(self, settings: QtCore.QSettings, parent=None):
+    def __init__(self, settings: Settings, parent=None):
         super().__init__(parent)
-        self.qsettings = settings
+        self.settings = settings
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
 
@@ -116,7 +103,7 @@ class SettingsBox(QtWidgets.QWidget):
         self.heatmap.toggled.connect(self._on_heatmap)
         self.follow.toggled.connect(self._on_follow)
         self.refined.toggled.connect(self._on_refined)
-        self.analyse_on_open.toggled.connect(lambda on: self.qsettings.setValue("file/analyse_on_open", on))
+        self.analyse_on_open.toggled.connect(lambda on: self.settings.set("analyse_on_open", on))
         self._on_gate(self.gate.value(), emit=False)
 
     # ------------------------------------------------------------------------------------------------ values
@@ -182,45 +169,45 @@ class SettingsBox(QtWidgets.QWidget):
 
     def _changed(self, *_):
         s = self.analysis_settings()
-        q = self.qsettings
-        q.setValue("file/model", s.model)
-        q.setValue("file/step_ms", s.step_ms)
-        q.setValue("file/reduction", s.reduction)
-        q.setValue("file/device", s.device)
+        q = self.settings
+        q.set("model", s.model)
+        q.set("step_ms", s.step_ms)
+        q.set("reduction", s.reduction)
+        q.set("device", s.device)
         self.analysis_changed.emit()
 
     def _on_gate(self, value: int, emit: bool = True) -> None:
         self.gate_label.setText(f"{value / 100:.2f}")
-        self.qsettings.setValue("file/gate", value / 100)
+        self.settings.set("gate", value / 100)
         if emit:
             self.gate_changed.emit(value / 100)
 
     def _on_heatmap(self, on: bool) -> None:
-        self.qsettings.setValue("file/heatmap", on)
+        self.settings.set("heatmap", on)
         self.heatmap_toggled.emit(on)
 
     def _on_refined(self, on: bool) -> None:
-        self.qsettings.setValue("file/refined", on)
+        self.settings.set("refined", on)
         self.refined_toggled.emit(on)
 
     def _on_follow(self, on: bool) -> None:
-        self.qsettings.setValue("file/follow", on)
+        self.settings.set("follow", on)
         self.follow_toggled.emit(on)
 
     def _restore(self) -> None:
-        q = self.qsettings
-        model = q.value("file/model") or bundled_models()[0]
-        if model not in bundled_models() and not os.path.isfile(str(model)):
+        q = self.settings
+        model = q.get("model", bundled_models()[0]) or bundled_models()[0]
+        if model not in bundled_models() and not os.path.isfile(model):
             model = bundled_models()[0]  # a checkpoint that moved away
-        self._select_model(str(model))
-        self.step.setValue(_float(q.value("file/step_ms"), 10.0))
-        reduction = q.value("file/reduction") or "alwa"
+        self._select_model(model)
+        self.step.setValue(q.get("step_ms", 10.0))
+        reduction = q.get("reduction", "alwa")
         self.reduction.setCurrentText(reduction if reduction in REDUCTIONS else "alwa")
-        i = self.device.findData(q.value("file/device") or "cpu")
+        i = self.device.findData(q.get("device", "cpu"))
         self.device.setCurrentIndex(max(i, 0))
-        self.gate.setValue(int(round(100 * min(max(_float(q.value("file/gate"), 0.5), 0.0), 1.0))))
-        self.heatmap.setChecked(_bool(q.value("file/heatmap"), True))
-        self.follow.setChecked(_bool(q.value("file/follow"), True))
-        self.refined.setChecked(_bool(q.value("file/refined"), True))
-        self.analyse_on_open.setChecked(_bool(q.value("file/analyse_on_open"), True))
+        self.gate.setValue(int(round(100 * min(max(q.get("gate", 0.5), 0.0), 1.0))))
+        self.heatmap.setChecked(q.get("heatmap", True))
+        self.follow.setChecked(q.get("follow", True))
+        self.refined.setChecked(q.get("refined", True))
+        self.analyse_on_open.setChecked(q.get("analyse_on_open", True))
         self.set_channels(0, None)

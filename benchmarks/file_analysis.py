@@ -64,7 +64,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         audio = Path(tmp) / "long.wav"
         write_recording(audio, args.minutes)
-        settings = QtCore.QSettings(str(Path(tmp) / "s.ini"), QtCore.QSettings.IniFormat)
+        from app.settings import Settings
+
+        settings = Settings("file", path=Path(tmp) / "s.ini")
         window = QtWidgets.QMainWindow()
         panel = FilePanel(window, settings=settings, show_dialogs=False)
         window.setCentralWidget(panel)

@@ -17,11 +17,12 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture
 def file_panel(qtbot, tmp_path):
     """``(window, panel)``: a FilePanel in a QMainWindow with its menus and status widgets, shown."""
-    from PySide6 import QtCore, QtWidgets
+    from PySide6 import QtWidgets
 
     from app.file_panel import FilePanel
+    from app.settings import Settings
 
-    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.IniFormat)
+    settings = Settings("file", path=tmp_path / "settings.ini")
     window = QtWidgets.QMainWindow()
     panel = FilePanel(window, settings=settings)
     window.setCentralWidget(panel)

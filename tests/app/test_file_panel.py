@@ -358,7 +358,7 @@ def test_export_dialog_writes_what_it_shows(qtbot, file_panel, tmp_path):  # noq
     assert sig.args[1] == ""
     assert sorted(p.name for p in (tmp_path / "chosen").iterdir()) == ["synth_16k.f0.csv", "synth_16k.f0.png"]
     # remembered for next time
-    assert panel.qsettings.value("file/export_dir") == str(tmp_path / "chosen")
+    assert panel.settings.get("export_dir", "") == str(tmp_path / "chosen")
 
 
 def test_stereo_file_mixed_or_one_channel(qtbot, file_panel, tmp_path):  # noqa: F811
