@@ -252,6 +252,13 @@ class FilePanel(QtWidgets.QWidget):
         for doc in self.docs:
             doc.release()
         shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self.settings.sync()
+
+    def showEvent(self, event):  # noqa: N802 (Qt naming)
+        super().showEvent(event)
+        focus = QtWidgets.QApplication.focusWidget()
+        if focus is None or not self.isAncestorOf(focus):
+            self.view.pitch.setFocus(QtCore.Qt.OtherFocusReason)  # the tab's keys (Space...) work at once
 
     def _quit(self) -> None:
         win = self.window()

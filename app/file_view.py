@@ -30,7 +30,7 @@ from .waveform import WaveformOverview
 READOUT_HINT = ("Point at the plot for time, pitch and confidence; click: play from there; wheel / drag: zoom / pan; "
                 "keys: Space play, \u2190 \u2192 pan, + - zoom, Home whole file, F fit pitch")
 MAX_JUMP_SEMITONES = 2.0  # the curve is broken where the pitch jumps further between neighbouring frames
-CURVE_FULL_FRAMES = 40000  # below this many frames the whole curve is handed to the plot
+POINTS_PER_PIXEL = 2  # curve points handed to the plot per pixel of its width (more cannot be seen)
 DETAIL_COLUMNS = 1600  # columns of a zoomed-in heatmap
 HEAT_HEADROOM = 1.6  # the colour scale tops out above the file's peak: the curve stays readable over the heatmap
 
@@ -113,7 +113,7 @@ class FileView(QtWidgets.QWidget):
         self.show_heatmap = True
         self.follow = True
         self.refined = True  # draw the cent-precise pitch when the analysis computed it
-        self._curve_span = (0, 0)  # frames handed to the plot
+        self._curve_span = (0, 0, 1)  # frames handed to the plot: start, stop, stride
         self._detail_request = 0
         self._detail_shown = False
         self._user_zoomed_y = False
@@ -186,7 +186,7 @@ class FileView(QtWidgets.QWidget):
         if self.doc is not None:
             self.doc.view_range = self.visible_range()
         self.doc = doc
-        self._curve_span = (0, 0)
+        self._curve_span = (0, 0, 1)
         self._detail_request += 1
         self._detail_shown = False
         has = doc is not None
@@ -263,7 +263,9 @@ class FileView(QtWidgets.QWidget):
         if doc is None:
             return
         n = doc.frames_done
-        lo, hi = pitch_range(doc.display_pitch(self.refined)[:n], doc.confidence[:n], self.gate) if n else (45.0, 81.0)
+        step = max(1, n // 50000)  # percentiles of a subsample: the same axis, a bounded cost for long files
+        lo, hi = pitch_range(doc.display_pitch(self.refined)[:n:step], doc.confidence[:n:step], self.gate) \
+            if n else (45.0, 81.0)
         if only_if_changed:
             (_, _), (y0, y1) = self.pitch.getPlotItem().vb.viewRange()
             if abs(y0 - lo) < 1.0 and abs(y1 - hi) < 1.0:
@@ -338,24 +340,30 @@ class FileView(QtWidgets.QWidget):
         return f0, f1, frame_s
 
     def _update_curve(self, force: bool = False) -> None:
+        """Hand the plots the curve around the view: at most :data:`POINTS_PER_PIXEL` points per pixel over the
+        visible range and one view width on each side (frames are subsampled when zoomed far out), so that the cost
+        of a redraw does not grow with the file."""
         doc = self.doc
         if doc is None or not doc.frames_done or not doc.hop_length:
             return
         n = doc.frames_done
-        if n <= CURVE_FULL_FRAMES:
-            a, b = 0, n
+        budget = 3 * POINTS_PER_PIXEL * max(200, self.pitch.width())
+        if n <= budget:
+            a, b, stride = 0, n, 1  # everything: panning needs no new data
         else:
             f0, f1, _ = self._visible_frames()
             width = max(f1 - f0, 1)
-            if not force and self._curve_span[0] <= f0 and f1 <= self._curve_span[1] \
-                    and (self._curve_span[1] - self._curve_span[0]) <= 4 * width + 10:
-                return
             a, b = max(0, f0 - width), min(n, f1 + width)
-        self._curve_span = (a, b)
+            stride = max(1, -(-(b - a) // budget))
+            old_a, old_b, old_stride = self._curve_span
+            if not force and old_a <= f0 and f1 <= old_b and old_stride == stride:
+                return
+        self._curve_span = (a, b, stride)
         # copies: pyqtgraph keeps references, and these arrays are still being filled
-        t, conf = doc.time_s[a:b].copy(), doc.confidence[a:b].copy()
-        self.lane.set_data(t, conf, doc.volume[a:b].copy(), self.gate)
-        self.pitch.set_curve(*break_jumps(t, doc.display_pitch(self.refined)[a:b], conf), self.gate)
+        t, conf = doc.time_s[a:b:stride].copy(), doc.confidence[a:b:stride].copy()
+        self.lane.set_data(t, conf, doc.volume[a:b:stride].copy(), self.gate)
+        pitch = doc.display_pitch(self.refined)[a:b:stride]
+        self.pitch.set_curve(*break_jumps(t, pitch, conf, MAX_JUMP_SEMITONES * stride), self.gate)
 
     def _heatmap_window(self):
         """Frames and pitch bins to draw: the view plus a margin (so that small pans need no new image)."""

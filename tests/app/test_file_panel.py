@@ -394,3 +394,33 @@ def test_close_while_analysing_and_progress(qtbot, file_panel, tmp_path):  # noq
     assert panel.docs == [] and not store_path.exists()  # the activation file is gone
     wait_idle(qtbot, panel)
     assert panel._worker is None
+
+
+def test_space_belongs_to_the_file_tab_only(qtbot, tmp_path):
+    """The File tab's keys (Space...) are WidgetWithChildrenShortcut: with the focus in another tab (the Live tab
+    has its own Space), they do nothing here."""
+    from app.file_panel import FilePanel
+    from app.settings import Settings
+
+    tabs = QtWidgets.QTabWidget()
+    other = QtWidgets.QLineEdit()
+    tabs.addTab(other, "Live")
+    panel = FilePanel(None, settings=Settings("file", path=tmp_path / "s.ini"), show_dialogs=False)
+    tabs.addTab(panel, "File")
+    qtbot.addWidget(tabs)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    tabs.activateWindow()
+    fired = []
+    panel.shortcuts["Space"].activated.connect(lambda: fired.append(1))
+    assert panel.shortcuts["Space"].context() == QtCore.Qt.WidgetWithChildrenShortcut
+    other.setFocus()
+    qtbot.waitUntil(other.hasFocus, timeout=3000)
+    qtbot.keyClick(other, QtCore.Qt.Key_Space)
+    assert fired == [] and other.text() == " "
+    tabs.setCurrentWidget(panel)
+    panel.view.pitch.setFocus()
+    qtbot.waitUntil(panel.view.pitch.hasFocus, timeout=3000)
+    qtbot.keyClick(panel.view.pitch, QtCore.Qt.Key_Space)
+    assert fired == [1]
+    panel.shutdown()
