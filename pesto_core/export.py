@@ -47,7 +47,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checkpoint import DEFAULT_MODEL, load_checkpoint
-from .decode import REDUCTIONS, reduce_activations
+from .decode import REDUCTIONS
 from .errors import AudioError, OutputError, ParameterError, PestoError
 from .model import LN10_OVER_10, PestoModel
 from .stream import StreamFrameEngine, StreamingPestoModel
@@ -438,7 +438,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1, help="streams per call (default 1)")
     p.add_argument("--mirror", type=float, default=1.0, help="fraction of the future half-window zeroed (default 1)")
     p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the files")
-    p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"bundled model or checkpoint (default {DEFAULT_MODEL})")
+    p.add_argument("-m", "--model", default=DEFAULT_MODEL,
+                   help=f"bundled model or checkpoint (default {DEFAULT_MODEL})")
     p.add_argument("-r", "--reduction", choices=REDUCTIONS, default=None, help="pitch reduction (default: model's)")
     p.add_argument("-f", "--formats", nargs="+", choices=("torchscript", "onnx"), default=["torchscript", "onnx"])
     p.add_argument("--audio", type=Path, help="audio file at --sr for the validation (default: synthesised)")

@@ -36,7 +36,6 @@ Two interfaces:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 

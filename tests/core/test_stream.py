@@ -110,7 +110,8 @@ def test_mirror0_equals_offline_frames_delayed(model, case, hop):
     off_model = load_model("mir-1k_g7", hop * 1000 / sr, sampling_rate=sr)
     assert off_model.hop_length == hop
     with torch.inference_mode():
-        off = {k: v.numpy() for k, v in off_model._analyse_array(np.concatenate([np.zeros(pad, np.float32), x])).items()}
+        padded = np.concatenate([np.zeros(pad, np.float32), x])
+        off = {k: v.numpy() for k, v in off_model._analyse_array(padded).items()}
     first = 2 * delay + 1  # earlier windows reach before the signal (zeros here, reflection offline)
     k = np.arange(first, len(out))
     np.testing.assert_allclose(out.activations[k], off["activations"][k - delay], rtol=0, atol=RELATION_ATOL)
