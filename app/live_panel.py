@@ -366,6 +366,9 @@ class LivePanel(QtWidgets.QWidget):
         self.act_save_last = action("Save last recording\u2026", "", self.save_unsaved_recording)
         self.act_save_last.setEnabled(False)
         self.act_clear = action("Clear history", "", self.clear_history)
+        self.act_refine = action("Cent-precise pitch (refinement)", "", self._on_refine_toggled, checkable=True)
+        self.act_refine.setToolTip("Measure the last cents from the audio around PESTO's estimate "
+                                   "(pesto_core.refine); off: PESTO's own decoded pitch")
 
     # ================================================================================ main-window integration
     def install_menus(self, menubar: QtWidgets.QMenuBar) -> None:
@@ -375,6 +378,8 @@ class LivePanel(QtWidgets.QWidget):
         menu.addSeparator()
         for a in (self.act_heatmap, self.act_live, self.act_clear, self.act_refresh):
             menu.addAction(a)
+        menu.addSeparator()
+        menu.addAction(self.act_refine)
         self.menu = menu
 
     def status_widgets(self) -> List[QtWidgets.QWidget]:
@@ -418,6 +423,7 @@ class LivePanel(QtWidgets.QWidget):
         self.history_spin.setValue(int(min(60, max(2, s.get("history_s", DEFAULTS["history_s"])))))
         self.heatmap_check.setChecked(s.get("heatmap", DEFAULTS["heatmap"]))
         self.refine = s.get("refine", DEFAULTS["refine"])
+        self.act_refine.setChecked(self.refine)
         for w in widgets:
             w.blockSignals(False)
 
@@ -456,6 +462,12 @@ class LivePanel(QtWidgets.QWidget):
         self._save_settings()
         if self.running:
             self.start()  # restart with the new device / rate / step / latency mode
+
+    def _on_refine_toggled(self, on: bool) -> None:
+        self.refine = bool(on)
+        self._save_settings()
+        if self.running:
+            self.start()
 
     def _on_display_setting(self, *_):
         self._save_settings()

@@ -64,6 +64,8 @@ def test_settings_persist_between_runs(qtbot, tmp_path, no_portaudio):
     p1.step_combo.setCurrentIndex(p1.step_combo.findData(20.0))
     p1.latency_combo.setCurrentIndex(1)
     p1.rate_combo.setCurrentIndex(p1.rate_combo.findData(44100))
+    assert p1.refine is True  # the refined (cent-precise) pitch by default
+    p1.act_refine.trigger()
     p1.shutdown()
     p2 = LivePanel(settings=Settings("live", path=path))
     qtbot.addWidget(p2)
@@ -71,6 +73,7 @@ def test_settings_persist_between_runs(qtbot, tmp_path, no_portaudio):
     assert p2.history_s == 25 and not p2.heatmap_check.isChecked()
     assert p2.step_combo.currentData() == 20.0 and p2.latency_combo.currentData() == 0.0
     assert p2.rate_combo.currentData() == 44100
+    assert p2.refine is False and not p2.act_refine.isChecked()
     assert "A4 = 415 Hz" in p2.tuner.context
     p2.shutdown()
 
