@@ -72,7 +72,8 @@ def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampl
     if kwargs.get("streaming"):
         from .stream import load_streaming_model  # noqa: WPS433 (streaming is optional machinery)
 
-        return load_streaming_model(name_or_path, step_size, sampling_rate, device=device, **kwargs)
+        return load_streaming_model(name_or_path, step_size, sampling_rate, device=device, reduction=reduction,
+                                    **kwargs)
     for key in ("streaming", "mirror", "max_batch_size"):
         kwargs.pop(key, None)
     if kwargs:

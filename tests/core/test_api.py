@@ -169,3 +169,8 @@ def test_gpu_matches_cpu():
     _, p_gpu, c_gpu, a_gpu = predict(torch.from_numpy(x).cuda(), sr, convert_to_freq=False)
     np.testing.assert_allclose(a_gpu.cpu().numpy(), a_cpu.numpy(), atol=1e-3)
     np.testing.assert_allclose(c_gpu.cpu().numpy(), c_cpu.numpy(), atol=1e-3)
+
+
+def test_streaming_load_model_keeps_reduction():
+    m = load_model("mir-1k_g7", 10.0, 16000, streaming=True, reduction="argmax")
+    assert m.model.reduction == "argmax"
