@@ -201,13 +201,13 @@ def _harmonic_frequency(segment: np.ndarray, starts: np.ndarray, f_est: np.ndarr
     x0, x1 = picked[0], picked[1]
     power = x0.real ** 2 + x0.imag ** 2
     # angle of X1/X0 = the partial's frequency in radians per sample (exact for one complex exponential)
-    f_h = np.angle(x1 * np.conj(x0)) * (sr / (2 * np.pi))
+    ratio = x1 * np.conj(x0)
+    f_h = np.arctan2(ratio.imag, ratio.real) * (sr / (2 * np.pi))
     # a harmonic whose bin is dominated by something else (a neighbouring partial, noise) is left out
     valid &= np.abs(f_h / freqs - 1.0) < HARMONIC_TOLERANCE
     weight = np.where(valid, power * harmonics[None, :], 0.0)
     total = weight.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f0 = (weight * f_h / harmonics[None, :]).sum(axis=1) / total
+    f0 = (weight * f_h / harmonics[None, :]).sum(axis=1) / np.where(total > 0, total, 1.0)
     return np.where(total > 0, f0, np.nan)
 
 
