@@ -12,21 +12,25 @@ For a frame centred on sample ``c`` with network estimate ``f`` (Hz):
    a few periods of ``f`` resolves the harmonics (neighbouring harmonics fall near the nulls of the window's
    spectrum) while staying short, so a vibrato is not smoothed away; at high pitches the window is kept at least
    ``min_window_s`` long for noise robustness.
-2. Spectra of the windowed segment and of the same segment one sample later (zero-padded FFT of size
-   ``2 * next_pow2(L)``). For a complex exponential of angular frequency ``w`` (radians per sample), the second
+2. Spectra of the windowed segment and of the same segment one sample later (zero-padded FFT, a power of two of at
+   least ``2 * L`` points). For a complex exponential of angular frequency ``w`` (radians per sample), the second
    spectrum is the first times ``exp(i w)`` at every FFT bin, so ``w = angle(X1[k] / X0[k])`` at the bin ``k``
    nearest the partial: exact in discrete time, whatever the partial's offset from the bin (the time-shift form of
    the reassignment method; Auger & Flandrin 1995, Kodera et al. 1978).
 3. This is done at the bins nearest ``h * f`` for the harmonics ``h = 1 .. max_harmonics`` below 0.45 ``sr``; each
    gives an estimate ``f_h / h`` of the fundamental, combined with weights ``|X0|^2 * h``: the error of
    ``f_h / h`` shrinks as ``1 / h`` and with the partial's power (``h`` rather than the optimal ``h^2`` for white
-   noise keeps slightly inharmonic instruments from pulling the estimate).
+   noise keeps slightly inharmonic instruments from pulling the estimate). A harmonic whose measured frequency is
+   more than 2 bins from ``h * f`` (its bin holds a neighbouring partial or noise) is left out.
 4. The result is kept only within ``max_shift`` (default three quarters of a bin: 25 cents, see
    :func:`max_shift_for`) of the network's estimate: beyond, it is clipped to that limit; a frame without
    measurable energy near the estimate's harmonics keeps the network's value.
 
-The window is centred on the frame and never longer than the VQT's own frame, so the refinement needs no sample that
-the VQT does not already use: offline and streaming latency are unchanged.
+The window is centred on the frame and never longer than the VQT's own frame, so offline the refinement needs no
+sample that the VQT does not already use. In streaming (``ends``), a frame's audio stops ``lag`` samples after its
+centre (half a hop with ``mirror=1``): the window then ends at the newest sample, so it measures the pitch somewhat
+before the centre, and a second window half a window earlier gives the slope to extrapolate linearly to the centre
+(a vibrato or a glide is not reported late). The latency is unchanged.
 """
 from __future__ import annotations
 
@@ -38,7 +42,8 @@ import numpy as np
 from .errors import ParameterError
 from .vqt import padded_segment
 
-# Defaults chosen on benchmarks/pitch_accuracy.py (see BENCHMARKS.md).
+# Design values; MAX_SHIFT_BINS (0.5 vs 0.75 vs 1) and ZERO_PADDING (1 vs 2) were compared on
+# benchmarks/pitch_accuracy.py (see max_shift_for and BENCHMARKS.md), the others were not tuned.
 N_PERIODS = 4.0
 MIN_WINDOW_S = 0.02
 MAX_HARMONICS = 8
