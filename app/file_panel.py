@@ -81,12 +81,11 @@ class FilePanel(QtWidgets.QWidget):
             main_window.setAcceptDrops(True)
             main_window.installEventFilter(self)
 
+        # both timers run only while there is something to follow: an idle tab costs no CPU
         self._refresh_timer = QtCore.QTimer(self, interval=200)  # progressive curve: 5 redraws a second
         self._refresh_timer.timeout.connect(self._refresh_if_dirty)
-        self._refresh_timer.start()
         self._play_timer = QtCore.QTimer(self, interval=33)  # playhead at 30 Hz
         self._play_timer.timeout.connect(self._poll_player)
-        self._play_timer.start()
         self._update_actions()
 
     # ================================================================================================== UI
@@ -545,6 +544,8 @@ class FilePanel(QtWidgets.QWidget):
             self._start_analysis(doc)
             return
         self._set_busy_ui(False)
+        self._refresh_timer.stop()
+        self._refresh_if_dirty()
         self._finish_batch()
         self.idle.emit()
 
@@ -570,6 +571,7 @@ class FilePanel(QtWidgets.QWidget):
             self.view.set_document(doc)
         self._set_busy_ui(True, f"Analysing {doc.name}")
         self._update_item(doc)
+        self._refresh_timer.start()
         worker.start()
 
     def _on_piece(self, doc: fd.FileDocument, piece: dict) -> None:
@@ -697,13 +699,17 @@ class FilePanel(QtWidgets.QWidget):
             thread.wait()
             thread.deleteLater()
         paths = list(paths)
-        if not error:
+        if not error and "png" in options.formats:
+            # Qt draws the picture, on this thread: seconds for an hour-long file (render.py pools it all here)
+            QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.WaitCursor)
             try:
                 paths += write_png_file(doc, options)
             except PestoError as e:
                 error = str(e)
             except Exception as e:
                 error = f"{doc.path}: PNG export failed ({type(e).__name__}: {e})"
+            finally:
+                QtWidgets.QApplication.restoreOverrideCursor()
         self.progress.setRange(0, 1000)
         self._batch_written += paths
         if error:
@@ -772,6 +778,7 @@ class FilePanel(QtWidgets.QWidget):
     def _poll_player(self) -> None:
         doc = self.view.doc
         if doc is None or not self.player.loaded:
+            self._play_timer.stop()
             return
         playing = self.player.playing
         if playing or self._was_playing:
@@ -780,6 +787,8 @@ class FilePanel(QtWidgets.QWidget):
             self._show_time(t)
             if self.player.playing != self._was_playing or not self.player.playing:
                 self._update_play_ui()
+        if not playing and not self._was_playing:
+            self._play_timer.stop()  # stopped (end of file, or paused): nothing to follow
         self._was_playing = self.player.playing
 
     def _show_time(self, t: float) -> None:
@@ -787,7 +796,11 @@ class FilePanel(QtWidgets.QWidget):
         self.time_label.setText(f"{_clock(t)} / {_clock(dur)}")
 
     def _update_play_ui(self) -> None:
-        self.act_play.setText("Pause" if self.player.playing else "Play")
+        playing = self.player.playing
+        self.act_play.setText("Pause" if playing else "Play")
+        if playing and not self._play_timer.isActive():
+            self._was_playing = False
+            self._play_timer.start()
 
     # ================================================================================================== UI state
     def _on_current_changed(self, row: int) -> None:
