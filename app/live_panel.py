@@ -32,6 +32,7 @@ from .capture import AudioCapture, CaptureError, list_input_devices
 from .live_history import SessionHistory, heat_columns
 from .live_worker import LiveWorker
 from .plots import ConfidenceLane, PitchPlot, heat_colours
+from .qt_compat import protect_none_refcount
 from .recording import SessionRecorder
 from .settings import Settings
 from .tuner import A4_MAX_HZ, A4_MIN_HZ, TRANSPOSITIONS, TunerFilter, TunerWidget, reference_shift
@@ -46,6 +47,8 @@ TICK_MS = 16  # ~60 Hz: drain the worker, feed the tuner
 PLOT_FPS = 30.0
 STATUS_MS = 250
 MODEL_NAME = "mir-1k_g7"
+
+protect_none_refcount()  # (also done by app.plots; explicit here because the Live tab is what would crash)
 
 DEFAULTS = dict(device="", sr=48000, step_ms=10.0, mirror=1.0, gate=0.5, a4_hz=440.0,
                 transposition="Concert (C)", history_s=10, heatmap=True, refine=True, record_dir="")

@@ -19,6 +19,9 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from .notes import note_name, note_ticks
+from .qt_compat import protect_none_refcount
+
+protect_none_refcount()  # PySide6 6.12.0 on Python 3.11 would abort a live view within a minute (see qt_compat)
 
 BLACK_KEYS = frozenset((1, 3, 6, 8, 10))  # pitch classes of the black keys (C = 0)
 CURVE_RGB = (60, 210, 255)
