@@ -229,6 +229,8 @@ class Encoder(nn.Module):
         if log_power.device.type == "cpu" and log_power.shape[0] > self.CPU_BLOCK_FRAMES:
             return torch.cat([self.forward(block) for block in log_power.split(self.CPU_BLOCK_FRAMES)])
         frames, n_bins = log_power.shape
+        if frames == 0:
+            return log_power.new_zeros(0, self.output_dim)
         x = F.layer_norm(log_power, (n_bins,), self.layernorm.weight.view(-1), self.layernorm.bias.view(-1),
                          self.layernorm.eps)
         x = self.activation(self.prefilter[0](x.unsqueeze(1)))  # (frames, channels, bins)

@@ -76,3 +76,10 @@ def test_prepare_follows_parameters(model_and_input):
         ours = enc(log_power[:8])
     np.testing.assert_allclose(ours.double().numpy(), direct_float64(enc, log_power[:8]).numpy(), rtol=0,
                                atol=PROB_ATOL)
+
+
+def test_no_frames(model_and_input):
+    model, log_power = model_and_input
+    with torch.inference_mode():
+        out = model.encoder(log_power[:0])
+    assert out.shape == (0, model.encoder.output_dim)
