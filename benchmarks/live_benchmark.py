@@ -64,6 +64,7 @@ def main(argv=None) -> int:
     ap.add_argument("--step-ms", type=float, default=10.0)
     ap.add_argument("--heatmap", choices=["on", "off"], default="on")
     ap.add_argument("--latency-mode", choices=["lowest", "exact"], default="lowest")
+    ap.add_argument("--refine", choices=["on", "off"], default="on", help="cent-precise refinement (app default: on)")
     ap.add_argument("--json", help="write the results here too")
     ap.add_argument("--screenshot", help="save a screenshot of the window at the end")
     args = ap.parse_args(argv)
@@ -84,6 +85,7 @@ def main(argv=None) -> int:
     settings.set("mirror", 1.0 if args.latency_mode == "lowest" else 0.0)
     settings.set("heatmap", args.heatmap == "on")
     settings.set("device", "")
+    settings.set("refine", args.refine == "on")
 
     # the real main window, with the Live tab built on our temporary settings
     orig_init = LivePanel.__init__
@@ -133,7 +135,7 @@ def main(argv=None) -> int:
         worker = panel.worker
         hop_s = worker.hop_length / worker.sr if worker else args.step_ms / 1000
         res = dict(
-            seconds=round(wall, 1), sr=args.sr, step_ms=args.step_ms, heatmap=args.heatmap,
+            seconds=round(wall, 1), sr=args.sr, step_ms=args.step_ms, heatmap=args.heatmap, refine=args.refine,
             latency_mode=args.latency_mode,
             frames=int(panel.history.total - state["frames0"]),
             overflows=int(panel.capture.overflows - state["overflows0"]),
