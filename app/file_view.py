@@ -30,6 +30,7 @@ from .waveform import WaveformOverview
 READOUT_HINT = ("Point at the plot for time, pitch and confidence; click: play from there; wheel / drag: zoom / pan; "
                 "keys: Space play, \u2190 \u2192 pan, + - zoom, Home whole file, F fit pitch")
 MAX_JUMP_SEMITONES = 2.0  # the curve is broken where the pitch jumps further between neighbouring frames
+LEFT_AXIS_PX = 52
 POINTS_PER_PIXEL = 2  # curve points handed to the plot per pixel of its width (more cannot be seen)
 DETAIL_COLUMNS = 1600  # columns of a zoomed-in heatmap
 HEAT_HEADROOM = 1.6  # the colour scale tops out above the file's peak: the curve stays readable over the heatmap
@@ -123,6 +124,15 @@ class FileView(QtWidgets.QWidget):
         self.pitch = PitchPlot()
         self.lane = ConfidenceLane()
         self.lane.setXLink(self.pitch)
+        # one time axis, under the lane (an axis is regenerated on every zoom: one fewer to draw), and left axes of
+        # one width so that the three plots share their x positions
+        self.pitch.getPlotItem().hideAxis("bottom")
+        self.lane.getPlotItem().setLabel("bottom", "Time", units="s")
+        self.waveform.getPlotItem().showAxis("left")
+        self.waveform.getPlotItem().getAxis("left").setStyle(showValues=False)
+        self.waveform.getPlotItem().getAxis("left").setPen(pg.mkPen(None))
+        for plot in (self.pitch, self.lane, self.waveform):
+            plot.getPlotItem().getAxis("left").setWidth(LEFT_AXIS_PX)
         self.pitch.setFocusPolicy(QtCore.Qt.StrongFocus)
         vb = self.pitch.getPlotItem().vb
         vb.setLimits(yMin=0, yMax=128, minXRange=0.05, minYRange=2)
