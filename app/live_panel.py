@@ -664,7 +664,7 @@ class LivePanel(QtWidgets.QWidget):
     def _on_scroll(self, value: int) -> None:
         if self._scroll_guard:
             return
-        self.follow = value >= self.scrollbar.maximum()
+        self.follow = value >= self.scrollbar.maximum() and not self.paused
         self._dirty = True
         if not self.follow:
             t0 = self.history.start_s + value / 10.0 - self._t_ref
@@ -886,13 +886,21 @@ class LivePanel(QtWidgets.QWidget):
         text = "seconds ago" if self.follow else "seconds before the point where the live view was left"
         self.lane.getPlotItem().setLabel("bottom", text)
 
-    def _update_scrollbar(self, t0: float) -> None:
+    def _update_scrollbar(self, t0: Optional[float] = None) -> None:
+        """Scroll bar range = the session kept, in tenths of a second; its value = the view's start ``t0``
+        (session seconds; None keeps the current value, e.g. while paused). GUI thread."""
         h = self.history
         total = max(0.0, h.end_s - h.start_s - self.history_s)
         self._scroll_guard = True
+        value = self.scrollbar.value()
         self.scrollbar.setRange(0, int(total * 10))
         self.scrollbar.setPageStep(int(self.history_s * 10))
-        self.scrollbar.setValue(self.scrollbar.maximum() if self.follow else int((t0 - h.start_s) * 10))
+        if self.follow and not self.paused:
+            self.scrollbar.setValue(self.scrollbar.maximum())
+        elif t0 is not None:
+            self.scrollbar.setValue(int((t0 - h.start_s) * 10))
+        else:
+            self.scrollbar.setValue(value)
         self._scroll_guard = False
         self.live_button.setEnabled(not self.follow or self.paused)
 
@@ -907,6 +915,8 @@ class LivePanel(QtWidgets.QWidget):
 
     def _update_status(self, force: bool = False) -> None:
         self._last_status = time.monotonic()
+        if self.paused:  # the view is frozen but the session grows: let the scroll bar reach the new audio
+            self._update_scrollbar(None)
         w = self.worker
         info = self._info
         if w is None or info is None:

@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from .notes import note_name, note_ticks
+from .notes import NOTE_NAMES, note_name, note_ticks
 from .qt_compat import protect_none_refcount
 
 protect_none_refcount()  # PySide6 6.12.0 on Python 3.11 would abort a live view within a minute (see qt_compat)
@@ -36,10 +36,21 @@ class NoteAxis(pg.AxisItem):
     """Vertical axis in MIDI semitones labelled with note names (C on every octave, naturals when zoomed in)."""
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 (Qt naming)
-        major, minor = note_ticks(minVal, maxVal)
-        if size < 260:  # a short plot: C only, else labels overlap
-            return [(12.0, [m for m, _ in major]), (1.0, [])]
-        return [(12.0, [m for m, _ in major]), (1.0, [m for m, _ in minor])]
+        """Labels that never overlap: every natural note when a semitone is at least 13 px tall, else C, E, G
+        (3+ semitones apart), else C and G, else only the Cs."""
+        major, _ = note_ticks(minVal, maxVal)
+        px_per_semitone = size / max(maxVal - minVal, 1e-9)
+        if px_per_semitone >= 13:
+            names = "DEFGAB"
+        elif px_per_semitone >= 7:
+            names = "EG"
+        elif px_per_semitone >= 3.5:
+            names = "G"
+        else:
+            names = ""
+        lo, hi = int(np.ceil(minVal)), int(np.floor(maxVal))
+        minor = [m for m in range(lo, hi + 1) if NOTE_NAMES[m % 12] in names and len(NOTE_NAMES[m % 12]) == 1]
+        return [(12.0, [m for m, _ in major]), (1.0, minor)]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802
         return [note_name(round(v)) for v in values]
