@@ -169,6 +169,7 @@ class FilePanel(QtWidgets.QWidget):
 
         # status bar widgets (the main window places them)
         self.status_label = QtWidgets.QLabel("")
+        self.status_label.setMaximumWidth(520)  # a long message must not widen the window
         self.progress = QtWidgets.QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setRange(0, 1000)

@@ -27,8 +27,8 @@ from .plots import ConfidenceLane, PitchPlot
 from .render import pitch_range
 from .waveform import WaveformOverview
 
-READOUT_HINT = ("Point at the plot for time, pitch and confidence; click: play from there; wheel / drag: zoom / pan; "
-                "keys: Space play, \u2190 \u2192 pan, + - zoom, Home whole file, F fit pitch")
+READOUT_HINT = ("Point: time, pitch, confidence \u00b7 click: playhead \u00b7 wheel / drag: zoom / pan \u00b7 "
+                "Space play \u00b7 \u2190 \u2192 + - Home F")
 MAX_JUMP_SEMITONES = 2.0  # the curve is broken where the pitch jumps further between neighbouring frames
 LEFT_AXIS_PX = 52
 POINTS_PER_PIXEL = 2  # curve points handed to the plot per pixel of its width (more cannot be seen)
@@ -163,6 +163,8 @@ class FileView(QtWidgets.QWidget):
         self.readout.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         font = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont)
         self.readout.setFont(font)
+        # a long line must not widen the window: it is cut at the plot's width instead
+        self.readout.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         self.placeholder = QtWidgets.QLabel("Open an audio file (File > Open..., Ctrl+O, or drop files here)")
         self.placeholder.setAlignment(QtCore.Qt.AlignCenter)
         self.placeholder.setStyleSheet("color: gray; font-size: 15px;")
