@@ -136,3 +136,34 @@ def test_shortcuts_only_in_live_tab(qtbot, no_portaudio):
     qtbot.keyClick(panel, QtCore.Qt.Key_P)
     assert not panel.paused
     panel.shutdown()
+
+
+def test_scroll_back_through_the_session_while_paused(qtbot, tmp_path, no_portaudio):
+    from app.live_panel import LivePanel
+
+    panel = LivePanel(settings=Settings("live", path=tmp_path / "s.ini"))
+    qtbot.addWidget(panel)
+    panel.resize(1000, 600)
+    panel.show()
+    t = 0.0
+    for k in range(20):  # 20 s: notes C4, D4, ... then rests
+        panel._ingest([frames(t, 60, 60 + (k % 7) * 2)])
+        panel._ingest([frames(t + 0.6, 40, 60, conf=0.05)])
+        t += 1.0
+    panel._redraw(force=True)
+    assert panel.follow and panel.plot.getPlotItem().vb.viewRange()[0] == [-10.0, 0.0]  # seconds ago
+    panel.set_paused(True)
+    panel._ingest([frames(t, 500, 64)])  # 5 s more arrive while paused
+    panel._update_status()
+    assert panel.scrollbar.maximum() == pytest.approx(150, abs=1)  # (25 - 10 s) in tenths: new audio reachable
+    panel.scrollbar.setValue(0)  # back to the start of the session
+    assert not panel.follow
+    (x0, x1), _ = panel.plot.getPlotItem().vb.viewRange()
+    ref = panel._t_ref
+    assert x0 + ref == pytest.approx(0.0, abs=0.05) and x1 - x0 == pytest.approx(10.0)
+    shown = panel.plot.curve_layers[0]
+    assert shown.n_points > 0
+    panel.go_live()
+    assert panel.follow and not panel.paused
+    assert panel.history.end_s == pytest.approx(t + 4.99)
+    panel.shutdown()
