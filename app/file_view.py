@@ -31,6 +31,7 @@ READOUT_HINT = ("Point: time, pitch, confidence \u00b7 click: playhead \u00b7 wh
                 "Space play \u00b7 \u2190 \u2192 + - Home F")
 MAX_JUMP_SEMITONES = 2.0  # the curve is broken where the pitch jumps further between neighbouring frames
 LEFT_AXIS_PX = 52
+RANGE_SETTLE_MS = 60  # the curve and heatmap follow the view once it has been still this long
 POINTS_PER_PIXEL = 2  # curve points handed to the plot per pixel of its width (more cannot be seen)
 DETAIL_COLUMNS = 1600  # columns of a zoomed-in heatmap
 HEAT_HEADROOM = 1.6  # the colour scale tops out above the file's peak: the curve stays readable over the heatmap
@@ -182,7 +183,7 @@ class FileView(QtWidgets.QWidget):
         self._detail_signals.ready.connect(self._on_detail)
         self._pool = QtCore.QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self._range_timer = QtCore.QTimer(self, singleShot=True, interval=60)
+        self._range_timer = QtCore.QTimer(self, singleShot=True, interval=RANGE_SETTLE_MS)
         self._range_timer.timeout.connect(self._on_range_settled)
         vb.sigXRangeChanged.connect(self._on_x_range)
         vb.sigYRangeChanged.connect(self._on_y_range)
