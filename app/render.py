@@ -73,8 +73,8 @@ def render_activation_png(track, title: Optional[str] = None, size: Tuple[int, i
     b0, b1 = int(np.floor(lo * bps)), int(np.ceil(hi * bps))
     img = img[:, b0:b1]
 
-    pg.setConfigOptions(antialias=True, background="w", foreground="k")
-    widget = pg.PlotWidget()
+    # colours set on this widget only: pyqtgraph's global options belong to the app's own plots
+    widget = pg.PlotWidget(background="w")
     widget.resize(*size)
     plot = widget.getPlotItem()
     image = pg.ImageItem(img, levels=(0.0, max(float(img.max()), 1e-6)) if img.size else (0, 1))
@@ -88,9 +88,12 @@ def render_activation_png(track, title: Optional[str] = None, size: Tuple[int, i
     plot.setLabel("bottom", "Time", units="s")
     plot.setLabel("left", "Pitch")
     plot.getAxis("left").setTicks(note_ticks(lo, hi))
+    for name in ("left", "bottom"):
+        plot.getAxis(name).setPen("k")
+        plot.getAxis(name).setTextPen("k")
     plot.showGrid(x=True, y=True, alpha=0.25)
     if title:
-        plot.setTitle(title)
+        plot.setTitle(title, color="k")
     widget.show()  # needed for the layout to settle before grabbing
     pg.QtWidgets.QApplication.processEvents()
     pixmap = widget.grab()
