@@ -63,15 +63,12 @@ def bundled_models() -> list:
 
 def available_devices() -> list:
     """``["cpu", "cuda:0", ...]``: where the analysis can run."""
-    devices = ["cpu"]
     try:
-        import torch  # noqa: WPS433 (only to ask which devices exist)
+        from pesto_core.core import available_devices as engine_devices  # noqa: WPS433
 
-        if torch.cuda.is_available():
-            devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+        return engine_devices()
     except Exception:  # a broken CUDA set-up must not keep the app from starting
-        pass
-    return devices
+        return ["cpu"]
 
 
 class ModelCache:
@@ -111,10 +108,10 @@ def _leave_a_core_for_the_gui() -> None:
         return
     _threads_limited = True
     try:
-        import torch  # noqa: WPS433
+        from pesto_core.core import get_threads, set_threads  # noqa: WPS433
 
         cores = os.cpu_count() or 1
-        torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))
+        set_threads(min(get_threads(), cores - 1))
     except Exception:
         pass
 

@@ -168,9 +168,9 @@ class LiveWorker:
     def _run(self) -> None:
         try:
             if self.torch_threads:
-                import torch  # noqa: WPS433 (the engine's dependency; the GUI thread never touches tensors)
+                from pesto_core.core import set_threads  # noqa: WPS433 (the engine's thread setting)
 
-                torch.set_num_threads(self.torch_threads)
+                set_threads(self.torch_threads)
             stream = self.make_stream()
             self.sr = int(stream.sr)
             self.hop_length = hop = int(stream.hop_length)

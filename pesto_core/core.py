@@ -52,7 +52,7 @@ def available_devices() -> list:
 
 
 def set_threads(n: int) -> None:
-    """Intra-op CPU threads for the calling thread's engine work (torch.set_num_threads), at least 1."""
+    """Intra-op CPU threads of the engine, process-wide (torch.set_num_threads), at least 1."""
     torch.set_num_threads(max(1, int(n)))
 
 
