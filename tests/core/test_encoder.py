@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pesto_core import load_model
+from pesto_core import load_model, predict
 from pesto_core.model import Encoder
 
 from .golden import audio
@@ -83,3 +83,17 @@ def test_no_frames(model_and_input):
     with torch.inference_mode():
         out = model.encoder(log_power[:0])
     assert out.shape == (0, model.encoder.output_dim)
+
+
+def test_results_do_not_depend_on_thread_count():
+    """The same signal analysed with 1 and 2 intra-op threads gives bit-identical activations."""
+    x, sr = audio("synth_16k")
+    before = torch.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            outs.append(predict(x, sr, step_size=10.0)[3])
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(outs[0], outs[1])
