@@ -42,9 +42,10 @@ STEPS_MS = (5.0, 10.0, 20.0)
 LATENCY_MODES = (("Lowest latency", 1.0), ("Exact (delayed ~85 ms)", 0.0))
 TICK_MS = 16  # ~60 Hz: drain the worker, feed the tuner
 # The plots redraw at most this often. pyqtgraph's repaint of the pitch plot, heatmap and lane costs a few ms of
-# CPU; at 60 Hz the GUI alone would use a third of a core on a small machine, at 30 Hz it stays well under the
-# budget, for ~8 ms more median latency (measured by benchmarks/live_benchmark.py).
-PLOT_FPS = 30.0
+# CPU; at 60 Hz the GUI alone would use a third of a core on a small machine. 25 Hz (film rate: the scrolling
+# stays smooth) keeps the whole app under half a core at 48 kHz / 10 ms with the heatmap on, for a few ms more
+# median latency (measured by benchmarks/live_benchmark.py).
+PLOT_FPS = 25.0
 STATUS_MS = 250
 MODEL_NAME = "mir-1k_g7"
 
@@ -573,8 +574,12 @@ class LivePanel(QtWidgets.QWidget):
             self.banner.clear()
         make = self.stream_factory(info.sr, step_ms, mirror, self.refine, self._model_cache)
         fallback = self.stream_factory(info.sr, step_ms, mirror, False, self._model_cache) if self.refine else None
+        # engine calls at most every ~20 ms (2 hops at 10 ms, 4 at 5 ms): the screen is redrawn every 40 ms anyway,
+        # and two hops per call cost ~40% less CPU than two calls (see LiveWorker's min_hops_per_push)
+        min_hops = max(1, round(0.02 / (step_ms / 1000.0)))
         self.worker = LiveWorker(self.capture.ring, self.capture.wakeup, make, make_fallback=fallback,
-                                 fallback_note="continuing without the cent-precise refinement")
+                                 fallback_note="continuing without the cent-precise refinement",
+                                 min_hops_per_push=min_hops)
         self.history = SessionHistory(1000.0 / step_ms)
         self.tuner_filter.reset()
         self.tuner.set_reading(None)

@@ -179,3 +179,45 @@ def test_engine_that_cannot_start_is_reported():
     frames, notices = collect(worker, lambda f, n: bool(n))
     assert worker.stop()
     assert notices[0].kind == "error" and "no such model" in notices[0].message
+
+
+class CountingStream:
+    """Records the block length of every engine call (a PitchStream underneath)."""
+
+    def __init__(self):
+        self.inner = PitchStream(sr=SR, step_ms=10.0, mirror=1.0)
+        self.sr, self.hop_length, self.geometry = self.inner.sr, self.inner.hop_length, self.inner.geometry
+        self.latency_samples = self.inner.latency_samples
+        self.calls = []
+
+    def push(self, block):
+        self.calls.append(len(block))
+        return self.inner.push(block)
+
+    def reset(self):
+        self.inner.reset()
+
+
+def test_min_hops_per_push_gathers_hops_and_keeps_every_frame(melody):
+    """With min_hops_per_push=2 and audio arriving one hop at a time, the engine is called with two hops at a
+    time (never one), and the frames are the same as the engine's own."""
+    ring = RingBuffer(SR * 3)
+    wakeup = threading.Event()
+    engines = []
+    worker = LiveWorker(ring, wakeup, lambda: engines.append(CountingStream()) or engines[-1], start_cursor=0,
+                        min_hops_per_push=2)
+    worker.start()
+    collect(worker, lambda f, n: worker.ready, timeout=30)
+    n_hops = 60
+    for i in range(n_hops):  # real-time-like: one hop per block, with a pause so that the worker keeps up
+        ring.write(melody[i * 160:(i + 1) * 160])
+        wakeup.set()
+        time.sleep(0.005)
+    frames, _ = collect(worker, lambda f, n: sum(len(x) for x in f) >= n_hops)
+    worker.stop()
+    calls = engines[0].calls
+    assert sum(calls) == n_hops * 160
+    assert all(c % 320 == 0 for c in calls), calls  # whole pairs of hops, never a lone hop
+    ref = PitchStream(sr=SR, step_ms=10.0, mirror=1.0).push(melody[:n_hops * 160])
+    np.testing.assert_allclose(concat(frames, "time_s"), ref.time_s, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(concat(frames, "pitch_semitones"), ref.pitch_semitones, atol=1e-3)
