@@ -8,7 +8,7 @@ the process aborts with "Fatal Python error: none_dealloc: deallocating None".
 
 :func:`protect_none_refcount` detects the bug at run time (a few calls of a void method, watching ``None``'s count)
 and, only then, makes ``None`` effectively immortal as Python 3.12 does, by adding 2**40 references to it. The
-better fix is a binding without the bug (PySide6 6.11.x: see ``../shared/notes/pyside6-6.12.0-none-refcount.md``).
+better fix is a binding without the bug: pyproject.toml excludes PySide6-Essentials 6.12.0 (6.11.x is fine).
 """
 from __future__ import annotations
 
