@@ -12,12 +12,26 @@ Reductions:
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 
 from .errors import ParameterError
 
 REDUCTIONS = ("alwa", "argmax", "mean")
+
+
+@lru_cache(maxsize=16)
+def _grid(n_out: int, bps: int, device: str):
+    """Pitch of each bin (n_out,) and the alwa window offsets (2 * bps - 1,), made once per size and device.
+
+    Made outside inference mode so that they serve under it and outside it; never modified.
+    """
+    with torch.inference_mode(False):
+        pitches = torch.arange(n_out, dtype=torch.float32, device=device) / bps
+        offsets = torch.arange(-bps + 1, bps, device=device)
+    return pitches, offsets
 
 
 def reduce_activations(activations: torch.Tensor, reduction: str = "alwa") -> torch.Tensor:
@@ -38,12 +52,11 @@ def reduce_activations(activations: torch.Tensor, reduction: str = "alwa") -> to
         raise ParameterError(f"activations must have 128 * bins_per_semitone bins, got {n_out}")
     if reduction == "argmax":
         return activations.argmax(dim=-1).to(torch.float32) / bps
-    pitches = torch.arange(n_out, dtype=torch.float32, device=activations.device) / bps
+    pitches, offsets = _grid(n_out, bps, str(activations.device))
     if reduction == "mean":
         return activations @ pitches
     if reduction == "alwa":
         centre = activations.argmax(dim=-1, keepdim=True)
-        offsets = torch.arange(-bps + 1, bps, device=activations.device)
         idx = (centre + offsets).clamp_(0, n_out - 1)
         weights = activations.gather(-1, idx)
         return (weights * pitches[idx]).sum(dim=-1) / weights.sum(dim=-1)

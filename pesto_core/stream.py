@@ -352,9 +352,6 @@ class PitchStream:
         self.n_streams = int(n_streams)
         self._device = model.device
         self._n_out = 128 * model.bins_per_semitone
-        bps = model.bins_per_semitone
-        self._pitches = torch.arange(self._n_out, dtype=torch.float32, device=self._device) / bps
-        self._alwa_offsets = torch.arange(-bps + 1, bps, device=self._device)
         # Buffer: cache (Z samples) then the pending partial hop; grown (never shrunk) for long blocks.
         self._buf = np.zeros((self.n_streams, self.geometry.taps + 4 * self.geometry.hop_length), np.float32)
         self.reset()
@@ -554,7 +551,7 @@ class PitchStream:
                 conf.append(out["confidence"])
                 vol.append(out["volume"])
             a = acts[0] if len(acts) == 1 else torch.cat(acts, dim=1)
-            pitch = self._reduce(a)
+            pitch = reduce_activations(a, self.reduction)
             c = conf[0] if len(conf) == 1 else torch.cat(conf, dim=1)
             v = vol[0] if len(vol) == 1 else torch.cat(vol, dim=1)
             a, pitch, c, v = (t.cpu().numpy() for t in (a, pitch, c, v))
@@ -576,16 +573,6 @@ class PitchStream:
             pitch, c, v, a, finite = pitch[0], c[0], v[0], a[0], finite[0]
         return StreamFrames(time_s=g.centre(k) / g.sr, frame_index=k, pitch_semitones=pitch, confidence=c,
                             volume=v, activations=a, input_finite=finite)
-
-    def _reduce(self, activations: torch.Tensor) -> torch.Tensor:
-        """:func:`pesto_core.decode.reduce_activations`, same operations, with its index tensors made once."""
-        if self.reduction != "alwa":
-            return reduce_activations(activations, self.reduction)
-        n_out = activations.shape[-1]
-        centre = activations.argmax(dim=-1, keepdim=True)
-        idx = (centre + self._alwa_offsets).clamp_(0, n_out - 1)
-        weights = activations.gather(-1, idx)
-        return (weights * self._pitches[idx]).sum(dim=-1) / weights.sum(dim=-1)
 
 
 # ------------------------------------------------------------------------------------------------------ upstream API
