@@ -20,13 +20,7 @@ SECONDS = 1.5  # of golden audio per validation: 150 hops, enough voiced and unv
 CASES = {"48k": ("synth_48k", 48000, 480, 1), "16k": ("synth_16k", 16000, 160, 2)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Per-hop work is a few small kernels: on a shared 2-core machine intra-op threads only add waiting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -36,13 +36,7 @@ def push_hops(stream, x, hop):
     return collect([stream.push(x[i:i + hop]) for i in range(0, len(x) - hop + 1, hop)])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Per-hop work is a few small kernels: on a shared 2-core machine intra-op threads only add waiting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
