@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 from PySide6 import QtCore
 
-from tests.app.live_audio import (MELODY, NOTES_IN_ORDER, align, boundary_distance, play, pulse_problem,
+from tests.app.live_audio import (NOTES_IN_ORDER, align, boundary_distance, play, pulse_problem,
                                   remove_virtual_mic, restore_virtual_mic, synth_melody, true_pitch)
 
 PROBLEM = pulse_problem()

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 import app.capture as capture
 from app.live_worker import LiveFrames

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from app.live_worker import LiveFrames, LiveWorker, WorkerNotice
+from app.live_worker import LiveFrames, LiveWorker
 from app.ringbuffer import RingBuffer
 from pesto_core.stream import PitchStream
 from tests.app.live_audio import synth_melody

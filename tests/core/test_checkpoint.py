@@ -1,10 +1,8 @@
 """Checkpoints load without running code from the file: bundled plain format, original .ckpt without omegaconf,
 and refusal of pickles that would execute something."""
 import os
-import pickle
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
