@@ -48,6 +48,7 @@ from .checkpoint import DEFAULT_MODEL, load_checkpoint
 from .decode import REDUCTIONS, reduce_activations, semitones_to_hz
 from .errors import ParameterError
 from .model import PestoModel, hop_length_for
+from .native import NativeFramePlan, library as native_library
 from .refine import refine_pitch
 from .vqt import MAX_SR, MIN_SR, make_kernels
 
@@ -140,7 +141,7 @@ class StreamFrameEngine(nn.Module):
     mirror : float
     """
 
-    def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float):
+    def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float, native_reduction: Optional[str] = None):
         super().__init__()
         if not isinstance(sr, (int, np.integer)) or isinstance(sr, bool) or not MIN_SR <= sr <= MAX_SR:
             raise ParameterError(f"sample rate must be an integer number of Hz in {MIN_SR}..{MAX_SR}, got {sr!r}")
@@ -177,6 +178,12 @@ class StreamFrameEngine(nn.Module):
         gather = [position[part, b] for part in (0, 1) for b in range(self.n_bins)]
         self.register_buffer("gather", torch.tensor(gather, dtype=torch.long), persistent=False)
         self.to(model.device)
+        # The native frame engine (pesto_core/native.py), when asked for, on the CPU, and where it can be built
+        self.native: Optional[NativeFramePlan] = None
+        if native_reduction is not None and model.device.type == "cpu":
+            lib = native_library()
+            if lib is not None:
+                self.native = NativeFramePlan(lib, model, kernels, lengths, self.geometry.taps, native_reduction)
 
     def n_frames(self, n_buffered: int) -> int:
         """Frames computable from ``n_buffered`` samples (cache included)."""
@@ -318,6 +325,9 @@ class PitchStream:
         Cent-precise pitch (:mod:`pesto_core.refine`): each frame's pitch is measured from the audio around the
         network's estimate (at most a quarter semitone away). Same latency: the measuring window ends at the
         frame's newest sample.
+    native : bool
+        On the CPU, compute frames with the native frame engine (:mod:`pesto_core.native`: the same numbers to
+        float32 rounding, several times faster per hop) where it can be built; False forces the torch engine.
 
     Notes
     -----
@@ -326,7 +336,7 @@ class PitchStream:
 
     def __init__(self, sr: int, step_ms: float = 10.0, model_name: str = DEFAULT_MODEL, mirror: float = 1.0,
                  n_streams: int = 1, device=None, reduction: str = "alwa", *, hop_length: Optional[int] = None,
-                 model: Optional[PestoModel] = None, refine: bool = False):
+                 model: Optional[PestoModel] = None, refine: bool = False, native: bool = True):
         from .core import select_device  # core imports this module lazily; keep the dependency one-way at import
 
         if isinstance(sr, float) and sr.is_integer():
@@ -347,7 +357,8 @@ class PitchStream:
         self.model = model
         self.reduction = reduction
         self.refine = bool(refine)
-        self.engine = StreamFrameEngine(model, int(sr), int(hop_length), mirror)
+        self.engine = StreamFrameEngine(model, int(sr), int(hop_length), mirror,
+                                        native_reduction=reduction if native else None)
         self.geometry = self.engine.geometry
         self.n_streams = int(n_streams)
         self._device = model.device
@@ -533,11 +544,18 @@ class PitchStream:
                                       ends=ends, bins_per_semitone=self.model.bins_per_semitone)
                          for s in range(self.n_streams)])
 
-    def _emit(self, n_frames: int, frame_bad: Optional[np.ndarray], squeeze: bool) -> StreamFrames:
-        if n_frames == 0:
-            return self._empty(squeeze)
+    def _frames_native(self, n_frames: int):
+        """(activations, confidence, volume, pitch) of the next ``n_frames`` frames of every stream, natively."""
         g = self.geometry
-        hop, cache = g.hop_length, g.cache
+        end = g.cache + n_frames * g.hop_length
+        rows = [self.engine.native.frames(self._buf[s, :end], g.hop_length, n_frames) for s in range(self.n_streams)]
+        if len(rows) == 1:
+            return tuple(r[None] for r in rows[0])
+        return tuple(np.stack(z) for z in zip(*rows))
+
+    def _frames_torch(self, n_frames: int):
+        """As :meth:`_frames_native`, with the torch engine (GPU, or no C compiler)."""
+        hop, cache = self.geometry.hop_length, self.geometry.cache
         acts, conf, vol = [], [], []
         with torch.inference_mode():
             for f0 in range(0, n_frames, MAX_FRAMES_PER_PASS):
@@ -554,7 +572,17 @@ class PitchStream:
             pitch = reduce_activations(a, self.reduction)
             c = conf[0] if len(conf) == 1 else torch.cat(conf, dim=1)
             v = vol[0] if len(vol) == 1 else torch.cat(vol, dim=1)
-            a, pitch, c, v = (t.cpu().numpy() for t in (a, pitch, c, v))
+            return tuple(t.cpu().numpy() for t in (a, c, v, pitch))
+
+    def _emit(self, n_frames: int, frame_bad: Optional[np.ndarray], squeeze: bool) -> StreamFrames:
+        if n_frames == 0:
+            return self._empty(squeeze)
+        g = self.geometry
+        hop = g.hop_length
+        if self.engine.native is not None:
+            a, c, v, pitch = self._frames_native(n_frames)
+        else:
+            a, c, v, pitch = self._frames_torch(n_frames)
         if self.refine:
             pitch = self._refine(pitch, n_frames)
         # keep the last Z samples before the next frame boundary and the pending partial hop

@@ -2,6 +2,8 @@
 import pytest
 import torch
 
+from pesto_core import load_model
+
 
 @pytest.fixture(scope="module")
 def one_thread():
@@ -11,3 +13,9 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The bundled mir-1k_g7 model with a 10 ms step (one per test module)."""
+    return load_model("mir-1k_g7", 10.0)

@@ -13,11 +13,6 @@ from pesto_core.vqt import reflect_indices
 from .golden import audio
 
 
-@pytest.fixture(scope="module")
-def model():
-    return load_model("mir-1k_g7", 10.0)
-
-
 def tone(f0, sr, seconds, harmonics=4):
     t = np.arange(int(sr * seconds)) / sr
     return sum(0.3 / h * np.sin(2 * np.pi * f0 * h * t) for h in range(1, harmonics + 1)).astype(np.float32)

@@ -9,7 +9,7 @@ import torch
 
 import pesto_core as pesto
 from pesto_core.cli import main as cli_main
-from pesto_core.core import analyse_file, load_model
+from pesto_core.core import analyse_file
 from pesto_core.errors import ParameterError
 from pesto_core.refine import max_shift_for, refine_pitch, refine_signal
 from pesto_core.stream import PitchStream
@@ -18,11 +18,6 @@ STEADY_MEDIAN_CENTS, STEADY_P95_CENTS = 1.0, 3.0
 MOVING_MEDIAN_CENTS = 5.0
 MAX_SHIFT_CENTS = 100 * max_shift_for(3)  # 25 cents
 NOTE_S, EDGE_S = 0.4, 0.1
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model("mir-1k_g7", 10.0)
 
 
 def tone(f0_hz, sr, rng, n_harmonics=6):

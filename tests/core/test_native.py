@@ -1,0 +1,126 @@
+"""The native frame engine (pesto_core/native.py + native/frame.c): same frames as the torch engine, built and cached
+safely, and a working fallback when it cannot be built."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from pesto_core import native
+from pesto_core.stream import PitchStream
+
+# Native vs torch frames: the same function in float32 with other summation orders (VQT kernels cut to their taps,
+# FFT convolution of another size, Toeplitz layer by direct products): 7e-5 measured at worst on activations.
+ACT_ATOL = 3e-4
+CONF_ATOL = 1e-5
+VOL_RTOL = 1e-5
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def require_native():
+    if native.library() is None:
+        if os.environ.get("PESTO_REQUIRE_NATIVE") == "1":
+            pytest.fail(f"native frame engine required here but unavailable: {native.native_status()}")
+        pytest.skip(f"native frame engine unavailable: {native.native_status()}")
+
+
+@pytest.fixture
+def fresh_native(monkeypatch, tmp_path):
+    """A private build folder and a forgotten library; the default one is restored afterwards."""
+    monkeypatch.setenv("PESTO_NATIVE_DIR", str(tmp_path / "cache"))
+    native._reset_for_tests()
+    yield tmp_path / "cache"
+    native._reset_for_tests()
+
+
+def signals(sr, n):
+    rng = np.random.default_rng(sr)
+    t = np.arange(n) / sr
+    f0 = 110 * 2 ** (3 * t)  # a glide over 3 octaves per second
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    tone = sum(0.4 / h * np.sin(h * phase + h) for h in range(1, 6))
+    yield "harmonic glide", tone
+    yield "noise", 0.2 * rng.standard_normal(n)
+    yield "loud tone + noise", 0.95 * np.sin(2 * np.pi * 1234.5 * t) + 0.05 * rng.standard_normal(n)
+    yield "silence", np.zeros(n)
+
+
+@pytest.mark.parametrize("sr,hop,mirror", [(48000, 480, 1.0), (48000, 128, 1.0), (44100, 441, 0.5),
+                                           (16000, 160, 0.0), (8000, 80, 1.0)])
+def test_native_frames_equal_torch_frames(model, sr, hop, mirror):
+    require_native()
+    fast = PitchStream(sr, hop_length=hop, mirror=mirror, model=model)
+    slow = PitchStream(sr, hop_length=hop, mirror=mirror, model=model, native=False)
+    assert fast.engine.native is not None and slow.engine.native is None
+    for name, x in signals(sr, 40 * hop):
+        a, b = fast.push(x.astype(np.float32)), slow.push(x.astype(np.float32))
+        assert len(a) == len(b) > 0
+        np.testing.assert_allclose(a.activations, b.activations, rtol=0, atol=ACT_ATOL, err_msg=name)
+        np.testing.assert_allclose(a.confidence, b.confidence, rtol=0, atol=CONF_ATOL, err_msg=name)
+        np.testing.assert_allclose(a.volume, b.volume, rtol=VOL_RTOL, atol=1e-30, err_msg=name)
+        # same decoded note wherever the distribution has a clear peak
+        clear = b.activations.max(axis=-1) > 0.5
+        np.testing.assert_allclose(a.pitch_semitones[clear], b.pitch_semitones[clear], rtol=0, atol=1e-3,
+                                   err_msg=name)
+        np.testing.assert_array_equal(a.time_s, b.time_s)
+
+
+def test_native_several_streams_and_blocks(model):
+    """Two streams and odd block lengths give the frames of separate single streams fed whole."""
+    require_native()
+    sr, hop = 16000, 160
+    x = np.stack([s for _, s in signals(sr, 30 * hop)][:2]).astype(np.float32)
+    both = PitchStream(sr, hop_length=hop, model=model, n_streams=2)
+    parts = [both.push(x[:, i:i + 777]) for i in range(0, x.shape[1], 777)]
+    acts = np.concatenate([p.activations for p in parts], axis=1)
+    for s in range(2):
+        one = PitchStream(sr, hop_length=hop, model=model).push(x[s])
+        np.testing.assert_array_equal(acts[s], one.activations)
+
+
+def test_disabled_by_environment(model, monkeypatch, fresh_native):
+    monkeypatch.setenv("PESTO_NATIVE", "0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # disabling on purpose is not worth a warning
+        assert native.library() is None
+    assert "PESTO_NATIVE=0" in native.native_status()
+    stream = PitchStream(16000, hop_length=160, model=model)
+    assert stream.engine.native is None
+    fr = stream.push(np.zeros(1600, np.float32))
+    assert len(fr) == 10 and np.isfinite(fr.activations).all()
+
+
+def test_broken_compiler_falls_back_with_a_warning(model, monkeypatch, fresh_native):
+    """A compiler that fails (a real failing program, not a mock) leaves streaming on the torch engine."""
+    monkeypatch.setenv("CC", "false")
+    with pytest.warns(RuntimeWarning, match="fast streaming kernels unavailable: compiling frame.c failed"):
+        assert native.library() is None
+    stream = PitchStream(16000, hop_length=160, model=model)
+    assert stream.engine.native is None
+    assert len(stream.push(np.zeros(1600, np.float32))) == 10
+    assert not list(fresh_native.rglob("*.so")) and not list(fresh_native.rglob("*.tmp"))
+
+
+def test_build_is_cached_and_atomic(fresh_native):
+    if native._compiler() is None:
+        pytest.skip("no C compiler")
+    lib = native.library()
+    assert lib is not None, native.native_status()
+    built = list(fresh_native.rglob("frame-*.so"))
+    assert len(built) == 1 and not list(fresh_native.rglob("*.tmp"))
+    stamp = built[0].stat().st_mtime_ns
+    native._reset_for_tests()
+    assert native.library() is not None
+    assert native.native_status() == f"native ({built[0]})"
+    assert built[0].stat().st_mtime_ns == stamp  # loaded again, not rebuilt
+
+
+def test_plan_rejects_short_input(model):
+    require_native()
+    stream = PitchStream(16000, hop_length=160, model=model)
+    plan = stream.engine.native
+    with pytest.raises(ValueError, match="float32 contiguous samples"):
+        plan.frames(np.zeros(plan.taps - 1, np.float32), 160, 1)
+    with pytest.raises(ValueError):
+        plan.frames(np.zeros(plan.taps, np.float64), 160, 1)
