@@ -72,6 +72,17 @@ class _Plan(ctypes.Structure):
     ]
 
 
+class _RefineParams(ctypes.Structure):
+    """Mirror of ``pt_refine_params`` in frame.c."""
+
+    _fields_ = [
+        ("sr", ctypes.c_int32), ("max_harm", ctypes.c_int32), ("extrapolate", ctypes.c_int32),
+        ("max_length", ctypes.c_int64), ("n_periods", ctypes.c_double), ("min_window_s", ctypes.c_double), ("max_shift", ctypes.c_double),
+        ("nyquist_share", ctypes.c_double), ("tolerance", ctypes.c_double),
+        ("work", _f64p), ("work_len", ctypes.c_int64),
+    ]
+
+
 # ------------------------------------------------------------------------------------------------------ building
 def _cache_dir() -> Path:
     if os.environ.get("PESTO_NATIVE_DIR"):
@@ -171,6 +182,8 @@ def _load() -> Tuple[Optional[ctypes.CDLL], str]:
     lib.pt_frames.restype = ctypes.c_int
     lib.pt_frames.argtypes = [ctypes.POINTER(_Plan), _f32p, ctypes.c_int64, ctypes.c_int64, _f32p, _f32p, _f32p,
                               _f32p, _f32p]
+    lib.pt_refine.restype = ctypes.c_int
+    lib.pt_refine.argtypes = [ctypes.POINTER(_RefineParams), _f32p, _i64p, _i64p, ctypes.c_int64, _f32p, _f32p]
     lib.pt_work_floats.restype = ctypes.c_int64
     lib.pt_work_floats.argtypes = [ctypes.POINTER(_Plan)]
     return lib, f"native ({lib_path})"
@@ -336,6 +349,48 @@ class NativeFramePlan:
         p.work_len = len(work)
         self._plan = p
         self._plan_ref = ctypes.byref(p)
+
+    def enable_refine(self, sr: int, bins_per_semitone: int, max_length: int) -> None:
+        """Prepare :meth:`refine` (pesto_core.refine's method and constants; streaming windows, extrapolated, at most
+        ``max_length`` samples)."""
+        from . import refine as r
+
+        q = _RefineParams()
+        q.sr, q.max_harm, q.extrapolate, q.max_length = int(sr), r.MAX_HARMONICS, 1, int(max_length)
+        q.n_periods, q.min_window_s = r.N_PERIODS, r.MIN_WINDOW_S
+        q.max_shift = r.max_shift_for(bins_per_semitone)
+        q.nyquist_share, q.tolerance = r.NYQUIST_SHARE, r.HARMONIC_TOLERANCE
+        work = self._hold(np.zeros(2 * (int(max_length) + 8)))
+        q.work, q.work_len = _ptr(work, _f64p), len(work)
+        self._refine = q
+        self._refine_ref = ctypes.byref(q)
+
+    def refine(self, x: np.ndarray, centres: np.ndarray, ends: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+        """:func:`pesto_core.refine.refine_pitch` with ``ends`` (streaming), natively.
+
+        Parameters
+        ----------
+        x : ndarray float32 (samples,), C-contiguous
+        centres, ends : ndarray int64 (frames,): each frame's centre and the end of its usable samples, in ``x``
+        pitch : ndarray float32 (frames,), MIDI semitones
+
+        Returns
+        -------
+        ndarray float32 (frames,)
+        """
+        centres = np.ascontiguousarray(centres, dtype=np.int64)
+        ends = np.ascontiguousarray(ends, dtype=np.int64)
+        pitch = np.ascontiguousarray(pitch, dtype=np.float32)
+        if x.dtype != np.float32 or not x.flags.c_contiguous or len(centres) != len(pitch) or \
+                len(ends) != len(pitch) or (len(ends) and (ends.max() > len(x) or ends.min() < 1)):
+            raise ValueError("native refine: need float32 contiguous samples and matching centres/ends/pitch")
+        out = np.empty_like(pitch)
+        rc = self._lib.pt_refine(self._refine_ref, x.ctypes.data_as(_f32p), centres.ctypes.data_as(_i64p),
+                                 ends.ctypes.data_as(_i64p), len(pitch), pitch.ctypes.data_as(_f32p),
+                                 out.ctypes.data_as(_f32p))
+        if rc != 0:
+            raise RuntimeError(f"native refine failed (code {rc})")
+        return out
 
     def _hold(self, a: np.ndarray) -> np.ndarray:
         a = np.ascontiguousarray(a)

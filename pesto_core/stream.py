@@ -361,6 +361,11 @@ class PitchStream:
                                         native_reduction=reduction if native else None)
         self.geometry = self.engine.geometry
         self.n_streams = int(n_streams)
+        # Refinement windows (with the earlier window of the extrapolation) stay inside the frame's own samples, so
+        # that a frame's refined pitch does not depend on how the audio was split into blocks.
+        self.refine_max_length = (self.geometry.taps - 1) * 2 // 3
+        if self.refine and self.engine.native is not None:
+            self.engine.native.enable_refine(int(sr), model.bins_per_semitone, self.refine_max_length)
         self._device = model.device
         self._n_out = 128 * model.bins_per_semitone
         # Buffer: cache (Z samples) then the pending partial hop; grown (never shrunk) for long blocks.
@@ -540,8 +545,14 @@ class PitchStream:
         j = np.arange(n_frames, dtype=np.int64) * g.hop_length
         # frame j's window is _buf[j*hop : j*hop + Z + hop] followed by m zeros; its centre is sample W/2
         centres, ends = j + g.kernel_width // 2, j + g.taps
-        return np.stack([refine_pitch(self._buf[s, :g.cache + n_frames * g.hop_length], centres, pitch[s], g.sr,
-                                      ends=ends, bins_per_semitone=self.model.bins_per_semitone)
+        seg_end = g.cache + n_frames * g.hop_length
+        native = self.engine.native
+        if native is not None:
+            return np.stack([native.refine(self._buf[s, :seg_end], centres, ends, pitch[s])
+                             for s in range(self.n_streams)])
+        return np.stack([refine_pitch(self._buf[s, :seg_end], centres, pitch[s], g.sr, ends=ends,
+                                      max_length=self.refine_max_length,
+                                      bins_per_semitone=self.model.bins_per_semitone)
                          for s in range(self.n_streams)])
 
     def _frames_native(self, n_frames: int):

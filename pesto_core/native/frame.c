@@ -506,3 +506,136 @@ int pt_frames(const pt_plan *p, const float *x, int64_t hop, int64_t n_frames, f
     }
     return 0;
 }
+
+/* ------------------------------------------------------------------------------------------------ refinement */
+/* pesto_core/refine.py's harmonic instantaneous frequency for streaming frames, in float64. The spectra at the
+ * harmonics' bins are direct sums (at most max_harm bins are needed, not a whole FFT): X0[k] = sum_n a_n z^n and
+ * X1[k] = sum_n b_n z^n with a_n = s[n] w[n], b_n = s[n + 1] w[n], z = exp(-2 pi i k / N), evaluated four samples
+ * at a time with z^n advanced by a rotation (exact cos/sin start values; float64 rotations drift ~1e-13 over a
+ * window). */
+typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+static inline v4d ld4(const double *p) { return *(const v4d *)p; }
+static inline double hsum4(v4d v) { return (v[0] + v[2]) + (v[1] + v[3]); }
+
+typedef struct {
+    int32_t sr, max_harm, extrapolate;
+    int64_t max_length;  /* longest window (samples) */
+    double n_periods, min_window_s, max_shift, nyquist_share, tolerance;
+    double *work;  /* at least 2 * (max window + 4) values */
+    int64_t work_len;
+} pt_refine_params;
+
+/* weighted harmonic estimate of the fundamental (Hz) from seg[start .. start + len] (len + 1 samples); NaN if no
+ * harmonic carries energy */
+static double harmonic_frequency(const pt_refine_params *q, const float *seg, int64_t start, double f_est,
+                                 int64_t len, int64_t nfft) {
+    double *a = q->work, *b = q->work + len + 4;
+    const double theta = 2.0 * M_PI / (double)len;
+    /* periodic Hann window by a rotation, four lanes */
+    double cr[4], ci[4];
+    for (int j = 0; j < 4; j++) {
+        cr[j] = cos(theta * j);
+        ci[j] = sin(theta * j);
+    }
+    const double sr4 = cos(4 * theta), si4 = sin(4 * theta);
+    int64_t n = 0;
+    for (; n + 4 <= len; n += 4) {
+        for (int j = 0; j < 4; j++) {
+            double w = 0.5 - 0.5 * cr[j];
+            a[n + j] = seg[start + n + j] * w;
+            b[n + j] = seg[start + n + j + 1] * w;
+            double r = cr[j] * sr4 - ci[j] * si4;
+            ci[j] = cr[j] * si4 + ci[j] * sr4;
+            cr[j] = r;
+        }
+    }
+    for (int j = 0; n < len + 4; n++, j++) {  /* tail (exact cosines) and zero padding to a multiple of 4 */
+        double w = n < len ? 0.5 - 0.5 * cos(theta * n) : 0.0;
+        a[n] = n < len ? seg[start + n] * w : 0.0;
+        b[n] = n < len ? seg[start + n + 1] * w : 0.0;
+    }
+    const int64_t len4 = (len + 3) & ~(int64_t)3;
+    double num = 0, total = 0;
+    for (int h = 1; h <= q->max_harm; h++) {
+        const double freq = f_est * h;
+        if (!(freq < q->nyquist_share * q->sr)) continue;
+        double kf = nearbyint(freq * ((double)nfft / q->sr));
+        if (kf < 1) kf = 1;
+        if (kf > nfft / 2 - 1) kf = (double)(nfft / 2 - 1);
+        const double phi = -2.0 * M_PI * kf / (double)nfft;
+        v4d zr, zi;
+        for (int j = 0; j < 4; j++) {
+            zr[j] = cos(phi * j);
+            zi[j] = sin(phi * j);
+        }
+        const v4d stepr = {cos(4 * phi), cos(4 * phi), cos(4 * phi), cos(4 * phi)};
+        const v4d stepi = {sin(4 * phi), sin(4 * phi), sin(4 * phi), sin(4 * phi)};
+        v4d x0r = {0, 0, 0, 0}, x0i = x0r, x1r = x0r, x1i = x0r;
+        for (int64_t m = 0; m < len4; m += 4) {
+            const v4d av = ld4(a + m), bv = ld4(b + m);
+            x0r += av * zr;
+            x0i += av * zi;
+            x1r += bv * zr;
+            x1i += bv * zi;
+            const v4d r = zr * stepr - zi * stepi;
+            zi = zr * stepi + zi * stepr;
+            zr = r;
+        }
+        const double p0r = hsum4(x0r), p0i = hsum4(x0i), p1r = hsum4(x1r), p1i = hsum4(x1i);
+        const double power = p0r * p0r + p0i * p0i;
+        /* angle of X1 / X0: the partial's frequency in radians per sample */
+        const double rr = p1r * p0r + p1i * p0i, ri = p1i * p0r - p1r * p0i;
+        const double f_h = atan2(ri, rr) * (q->sr / (2.0 * M_PI));
+        if (!(fabs(f_h / freq - 1.0) < q->tolerance)) continue;
+        const double weight = power * h;
+        num += weight * f_h / h;
+        total += weight;
+    }
+    return total > 0 ? num / total : NAN;
+}
+
+/* Refine n frames of one stream: frame j is centred on seg[centres[j]] and may use samples before ends[j].
+ * pitch_in/pitch_out: MIDI semitones (float32). Returns 0, or -1 if the scratch is too small for a window. */
+int pt_refine(const pt_refine_params *q, const float *seg, const int64_t *centres, const int64_t *ends, int64_t n,
+              const float *pitch_in, float *pitch_out) {
+    int rc = 0;
+    for (int64_t j = 0; j < n; j++) {
+        const double pitch = pitch_in[j];
+        pitch_out[j] = pitch_in[j];
+        const double f = 440.0 * pow(2.0, (pitch - 69.0) / 12.0);
+        if (!(isfinite(f) && f > 0 && f < q->nyquist_share * q->sr)) continue;
+        int64_t room = q->extrapolate ? (ends[j] - 1) * 2 / 3 : ends[j] - 1;
+        if (room > q->max_length) room = q->max_length;
+        if (room < 16) continue;
+        double lf = q->n_periods * q->sr / f;
+        if (lf < q->min_window_s * q->sr) lf = q->min_window_s * q->sr;
+        int64_t len = (int64_t)nearbyint(lf / 2) * 2;
+        if (len > room - room % 2) len = room - room % 2;
+        if (len < 16) len = 16;
+        if (2 * (len + 4) > q->work_len) {
+            rc = -1;
+            continue;
+        }
+        int64_t start = centres[j] - len / 2;
+        if (start > ends[j] - 1 - len) start = ends[j] - 1 - len;
+        int64_t nfft = 1;
+        while (nfft < 2 * len) nfft <<= 1;
+        const double late = centres[j] - (start + len / 2.0);
+        double f_ref = harmonic_frequency(q, seg, start, f, len, nfft);
+        if (q->extrapolate && late > 0 && start - len / 2 >= 0) {
+            const int64_t step = len / 2;
+            const double earlier = harmonic_frequency(q, seg, start - step, f, len, nfft);
+            const double ex = f_ref + (f_ref - earlier) / step * late;
+            if (isfinite(ex)) f_ref = ex;
+        }
+        if (!(isfinite(f_ref) && f_ref > 0)) continue;
+        double shift = 69.0 + 12.0 * log2(f_ref / 440.0) - pitch;
+        shift = shift > q->max_shift ? q->max_shift : (shift < -q->max_shift ? -q->max_shift : shift);
+        pitch_out[j] = (float)(pitch + shift);
+    }
+    return rc;
+}
