@@ -2,11 +2,15 @@
 
 Run:  python3 benchmarks/streaming_latency.py [--configs 48000:480 48000:128] [--hops 2000] [--warmup 200]
                                                [--segments 10] [--threads N] [--no-upstream] [--markdown]
+                                               [--refine] [--torch-engine]
 
 Batch 1, one hop per call, mirror = 1 (lowest latency) on both sides:
 
 * ours: ``PitchStream(sr, hop_length=hop, mirror=1.0).push(block)`` with ``block`` a float32 numpy array of ``hop``
-  samples; the time is the whole call (VQT, network, decoding, numpy results);
+  samples; the time is the whole call (VQT, network, decoding, numpy results). With ``--refine`` a second stream
+  with ``refine=True`` (cent-precise pitch, issue 5) is timed in the same alternation ("ours+refine" rows). The
+  header says whether the native frame engine (pesto_core/native.py) or the torch engine ran; ``--torch-engine``
+  forces the latter (``native=False``);
 * upstream: ``pesto.load_model("mir-1k_g7", hop_ms, sampling_rate=sr, streaming=True, mirror=1.0)`` called with
   ``(1, hop)`` tensors under ``torch.inference_mode`` (in its own process, ``upstream_worker.py``).
 
@@ -31,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
+from pesto_core.native import native_status  # noqa: E402
 from pesto_core.stream import PitchStream  # noqa: E402
 from side_by_side import add_common_args, machine_lines, print_table, start_upstream, test_signal  # noqa: E402
 
@@ -46,12 +51,15 @@ def main() -> None:
     parser.add_argument("--hops", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--segments", type=int, default=10)
+    parser.add_argument("--refine", action="store_true", help="also time PitchStream(refine=True)")
+    parser.add_argument("--torch-engine", action="store_true", help="PitchStream(native=False)")
     add_common_args(parser)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     up = start_upstream(not args.no_upstream, args.threads)
     print("\n".join("# " + line for line in machine_lines(torch.get_num_threads(), up)))
+    print(f"# ours: {'torch engine (native=False)' if args.torch_engine else native_status()}")
     print(f"# batch 1, mirror 1, {args.warmup} warm-up hops then {args.hops} timed hops in {args.segments} "
           f"alternating segments", flush=True)
     rows = []
@@ -62,24 +70,28 @@ def main() -> None:
             x = test_signal(sr, (n_hops + 1) * hop / sr + 0.01)
             npy = str(Path(tmp) / "x.npy")
             np.save(npy, x)
-            stream = PitchStream(sr, hop_length=hop, mirror=1.0)
-            pos = 0
+            variants = [("ours", False)] + ([("ours+refine", True)] if args.refine else [])
+            streams = {name: PitchStream(sr, hop_length=hop, mirror=1.0, refine=refine, native=not args.torch_engine)
+                       for name, refine in variants}
+            pos = {name: 0 for name, _ in variants}
 
-            def run_ours(n):
-                nonlocal pos
+            def run_ours(name, n):
                 ns, cpu_ns = [], []
+                stream = streams[name]
                 for _ in range(n):
-                    block = x[pos:pos + hop]
+                    block = x[pos[name]:pos[name] + hop]
                     t, c = time.perf_counter_ns(), time.process_time_ns()
                     frames = stream.push(block)
                     ns.append(time.perf_counter_ns() - t)
                     cpu_ns.append(time.process_time_ns() - c)
                     assert len(frames) == 1
-                    pos += hop
+                    pos[name] += hop
                 return ns, cpu_ns
 
-            ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
-            run_ours(args.warmup)
+            ours = {name: ([], []) for name, _ in variants}
+            theirs, theirs_cpu = [], []
+            for name, _ in variants:
+                run_ours(name, args.warmup)
             if up is not None:
                 up.call("stream_open", sr=sr, hop=hop, npy=npy)
                 up.call("stream_run", hops=args.warmup)
@@ -87,25 +99,27 @@ def main() -> None:
             done = 0
             while done < args.hops:
                 n = min(per_seg, args.hops - done)
-                o_ns, o_cpu = run_ours(n)
-                ours += o_ns
-                ours_cpu += o_cpu
+                for name, _ in variants:
+                    o_ns, o_cpu = run_ours(name, n)
+                    ours[name][0].extend(o_ns)
+                    ours[name][1].extend(o_cpu)
                 if up is not None:
                     reply = up.call("stream_run", hops=n)
                     theirs += reply["ns"]
                     theirs_cpu += reply["cpu_ns"]
                 done += n
             hop_ms = hop * 1000 / sr
-            for kind, a, b in (("wall", ours, theirs), ("CPU", ours_cpu, theirs_cpu)):
-                o = stats_ms(a)
-                row = [f"{sr}/{hop}", kind, f"{hop_ms:.2f}", f"{o[0]:.3f}", f"{o[1]:.3f}", f"{o[2]:.2f}"]
-                if b:
-                    u = stats_ms(b)
-                    row += [f"{u[0]:.2f}", f"{u[1]:.2f}", f"{u[2]:.1f}", f"{u[0] / o[0]:.1f}x"]
-                rows.append(row)
-                print(f"#   {cfg} {kind}: ours median {o[0]:.3f} ms p99 {o[1]:.3f} ms"
-                      + (f"; upstream median {u[0]:.2f} ms p99 {u[1]:.2f} ms" if b else ""), flush=True)
-    header = ["sr/hop", "time", "hop (ms)", "ours median (ms)", "ours p99 (ms)", "ours max (ms)"]
+            for name, _ in variants:
+                for kind, a, b in (("wall", ours[name][0], theirs), ("CPU", ours[name][1], theirs_cpu)):
+                    o = stats_ms(a)
+                    row = [f"{sr}/{hop}", name, kind, f"{hop_ms:.2f}", f"{o[0]:.3f}", f"{o[1]:.3f}", f"{o[2]:.2f}"]
+                    if b:
+                        u = stats_ms(b)
+                        row += [f"{u[0]:.2f}", f"{u[1]:.2f}", f"{u[2]:.1f}", f"{u[0] / o[0]:.1f}x"]
+                    rows.append(row)
+                    print(f"#   {cfg} {name} {kind}: median {o[0]:.3f} ms p99 {o[1]:.3f} ms"
+                          + (f"; upstream median {u[0]:.2f} ms p99 {u[1]:.2f} ms" if b else ""), flush=True)
+    header = ["sr/hop", "engine", "time", "hop (ms)", "median (ms)", "p99 (ms)", "max (ms)"]
     if up is not None:
         header += ["upstream median (ms)", "upstream p99 (ms)", "upstream max (ms)", "speed-up (medians)"]
         up.close()

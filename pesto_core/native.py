@@ -180,10 +180,11 @@ def _load() -> Tuple[Optional[ctypes.CDLL], str]:
     except (OSError, AttributeError) as e:
         return None, f"cannot load {lib_path} ({e})"
     lib.pt_frames.restype = ctypes.c_int
-    lib.pt_frames.argtypes = [ctypes.POINTER(_Plan), _f32p, ctypes.c_int64, ctypes.c_int64, _f32p, _f32p, _f32p,
-                              _f32p, _f32p]
+    # array arguments as plain addresses (ndarray.ctypes.data): ctypes' typed-pointer casts cost ~5 us each
+    vp = ctypes.c_void_p
+    lib.pt_frames.argtypes = [ctypes.POINTER(_Plan), vp, ctypes.c_int64, ctypes.c_int64, vp, vp, vp, vp, vp]
     lib.pt_refine.restype = ctypes.c_int
-    lib.pt_refine.argtypes = [ctypes.POINTER(_RefineParams), _f32p, _i64p, _i64p, ctypes.c_int64, _f32p, _f32p]
+    lib.pt_refine.argtypes = [ctypes.POINTER(_RefineParams), vp, vp, vp, ctypes.c_int64, vp, vp]
     lib.pt_work_floats.restype = ctypes.c_int64
     lib.pt_work_floats.argtypes = [ctypes.POINTER(_Plan)]
     return lib, f"native ({lib_path})"
@@ -385,9 +386,8 @@ class NativeFramePlan:
                 len(ends) != len(pitch) or (len(ends) and (ends.max() > len(x) or ends.min() < 1)):
             raise ValueError("native refine: need float32 contiguous samples and matching centres/ends/pitch")
         out = np.empty_like(pitch)
-        rc = self._lib.pt_refine(self._refine_ref, x.ctypes.data_as(_f32p), centres.ctypes.data_as(_i64p),
-                                 ends.ctypes.data_as(_i64p), len(pitch), pitch.ctypes.data_as(_f32p),
-                                 out.ctypes.data_as(_f32p))
+        rc = self._lib.pt_refine(self._refine_ref, x.ctypes.data, centres.ctypes.data, ends.ctypes.data, len(pitch),
+                                 pitch.ctypes.data, out.ctypes.data)
         if rc != 0:
             raise RuntimeError(f"native refine failed (code {rc})")
         return out
@@ -416,9 +416,8 @@ class NativeFramePlan:
             raise ValueError(f"native frames: need float32 contiguous samples >= {need}, got {x.dtype} {x.shape}")
         acts = np.empty((n_frames, self.n_out), np.float32)
         conf, vol, pitch = (np.empty(n_frames, np.float32) for _ in range(3))
-        rc = self._lib.pt_frames(self._plan_ref, x.ctypes.data_as(_f32p), hop, n_frames, acts.ctypes.data_as(_f32p),
-                                 conf.ctypes.data_as(_f32p), vol.ctypes.data_as(_f32p), pitch.ctypes.data_as(_f32p),
-                                 None)
+        rc = self._lib.pt_frames(self._plan_ref, x.ctypes.data, hop, n_frames, acts.ctypes.data, conf.ctypes.data,
+                                 vol.ctypes.data, pitch.ctypes.data, None)
         if rc != 0:
             raise RuntimeError(f"native frames failed (code {rc})")
         return acts, conf, vol, pitch

@@ -626,13 +626,16 @@ class StreamingPestoModel(nn.Module):
     replaced by zeros and the frames they complete get confidence 0.
     """
 
-    def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float = 0.0, max_batch_size: int = 1):
+    def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float = 0.0, max_batch_size: int = 1,
+                 native: bool = True):
         super().__init__()
         if not isinstance(max_batch_size, (int, np.integer)) or isinstance(max_batch_size, bool) \
                 or max_batch_size < 1:
             raise ParameterError(f"max_batch_size must be a positive integer, got {max_batch_size!r}")
         self.model = model
-        self.engine = StreamFrameEngine(model, sr, hop_length, mirror)
+        # On the CPU the frames come from the native frame engine where it can be built (see PitchStream)
+        self.engine = StreamFrameEngine(model, sr, hop_length, mirror,
+                                        native_reduction=model.reduction if native else None)
         self.geometry = self.engine.geometry
         self.max_batch_size = int(max_batch_size)
         self.register_buffer("cache", torch.zeros(self.max_batch_size, self.geometry.cache, device=model.device),
@@ -680,14 +683,20 @@ class StreamingPestoModel(nn.Module):
             x = torch.where(finite, x, torch.zeros((), dtype=x.dtype, device=x.device))
         with torch.no_grad():
             buf = torch.cat((self.cache[:batch], x), dim=-1)
-            out = self.engine(buf)
+            if self.engine.native is not None and buf.device.type == "cpu":
+                frames = x.shape[-1] // hop
+                rows = [self.engine.native.frames(row.numpy(), hop, frames) for row in buf]
+                activations, conf, volume, pitch = (torch.from_numpy(np.stack(z)) for z in zip(*rows))
+                out = {"confidence": conf, "volume": volume}
+            else:
+                out = self.engine(buf)
+                activations = out["activations"]
+                pitch = reduce_activations(activations, self.model.reduction)
             self.cache[:batch] = buf[:, -self.geometry.cache:]
         confidence = out["confidence"]
         if not all_finite:
             frame_bad = ~finite.reshape(batch, -1, hop).all(dim=-1)
             confidence = confidence.masked_fill(frame_bad, 0.0)
-        activations = out["activations"]
-        pitch = reduce_activations(activations, self.model.reduction)
         if convert_to_freq:
             pitch = semitones_to_hz(pitch)
         result = [pitch, confidence, out["volume"]]

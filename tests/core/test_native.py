@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from pesto_core import native
 from pesto_core.stream import PitchStream
@@ -149,3 +150,23 @@ def test_native_refinement_equals_python_refinement(model, sr):
         moved = np.abs(b[:n] - raw) > 1e-3
         assert moved.mean() > 0.5  # the refinement did something to compare
         np.testing.assert_allclose(a[:n], b[:n], rtol=0, atol=1e-4)
+
+
+def test_upstream_streaming_module_native_equals_torch(model):
+    """load_model(..., streaming=True)'s module: native frames on the CPU, torch frames with native=False."""
+    require_native()
+    from pesto_core.stream import StreamingPestoModel
+
+    sr, hop = 16000, 160
+    fast = StreamingPestoModel(model, sr, hop, mirror=1.0, max_batch_size=2)
+    slow = StreamingPestoModel(model, sr, hop, mirror=1.0, max_batch_size=2, native=False)
+    assert fast.engine.native is not None and slow.engine.native is None
+    x = np.stack([s for _, s in signals(sr, 20 * hop)][:2]).astype(np.float32)
+    for i in range(0, x.shape[1], 2 * hop):
+        block = torch.from_numpy(x[:, i:i + 2 * hop])
+        pf, cf, vf, af = fast(block)
+        ps, cs, vs, as_ = slow(block)
+        assert pf.shape == ps.shape == (2, 2) and af.dtype == as_.dtype == torch.float32
+        np.testing.assert_allclose(af.numpy(), as_.numpy(), rtol=0, atol=ACT_ATOL)
+        np.testing.assert_allclose(cf.numpy(), cs.numpy(), rtol=0, atol=CONF_ATOL)
+        np.testing.assert_allclose(vf.numpy(), vs.numpy(), rtol=VOL_RTOL, atol=1e-30)
