@@ -1,6 +1,6 @@
 """Pitch accuracy of PESTO's decoding with and without the cent-precise refinement, on signals with exact ground truth.
 
-Run:  python3 benchmarks/pitch_accuracy.py [--notes N] [--seed S] [--stream] [--timing] [--markdown]
+Run:  python3 benchmarks/pitch_accuracy.py [--notes N] [--seed S] [--stream] [--timing]
 
 Test set (all synthesised here, reproducible from the seed; f0 known at every sample):
 

@@ -4,8 +4,11 @@ Run:  python3 benchmarks/stream_breakdown.py [--sr 48000] [--hop 480] [--reps 30
 
 Each stage is called ``--reps`` times in a row on the same input (so its weights are in cache: a lower bound of its
 cost inside a real hop) and the median thread CPU time (``time.thread_time_ns``) is printed, in microseconds.
-Stages: the streaming VQT (``stream.py``), dB conversion, confidence head, encoder, the whole ``frames_from_vqt``,
-decoding, the engine's forward (VQT + network) and a whole ``push`` (fresh audio each call).
+Stages of the torch engine (the fallback where no C compiler is available, and the GPU path): the streaming VQT
+(``stream.py``), dB conversion, confidence head, encoder, the whole ``frames_from_vqt``, decoding, the engine's forward
+(VQT + network). Then the native frame engine (``pesto_core/native.py``, the default on the CPU): one whole frame
+(VQT to decoded pitch) and the refinement of one frame. Last, whole ``push`` calls (fresh audio each call) of the
+default stream, of one with ``refine=True`` and of one forced onto the torch engine.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import torch  # noqa: E402
 
 from pesto_core.decode import reduce_activations  # noqa: E402
 from pesto_core.model import LN10_OVER_10  # noqa: E402
+from pesto_core.native import native_status  # noqa: E402
 from pesto_core.stream import PitchStream  # noqa: E402
 from pesto_core.vqt import VQT  # noqa: E402
 from side_by_side import test_signal  # noqa: E402
@@ -71,7 +75,23 @@ def main() -> None:
         i = pos[0]
         stream.push(x[i * args.hop:(i + 1) * args.hop])
         pos[0] += 1
-    rows.append(("PitchStream.push (whole hop)", cpu_us(push, args.reps)))
+    plan = PitchStream(args.sr, hop_length=args.hop, mirror=1.0, refine=True).engine.native
+    if plan is not None:
+        window = stream._buf[0, :stream.geometry.taps].copy()
+        rows.append(("native: one frame (VQT .. pitch)", cpu_us(lambda: plan.frames(window, args.hop, 1), args.reps)))
+        centre, end = np.array([stream.geometry.kernel_width // 2]), np.array([stream.geometry.taps])
+        pitch = np.array([57.0], np.float32)  # A3, 220 Hz
+        rows.append(("native: refine one frame (A3)", cpu_us(lambda: plan.refine(window, centre, end, pitch),
+                                                             args.reps)))
+    else:
+        rows.append((f"native engine unavailable: {native_status()}", float("nan")))
+    for name, kw in (("PitchStream.push (whole hop)", {}), ("PitchStream.push, refine=True", {"refine": True}),
+                     ("PitchStream.push, torch engine", {"native": False})):
+        stream = PitchStream(args.sr, hop_length=args.hop, mirror=1.0, **kw)
+        for i in range(100):
+            stream.push(x[i * args.hop:(i + 1) * args.hop])
+        pos = [100]
+        rows.append((name, cpu_us(push, args.reps)))
     print(f"# {args.sr} Hz, hop {args.hop}, {torch.get_num_threads()} thread(s), median CPU time of {args.reps} calls")
     for name, us in rows:
         print(f"{name:40s} {us:8.1f} us")

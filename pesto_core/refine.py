@@ -30,7 +30,10 @@ The window is centred on the frame and never longer than the VQT's own frame, so
 sample that the VQT does not already use. In streaming (``ends``), a frame's audio stops ``lag`` samples after its
 centre (half a hop with ``mirror=1``): the window then ends at the newest sample, so it measures the pitch somewhat
 before the centre, and a second window half a window earlier gives the slope to extrapolate linearly to the centre
-(a vibrato or a glide is not reported late). The latency is unchanged.
+(a vibrato or a glide is not reported late). The latency is unchanged. :class:`pesto_core.stream.PitchStream` also
+caps the window at two thirds of the frame's own samples (``max_length``), so that a frame's refined pitch does not
+depend on how the audio was split into blocks; its native engine (:mod:`pesto_core.native`) computes the same
+estimate with direct DFTs at the harmonics' bins instead of whole FFTs.
 """
 from __future__ import annotations
 

@@ -21,11 +21,17 @@ exactly the offline frame of the same audio centred on ``c_k``; see :func:`offli
 relation.
 
 Arithmetic: the ``m`` trailing zeros contribute nothing, so the VQT uses only the first ``Z + hop`` taps of the
-kernels, and within those only each kernel's non-zero span (grouped matrix products, see
-:class:`StreamFrameEngine`): identical to the offline VQT in real arithmetic, equal to float32 rounding. The network
-part is :meth:`pesto_core.model.PestoModel.frames_from_vqt`, the same code as the offline engine. When one call
-completes several hops, all their frames are computed in one pass (one VQT product over the buffered windows, one
-encoder call).
+kernels, and within those only each kernel's non-zero span: identical to the offline VQT in real arithmetic, equal
+to float32 rounding. Two engines compute the frames:
+
+* on the CPU, by default, the native frame engine (:mod:`pesto_core.native`): one C call per push computes every
+  completed frame, one at a time (VQT, network, decoding, refinement) — a hop is one frame, and in torch its ~40
+  tiny operations cost several times the arithmetic;
+* otherwise (GPU, no C compiler, ``native=False``, and the exported modules) the torch engine: grouped matrix
+  products for the VQT (:class:`StreamFrameEngine`) and :meth:`pesto_core.model.PestoModel.frames_from_vqt`, the
+  same network code as the offline engine, all frames of a push in one pass.
+
+Both give the same numbers to float32 rounding (tests/core/test_native.py).
 
 Two interfaces:
 
