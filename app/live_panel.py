@@ -574,8 +574,9 @@ class LivePanel(QtWidgets.QWidget):
             self.banner.clear()
         make = self.stream_factory(info.sr, step_ms, mirror, self.refine, self._model_cache)
         fallback = self.stream_factory(info.sr, step_ms, mirror, False, self._model_cache) if self.refine else None
-        # engine calls at most every ~20 ms (2 hops at 10 ms, 4 at 5 ms): the screen is redrawn every 40 ms anyway,
-        # and two hops per call cost ~40% less CPU than two calls (see LiveWorker's min_hops_per_push)
+        # torch engine: calls at most every ~20 ms (2 hops at 10 ms, 4 at 5 ms): the screen is redrawn every 40 ms
+        # anyway, and two hops per call cost ~40% less CPU than two calls; the native engine (the default on the CPU)
+        # is called every hop (see LiveWorker's min_hops_per_push)
         min_hops = max(1, round(0.02 / (step_ms / 1000.0)))
         self.worker = LiveWorker(self.capture.ring, self.capture.wakeup, make, make_fallback=fallback,
                                  fallback_note="continuing without the cent-precise refinement",

@@ -96,10 +96,11 @@ class LiveWorker:
     max_hops_per_push : int
         Most hops pushed in one call when behind: bounds one call's duration (and the GUI's wait for it).
     min_hops_per_push : int
-        Hops gathered before calling the engine. The engine's cost per call is mostly fixed (small tensor
-        operations), so two hops per call cost little more than one: with a 10 ms hop and a screen redrawn every
-        40 ms, waiting for a second hop saves about 40% of the engine's CPU time for at most one hop of extra
-        latency. Each frame keeps its exact time.
+        Hops gathered before calling the engine, for engines whose cost per call is mostly fixed (the torch engine:
+        small tensor operations), where two hops per call cost little more than one: with a 10 ms hop and a screen
+        redrawn every 40 ms, waiting for a second hop saves about 40% of the engine's CPU time for at most one hop
+        of extra latency. Ignored (every hop is pushed at once) when the stream says ``native`` is True: the native
+        frame engine's cost is per frame, so gathering would only add latency. Each frame keeps its exact time.
     torch_threads : int or None
         Intra-op threads for torch in this thread. 1 by default: a frame is a small amount of work, and more
         threads only spin and fight over the cores (measured 25x slower with 2 threads on a busy 2-core machine).
@@ -182,6 +183,8 @@ class LiveWorker:
             self.sr = int(stream.sr)
             self.hop_length = hop = int(stream.hop_length)
             self.latency_samples = int(getattr(stream, "latency_samples", 0) or stream.geometry.lag)
+            if getattr(stream, "native", False):
+                self.min_hops_per_push = 1  # cost per frame, not per call: no reason to wait for a second hop
         except Exception as e:  # noqa: BLE001 (reported to the user, who can change the settings)
             self.failed = True
             self._publish(WorkerNotice("error", f"The pitch engine could not start: {type(e).__name__}: {e}"))

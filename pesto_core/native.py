@@ -175,10 +175,20 @@ def _load() -> Tuple[Optional[ctypes.CDLL], str]:
         return None, "no writable folder for the compiled library"
     try:
         lib = ctypes.CDLL(str(lib_path))
+    except OSError as e:
+        # a damaged cache entry (e.g. a disk that filled up): build it again, once
+        try:
+            ok, why = _compile(cc, lib_path)
+            lib = ctypes.CDLL(str(lib_path)) if ok else None
+        except OSError as again:
+            lib, why = None, str(again)
+        if lib is None:
+            return None, f"cannot load {lib_path} ({e}; rebuilding: {why or 'failed'})"
+    try:
         if lib.pt_abi_version() != ABI_VERSION:
             return None, f"{lib_path} has ABI {lib.pt_abi_version()}, expected {ABI_VERSION}"
-    except (OSError, AttributeError) as e:
-        return None, f"cannot load {lib_path} ({e})"
+    except AttributeError as e:
+        return None, f"{lib_path} is not this engine's library ({e})"
     lib.pt_frames.restype = ctypes.c_int
     # array arguments as plain addresses (ndarray.ctypes.data): ctypes' typed-pointer casts cost ~5 us each
     vp = ctypes.c_void_p

@@ -419,6 +419,12 @@ class PitchStream:
         """Frames returned since the start (or the last reset/flush)."""
         return self._n_frames
 
+    @property
+    def native(self) -> bool:
+        """True when the frames come from the native frame engine (:mod:`pesto_core.native`): its cost is per frame,
+        with little fixed cost per call."""
+        return self.engine.native is not None
+
     # -------------------------------------------------------------------------------------------------- control
     def reset(self) -> None:
         """Forget all audio: the next sample is sample 0 of a new stream (silence before it)."""
