@@ -117,10 +117,27 @@ def _compiler() -> Optional[str]:
     return None
 
 
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _intact(lib: Path) -> bool:
+    """Whether ``lib`` is the file our build wrote: its SHA-256 matches the sidecar written with it. Checked before
+    loading because the dynamic loader does not fail cleanly on a damaged library (a truncated one crashes the
+    process with SIGBUS)."""
+    try:
+        return Path(str(lib) + ".sha256").read_text().strip() == _digest(lib)
+    except OSError:
+        return False
+
+
 def _compile(cc: str, out: Path) -> Tuple[bool, str]:
-    """Compile frame.c into ``out`` (via a temporary file in the same folder, then an atomic rename)."""
+    """Compile frame.c into ``out``, with its SHA-256 beside it (``out.sha256``); both via temporary files in the
+    same folder and atomic renames, so that a reader never sees a half-written file."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    fd, tmp_sum = tempfile.mkstemp(prefix=out.name + ".", suffix=".sha256.tmp", dir=out.parent)
     os.close(fd)
     errors = []
     try:
@@ -132,13 +149,16 @@ def _compile(cc: str, out: Path) -> Tuple[bool, str]:
                 errors.append(f"{' '.join(cmd)}: {e}")
                 continue
             if proc.returncode == 0:
+                Path(tmp_sum).write_text(_digest(Path(tmp)) + "\n")
                 os.replace(tmp, out)
+                os.replace(tmp_sum, str(out) + ".sha256")
                 return True, ""
             errors.append(f"{' '.join(cmd)}: exit {proc.returncode}: {proc.stderr.strip()[-500:]}")
         return False, "; ".join(errors)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for leftover in (tmp, tmp_sum):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
 
 
 def _load() -> Tuple[Optional[ctypes.CDLL], str]:
@@ -159,9 +179,10 @@ def _load() -> Tuple[Optional[ctypes.CDLL], str]:
     for folder in (_cache_dir() / "native", Path(tempfile.gettempdir()) / f"pesto-tracker-native-{os.getuid()}"
                    if hasattr(os, "getuid") else Path(tempfile.gettempdir()) / "pesto-tracker-native"):
         candidate = folder / f"frame-{key}.so"
-        if candidate.is_file():
+        if candidate.is_file() and _intact(candidate):
             lib_path = candidate
             break
+        # missing, or damaged (e.g. a disk that filled up, a copy cut short): (re)build it
         try:
             ok, why = _compile(cc, candidate)
         except OSError as e:  # folder not writable: try the next one
@@ -176,14 +197,7 @@ def _load() -> Tuple[Optional[ctypes.CDLL], str]:
     try:
         lib = ctypes.CDLL(str(lib_path))
     except OSError as e:
-        # a damaged cache entry (e.g. a disk that filled up): build it again, once
-        try:
-            ok, why = _compile(cc, lib_path)
-            lib = ctypes.CDLL(str(lib_path)) if ok else None
-        except OSError as again:
-            lib, why = None, str(again)
-        if lib is None:
-            return None, f"cannot load {lib_path} ({e}; rebuilding: {why or 'failed'})"
+        return None, f"cannot load {lib_path} ({e})"
     try:
         if lib.pt_abi_version() != ABI_VERSION:
             return None, f"{lib_path} has ABI {lib.pt_abi_version()}, expected {ABI_VERSION}"

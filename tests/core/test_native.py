@@ -111,7 +111,7 @@ def test_build_is_cached_and_atomic(fresh_native):
     lib = native.library()
     assert lib is not None, native.native_status()
     built = list(fresh_native.rglob("frame-*.so"))
-    assert len(built) == 1 and not list(fresh_native.rglob("*.tmp"))
+    assert len(built) == 1 and not list(fresh_native.rglob("*.tmp")) and native._intact(built[0])
     stamp = built[0].stat().st_mtime_ns
     native._reset_for_tests()
     assert native.library() is not None
@@ -129,7 +129,8 @@ def test_damaged_cache_entry_is_rebuilt(fresh_native):
     built = next(fresh_native.rglob("frame-*.so"))
     built.write_bytes(built.read_bytes()[:1000])
     assert native.library() is not None, native.native_status()
-    assert built.stat().st_size > 1000
+    assert built.stat().st_size > 1000 and native._intact(built)
+    assert not list(fresh_native.rglob("*.tmp"))
 
 
 def test_plan_rejects_short_input(model):
