@@ -2,7 +2,7 @@
 
 Run:  python3 benchmarks/streaming_latency.py [--configs 48000:480 48000:128] [--hops 2000] [--warmup 200]
                                                [--segments 10] [--threads N] [--no-upstream] [--markdown]
-                                               [--refine] [--torch-engine]
+                                               [--refine] [--torch-engine] [--realtime]
 
 Batch 1, one hop per call, mirror = 1 (lowest latency) on both sides:
 
@@ -10,7 +10,9 @@ Batch 1, one hop per call, mirror = 1 (lowest latency) on both sides:
   samples; the time is the whole call (VQT, network, decoding, numpy results). With ``--refine`` a second stream
   with ``refine=True`` (cent-precise pitch, issue 5) is timed in the same alternation ("ours+refine" rows). The
   header says whether the native frame engine (pesto_core/native.py) or the torch engine ran; ``--torch-engine``
-  forces the latter (``native=False``);
+  forces the latter (``native=False``). With ``--realtime`` every engine is called once per hop duration (sleeping
+  in between, as when audio arrives live) instead of back to back: the caches then go cold between calls, as in an
+  application;
 * upstream: ``pesto.load_model("mir-1k_g7", hop_ms, sampling_rate=sr, streaming=True, mirror=1.0)`` called with
   ``(1, hop)`` tensors under ``torch.inference_mode`` (in its own process, ``upstream_worker.py``).
 
@@ -53,6 +55,7 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=10)
     parser.add_argument("--refine", action="store_true", help="also time PitchStream(refine=True)")
     parser.add_argument("--torch-engine", action="store_true", help="PitchStream(native=False)")
+    parser.add_argument("--realtime", action="store_true", help="one call per hop duration instead of back to back")
     add_common_args(parser)
     args = parser.parse_args()
     if args.threads:
@@ -61,7 +64,8 @@ def main() -> None:
     print("\n".join("# " + line for line in machine_lines(torch.get_num_threads(), up)))
     print(f"# ours: {'torch engine (native=False)' if args.torch_engine else native_status()}")
     print(f"# batch 1, mirror 1, {args.warmup} warm-up hops then {args.hops} timed hops in {args.segments} "
-          f"alternating segments", flush=True)
+          f"alternating segments" + (", paced in real time (one call per hop duration)" if args.realtime else
+                                     ", back to back"), flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for cfg in args.configs:
@@ -75,10 +79,16 @@ def main() -> None:
                        for name, refine in variants}
             pos = {name: 0 for name, _ in variants}
 
+            pace = hop / sr if args.realtime else 0.0
+
             def run_ours(name, n):
                 ns, cpu_ns = [], []
                 stream = streams[name]
+                due = time.perf_counter()
                 for _ in range(n):
+                    if pace:
+                        due += pace
+                        time.sleep(max(0.0, due - time.perf_counter()))
                     block = x[pos[name]:pos[name] + hop]
                     t, c = time.perf_counter_ns(), time.process_time_ns()
                     frames = stream.push(block)
@@ -104,7 +114,7 @@ def main() -> None:
                     ours[name][0].extend(o_ns)
                     ours[name][1].extend(o_cpu)
                 if up is not None:
-                    reply = up.call("stream_run", hops=n)
+                    reply = up.call("stream_run", hops=n, pace_s=pace)
                     theirs += reply["ns"]
                     theirs_cpu += reply["cpu_ns"]
                 done += n

@@ -11,8 +11,9 @@ object per line on stdin, one JSON reply per line on stdout; audio is exchanged 
   activations for the accuracy cross-check;
 * ``{"cmd": "stream_open", "sr": sr, "hop": hop, "npy": path}``: load the streaming model
   (``pesto.load_model(..., streaming=True, mirror=1.0)``) and the signal to stream;
-* ``{"cmd": "stream_run", "hops": n}`` -> ``{"ns": [...], "cpu_ns": [...]}`` (wall-clock, process CPU): feed the next ``n`` hops as ``(1, hop)`` tensors under
-  ``torch.inference_mode``, timing each call;
+* ``{"cmd": "stream_run", "hops": n[, "pace_s": p]}`` -> ``{"ns": [...], "cpu_ns": [...]}`` (wall-clock, process CPU):
+  feed the next ``n`` hops as ``(1, hop)`` tensors under ``torch.inference_mode``, timing each call; with ``pace_s``,
+  one call every ``p`` seconds (real-time pacing, as audio arrives), else back to back;
 * ``{"cmd": "memory", "wav": path, "seconds": s, "chunks": n}`` -> peak RSS of a fresh process running
   ``pesto.predict`` on the file's first ``s`` seconds (read with soundfile: torchaudio is stubbed in the reference
   environment, so upstream's own CLI cannot read files there).
@@ -67,8 +68,13 @@ def main():
         elif cmd == "stream_run":
             model, hop, x = stream["model"], stream["hop"], stream["x"]
             ns, cpu_ns = [], []
+            pace = float(req.get("pace_s") or 0.0)
+            due = time.perf_counter()
             with torch.inference_mode():
                 for _ in range(int(req["hops"])):
+                    if pace:
+                        due += pace
+                        time.sleep(max(0.0, due - time.perf_counter()))
                     p = stream["pos"]
                     block = x[p:p + hop].reshape(1, hop)
                     t, c = time.perf_counter_ns(), time.process_time_ns()
