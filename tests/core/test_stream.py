@@ -17,9 +17,11 @@ from .golden import ACT_ATOL, CONF_ATOL, MANIFEST, VOL_RTOL, assert_pitch_close,
 # whose distribution is split between two bins), inside the golden tolerances (1e-3).
 SPLIT_ATOL = 5e-4
 # mirror=0 frames vs offline frames: the same sums in real arithmetic, evaluated differently (the stream skips the
-# kernels' zero taps; other call shapes): 4e-5 measured on activations, 2.4e-7 on confidence.
-# For scale: misaligning the signal by ONE sample changes activations by up to 0.06 and confidence by 3e-3.
-RELATION_ATOL = 1e-4
+# kernels' zero taps; other call shapes; the native engine's FFT sizes): 4e-5 measured on activations with the torch
+# engine, 1.03e-4 with the native one (on a frame whose distribution is split 0.40/0.60 between two bins);
+# 2.4e-7 on confidence. For scale: misaligning the signal by ONE sample changes activations by up to 0.06 and
+# confidence by 3e-3.
+RELATION_ATOL = 2e-4
 
 STREAM_KEYS = [(case, int(k[len("stream_hop"):].split("_")[0]))
                for case in sorted(MANIFEST["cases"]) for k in MANIFEST["cases"][case]["keys"]
