@@ -30,16 +30,11 @@ import numpy as np
 import torch
 
 SOURCE = Path(__file__).resolve().parent / "native" / "frame.c"
-ABI_VERSION = 5  # PT_ABI_VERSION in frame.c
+ABI_VERSION = 4  # PT_ABI_VERSION in frame.c
 MAX_POINT = 8
 REDUCTION_CODES = {"alwa": 0, "argmax": 1, "mean": 2}
 ACTIVATION_CODES = {"LeakyReLU": 0, "ReLU": 1, "SiLU": 2}
 COMPILE_TIMEOUT_S = 120
-# FFT points per overlap-save block of the prefilter convolutions (90 outputs per block with kernel 39, 3 blocks for
-# 219 bins). Smaller blocks mean fewer frequencies, so fewer bytes of kernel spectra per hop (65 x 40 x 40 complex:
-# 0.8 MB per layer, against 1.65 MB for one 256-point block), which is what a hop costs once the caches have gone
-# cold between hops (live use); more blocks mean more arithmetic. Measured: benchmarks/streaming_latency.py.
-PREFILTER_BLOCK = 128
 
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
@@ -63,7 +58,7 @@ class _Plan(ctypes.Structure):
         ("ln_w", _f32p), ("ln_b", _f32p),
         ("act", ctypes.c_int32), ("slope", ctypes.c_float),
         ("ch", ctypes.c_int32), ("ksize", ctypes.c_int32), ("n_mix", ctypes.c_int32), ("fft_n", ctypes.c_int32),
-        ("fft_log2", ctypes.c_int32), ("fft_valid", ctypes.c_int32), ("n_blocks", ctypes.c_int32),
+        ("fft_log2", ctypes.c_int32),
         ("conv1_w", _f32p), ("conv1_b", _f32p), ("mix_h", _f32p), ("mix_b", _f32p), ("twiddle", _f32p),
         ("bitrev", _i32p),
         ("n_point", ctypes.c_int32), ("p_in", ctypes.c_int32 * MAX_POINT), ("p_out", ctypes.c_int32 * MAX_POINT),
@@ -319,17 +314,17 @@ class NativeFramePlan:
         conv1_b[:ch_real] = enc.prefilter[0].bias.detach().double().cpu().numpy()
         p.conv1_w = _ptr(self._hold(conv1_w.astype(np.float32)), _f32p)
         p.conv1_b = _ptr(self._hold(conv1_b.astype(np.float32)), _f32p)
-        # overlap-save blocks of n points, n - k + 1 outputs each (see frame.c: prefilter_layer)
-        n = max(PREFILTER_BLOCK, 1 << int(np.ceil(np.log2(2 * k))))
+        n = 1 << int(np.ceil(np.log2(enc.n_bins_in + k // 2)))  # circular convolution never wraps onto kept bins
         nf = n // 2 + 1
-        p.fft_n, p.fft_log2, p.fft_valid = n, n.bit_length() - 1, n - k + 1
-        p.n_blocks = -(-enc.n_bins_in // p.fft_valid)
+        p.fft_n, p.fft_log2 = n, n.bit_length() - 1
         mix_h = np.zeros((max(1, p.n_mix), nf, ch, 2, ch))
         mix_b = np.zeros((max(1, p.n_mix), ch))
         for layer, conv in enumerate(enc.prefilter[1:]):
             w = conv.weight.detach().double().cpu().numpy()  # (out, in, K)
-            # a block's outputs are the circular correlation with w: spectrum conj(FFT(w)); 1/n of the inverse folded
-            spec = np.conj(np.fft.rfft(w, n=n, axis=-1)) / n  # (out, in, nf)
+            # y[i] = sum_t w[t] x[i + t - K//2]: circular convolution with h[(K//2 - t) mod n] = w[t]
+            h = np.zeros(w.shape[:2] + (n,))
+            h[:, :, (k // 2 - np.arange(k)) % n] = w
+            spec = np.fft.rfft(h, axis=-1) / n  # (out, in, nf); 1/n of the inverse transform folded in
             spec = spec.transpose(2, 1, 0)  # (nf, in, out)
             mix_h[layer, :, :ch_real, 0, :ch_real] = spec.real
             mix_h[layer, :, :ch_real, 1, :ch_real] = spec.imag

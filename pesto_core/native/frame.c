@@ -16,11 +16,10 @@
  *
  * Encoder (one frame; C = channels, K = prefilter kernel, N = n_bins_in):
  *   layer norm over the N bins -> conv 1->C (kernel K, direct) -> activation
- *   -> (n_mix times) x = act(conv_CxC(x) + b) + x, the convolution by FFT along the bins, overlap-save in blocks of
- *      fft_n points (each gives fft_n - K + 1 outputs; small blocks: fewer frequencies, so fewer kernel-spectrum
- *      bytes to read per hop, which is what a hop costs when the caches are cold): real FFTs through half-size
- *      complex ones (radix 2, the C channels as vector lanes), C x C complex mixing per frequency with the kernels'
- *      spectra (1/fft_n folded in), the inverse as a forward FFT of the conjugate (only its real part is needed)
+ *   -> (n_mix times) x = act(conv_CxC(x) + b) + x, the convolution by FFT along the bins: each channel zero-padded
+ *      to fft_n >= N + K/2 points (the circular convolution never wraps onto kept bins), complex FFT (radix 2, the
+ *      C channels as vector lanes), C x C complex mixing per frequency with the kernels' spectra (1/fft_n folded in),
+ *      and the inverse transform as a forward FFT of the conjugate (only its real part is needed)
  *   -> 1x1 convolutions -> Toeplitz layer (its generating vector, reversed: 4 KB) -> softmax -> roll by the
  *      checkpoint's shift.
  */
@@ -32,7 +31,7 @@ typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
 typedef int32_t v8i __attribute__((vector_size(32), aligned(4), may_alias));
 
 #define PT_MAX_POINT 8
-#define PT_ABI_VERSION 5
+#define PT_ABI_VERSION 4
 
 static inline v8f ld8(const float *p) { return *(const v8f *)p; }
 static inline void st8(float *p, v8f v) { *(v8f *)p = v; }
@@ -55,12 +54,11 @@ typedef struct {
     /* --- activation: 0 leaky (slope), 1 relu, 2 silu */
     int32_t act;
     float slope;
-    /* --- prefilter: ch channels (multiple of 8), kernel ksize, n_mix FFT layers by overlap-save in n_blocks blocks
-     *     of fft_n = 2^fft_log2 points, each giving fft_valid = fft_n - ksize + 1 outputs */
-    int32_t ch, ksize, n_mix, fft_n, fft_log2, fft_valid, n_blocks;
+    /* --- prefilter: ch channels (multiple of 8), kernel ksize, n_mix FFT layers of fft_n = 2^fft_log2 points */
+    int32_t ch, ksize, n_mix, fft_n, fft_log2;
     const float *conv1_w;   /* (ksize, ch) */
     const float *conv1_b;   /* (ch,) */
-    const float *mix_h;     /* (n_mix, fft_n/2 + 1, ch_in, 2, ch_out): Re, Im of conj(FFT(kernel)) / fft_n */
+    const float *mix_h;     /* (n_mix, fft_n/2 + 1, ch_in, 2, ch_out): Re H, Im H, times 1/fft_n */
     const float *mix_b;     /* (n_mix, ch) */
     const float *twiddle;   /* (fft_n/2 + 1, 2): cos(2 pi j / fft_n), -sin(2 pi j / fft_n) */
     const int32_t *bitrev;  /* (fft_n/2,): bit reversal of the half-size complex transforms */
@@ -97,12 +95,8 @@ static int64_t max_ch(const pt_plan *p) {
 }
 static int64_t off_y(const pt_plan *p) { return off_x(p) + (int64_t)p->n_in * max_ch(p) + 8; }
 static int64_t off_fft(const pt_plan *p) { return off_y(p) + (int64_t)p->n_in * max_ch(p) + 8; }
-static int64_t spec_floats(const pt_plan *p) { return (int64_t)p->n_blocks * (p->fft_n / 2 + 1) * 2 * p->ch; }
 static int64_t off_stage(const pt_plan *p) { return off_fft(p) + (int64_t)p->fft_n * p->ch; }
-static int64_t off_logits(const pt_plan *p) {
-    int64_t stage = 2 * spec_floats(p), y = (int64_t)p->n_in * p->ch;  /* spectra + mixed; y reuses them */
-    return off_stage(p) + (stage > y ? stage : y);
-}
+static int64_t off_logits(const pt_plan *p) { return off_stage(p) + 2 * (int64_t)(p->fft_n / 2 + 1) * 2 * p->ch; }
 static int64_t off_flat(const pt_plan *p) { return off_logits(p) + (int64_t)p->n_out + 8; }
 static int64_t work_total(const pt_plan *p) { return off_flat(p) + (int64_t)p->c_last * p->n_in + 8; }
 
@@ -272,132 +266,105 @@ static void fft_channels(const pt_plan *p, float *re, float *im) {
     }
 }
 
-/* One prefilter layer by FFT: x <- act(conv(x) + b) + x, overlap-save.
+/* One prefilter layer by FFT: x <- act(conv(x) + b) + x.
  *
- * With xp[q] = x[q - K/2] (zero outside the n_in bins), output y[i] = sum_t w[t] xp[i + t]. Block b covers outputs
- * i = b V + r (r < V = n - K + 1) from the segment s[u] = xp[b V + u], u < n: y = sum_t w[t] s[r + t], a circular
- * correlation that never wraps for r < V, so Y[f] = S[f] conj(W[f]) (the spectra in mix_h are conj(W) / n).
+ * Real transforms of n = fft_n points through complex ones of h = n/2 points: z[m] = x[2m] + i x[2m+1],
+ * Z = FFT_h(z), X[f] = E[f] + W^f O[f] (f = 0..h, W = exp(-2 pi i / n)) with E = (Z[f] + conj Z[h-f]) / 2 and
+ * O = (Z[f] - conj Z[h-f]) / 2i. Back: with Y[f] (f = 0..h, 1/n folded into the spectra), y[2m] + i y[2m+1] =
+ * IFFT_h(Ze + i Zo) unnormalised, Ze = Y[f] + conj Y[h-f], Zo = (Y[f] - conj Y[h-f]) W^-f; the unnormalised
+ * inverse is conj(FFT_h(conj(.))).
  *
- * Real transforms of n points through complex ones of h = n/2 points: z[m] = s[2m] + i s[2m+1], Z = FFT_h(z),
- * S[f] = E[f] + W^f O[f] (f = 0..h, W = exp(-2 pi i / n)) with E = (Z[f] + conj Z[h-f]) / 2 and
- * O = (Z[f] - conj Z[h-f]) / 2i. Back: y[2m] + i y[2m+1] = IFFT_h(Ze + i Zo) unnormalised, Ze = Y[f] + conj Y[h-f],
- * Zo = (Y[f] - conj Y[h-f]) W^-f; the unnormalised inverse is conj(FFT_h(conj(.))).
- *
- * x: (n_in, ch); re/im: (h, ch) scratch; spec, mixed: (n_blocks, h + 1, 2, ch) scratch. */
+ * x: (n_in, ch); re/im: (h, ch) scratch; spec, mixed: (h + 1, 2, ch) scratch. */
 static void prefilter_layer(const pt_plan *p, int layer, float *x, float *spec, float *mixed, float *re, float *im) {
-    const int n = p->fft_n, h = n / 2, ch = p->ch, nf = h + 1, n_in = p->n_in, half_k = p->ksize / 2;
-    const int valid = p->fft_valid, nb = p->n_blocks;
-    const int64_t block_floats = (int64_t)nf * 2 * ch;
+    const int n = p->fft_n, h = n / 2, ch = p->ch, nf = h + 1, n_in = p->n_in;
+    memset(re, 0, sizeof(float) * (size_t)h * ch);
+    memset(im, 0, sizeof(float) * (size_t)h * ch);
+    for (int m = 0; m < h && 2 * m < n_in; m++) {
+        memcpy(re + (int64_t)p->bitrev[m] * ch, x + (int64_t)(2 * m) * ch, sizeof(float) * ch);
+        if (2 * m + 1 < n_in)
+            memcpy(im + (int64_t)p->bitrev[m] * ch, x + (int64_t)(2 * m + 1) * ch, sizeof(float) * ch);
+    }
+    fft_channels(p, re, im);
     const v8f half = splat8(0.5f);
-    for (int b = 0; b < nb; b++) {
-        memset(re, 0, sizeof(float) * (size_t)h * ch);
-        memset(im, 0, sizeof(float) * (size_t)h * ch);
-        for (int u = 0; u < n; u++) {
-            const int q = b * valid + u - half_k;
-            if (q < 0 || q >= n_in) continue;
-            float *dst = ((u & 1) ? im : re) + (int64_t)p->bitrev[u >> 1] * ch;
-            memcpy(dst, x + (int64_t)q * ch, sizeof(float) * ch);
-        }
-        fft_channels(p, re, im);
-        float *sb = spec + b * block_floats;
-        for (int f = 0; f < nf; f++) {
-            const int g = (h - f) % h, fz = f % h;
-            const v8f wr = splat8(p->twiddle[2 * f]), wi = splat8(p->twiddle[2 * f + 1]);
-            const float *ar = re + (int64_t)fz * ch, *ai = im + (int64_t)fz * ch;
-            const float *cr = re + (int64_t)g * ch, *ci = im + (int64_t)g * ch;
-            float *xr = sb + (int64_t)f * 2 * ch, *xi = xr + ch;
-            for (int v = 0; v < ch; v += 8) {
-                v8f a = ld8(ar + v), bb = ld8(ai + v), c = ld8(cr + v), d = -ld8(ci + v);  /* Z[f], conj Z[h-f] */
-                v8f er = half * (a + c), ei = half * (bb + d);
-                v8f or_ = half * (bb - d), oi = half * (c - a);
-                st8(xr + v, er + wr * or_ - wi * oi);
-                st8(xi + v, ei + wr * oi + wi * or_);
-            }
+    for (int f = 0; f < nf; f++) {
+        const int g = (h - f) % h, fz = f % h;
+        const v8f wr = splat8(p->twiddle[2 * f]), wi = splat8(p->twiddle[2 * f + 1]);
+        const float *ar = re + (int64_t)fz * ch, *ai = im + (int64_t)fz * ch;
+        const float *cr = re + (int64_t)g * ch, *ci = im + (int64_t)g * ch;
+        float *xr = spec + (int64_t)f * 2 * ch, *xi = xr + ch;
+        for (int v = 0; v < ch; v += 8) {
+            v8f a = ld8(ar + v), b = ld8(ai + v), c = ld8(cr + v), d = -ld8(ci + v);  /* Z[f], conj Z[h-f] */
+            v8f er = half * (a + c), ei = half * (b + d);
+            v8f or_ = half * (b - d), oi = half * (c - a);
+            st8(xr + v, er + wr * or_ - wi * oi);
+            st8(xi + v, ei + wr * oi + wi * or_);
         }
     }
-    /* mixing: frequency by frequency, every block, so that H[f] (ch x 2 x ch floats) is read from memory once */
     const float *hmat = p->mix_h + (int64_t)layer * nf * ch * 2 * ch;
     for (int f = 0; f < nf; f++) {
+        const float *xr = spec + (int64_t)f * 2 * ch, *xi = xr + ch;
         const float *hf = hmat + (int64_t)f * ch * 2 * ch;
-        for (int b = 0; b < nb; b++) {
-            const float *xr = spec + b * block_floats + (int64_t)f * 2 * ch, *xi = xr + ch;
-            float *out = mixed + b * block_floats + (int64_t)f * 2 * ch;
-            int v = 0;
-            for (; v + 16 <= ch; v += 16) {
-                v8f ar0 = splat8(0), br0 = splat8(0), ai0 = splat8(0), bi0 = splat8(0);
-                v8f ar1 = splat8(0), br1 = splat8(0), ai1 = splat8(0), bi1 = splat8(0);
-                for (int i = 0; i < ch; i++) {
-                    const v8f sr = splat8(xr[i]), si = splat8(xi[i]);
-                    const float *hr = hf + (int64_t)i * 2 * ch + v, *hi = hr + ch;
-                    v8f hr0 = ld8(hr), hi0 = ld8(hi), hr1 = ld8(hr + 8), hi1 = ld8(hi + 8);
-                    ar0 += sr * hr0;
-                    br0 += si * hi0;
-                    ai0 += sr * hi0;
-                    bi0 += si * hr0;
-                    ar1 += sr * hr1;
-                    br1 += si * hi1;
-                    ai1 += sr * hi1;
-                    bi1 += si * hr1;
-                }
-                st8(out + v, ar0 - br0);
-                st8(out + ch + v, ai0 + bi0);
-                st8(out + v + 8, ar1 - br1);
-                st8(out + ch + v + 8, ai1 + bi1);
+        float *out = mixed + (int64_t)f * 2 * ch;
+        int v = 0;
+        for (; v + 16 <= ch; v += 16) {
+            v8f ar0 = splat8(0), br0 = splat8(0), ai0 = splat8(0), bi0 = splat8(0);
+            v8f ar1 = splat8(0), br1 = splat8(0), ai1 = splat8(0), bi1 = splat8(0);
+            for (int i = 0; i < ch; i++) {
+                const v8f sr = splat8(xr[i]), si = splat8(xi[i]);
+                const float *hr = hf + (int64_t)i * 2 * ch + v, *hi = hr + ch;
+                v8f hr0 = ld8(hr), hi0 = ld8(hi), hr1 = ld8(hr + 8), hi1 = ld8(hi + 8);
+                ar0 += sr * hr0;
+                br0 += si * hi0;
+                ai0 += sr * hi0;
+                bi0 += si * hr0;
+                ar1 += sr * hr1;
+                br1 += si * hi1;
+                ai1 += sr * hi1;
+                bi1 += si * hr1;
             }
-            for (; v < ch; v += 8) {
-                v8f ar0 = splat8(0), br0 = splat8(0), ai0 = splat8(0), bi0 = splat8(0);
-                for (int i = 0; i < ch; i++) {
-                    const v8f sr = splat8(xr[i]), si = splat8(xi[i]);
-                    const float *hr = hf + (int64_t)i * 2 * ch + v, *hi = hr + ch;
-                    v8f hr0 = ld8(hr), hi0 = ld8(hi);
-                    ar0 += sr * hr0;
-                    br0 += si * hi0;
-                    ai0 += sr * hi0;
-                    bi0 += si * hr0;
-                }
-                st8(out + v, ar0 - br0);
-                st8(out + ch + v, ai0 + bi0);
+            st8(out + v, ar0 - br0);
+            st8(out + ch + v, ai0 + bi0);
+            st8(out + v + 8, ar1 - br1);
+            st8(out + ch + v + 8, ai1 + bi1);
+        }
+        for (; v < ch; v += 8) {
+            v8f ar0 = splat8(0), br0 = splat8(0), ai0 = splat8(0), bi0 = splat8(0);
+            for (int i = 0; i < ch; i++) {
+                const v8f sr = splat8(xr[i]), si = splat8(xi[i]);
+                const float *hr = hf + (int64_t)i * 2 * ch + v, *hi = hr + ch;
+                v8f hr0 = ld8(hr), hi0 = ld8(hi);
+                ar0 += sr * hr0;
+                br0 += si * hi0;
+                ai0 += sr * hi0;
+                bi0 += si * hr0;
             }
+            st8(out + v, ar0 - br0);
+            st8(out + ch + v, ai0 + bi0);
         }
     }
-    /* inverse per block; outputs b V + r for r < V, after bias and activation, added to x (residual) */
+    for (int f = 0; f < h; f++) {
+        const v8f wr = splat8(p->twiddle[2 * f]), wi = splat8(-p->twiddle[2 * f + 1]);  /* W^-f */
+        const float *yr = mixed + (int64_t)f * 2 * ch, *yi = yr + ch;
+        const float *cr = mixed + (int64_t)(h - f) * 2 * ch, *ci = cr + ch;
+        float *dr = re + (int64_t)p->bitrev[f] * ch, *di = im + (int64_t)p->bitrev[f] * ch;
+        for (int v = 0; v < ch; v += 8) {
+            v8f a = ld8(yr + v), b = ld8(yi + v), c = ld8(cr + v), d = -ld8(ci + v);  /* Y[f], conj Y[h-f] */
+            v8f er = a + c, ei = b + d, dr_ = a - c, di_ = b - d;
+            v8f or_ = dr_ * wr - di_ * wi, oi = dr_ * wi + di_ * wr;
+            st8(dr + v, er - oi);       /* conj(Ze + i Zo) */
+            st8(di + v, -(ei + or_));
+        }
+    }
+    fft_channels(p, re, im);
     const float *bias = p->mix_b + (int64_t)layer * ch;
-    const v8f s = p->act <= 1 ? splat8(p->act == 0 ? p->slope : 0.0f) : splat8(0.0f);
-    for (int b = 0; b < nb; b++) {
-        const float *mb = mixed + b * block_floats;
-        for (int f = 0; f < h; f++) {
-            const v8f wr = splat8(p->twiddle[2 * f]), wi = splat8(-p->twiddle[2 * f + 1]);  /* W^-f */
-            const float *yr = mb + (int64_t)f * 2 * ch, *yi = yr + ch;
-            const float *cr = mb + (int64_t)(h - f) * 2 * ch, *ci = cr + ch;
-            float *dr = re + (int64_t)p->bitrev[f] * ch, *di = im + (int64_t)p->bitrev[f] * ch;
-            for (int v = 0; v < ch; v += 8) {
-                v8f a = ld8(yr + v), bb = ld8(yi + v), c = ld8(cr + v), d = -ld8(ci + v);  /* Y[f], conj Y[h-f] */
-                v8f er = a + c, ei = bb + d, dr_ = a - c, di_ = bb - d;
-                v8f or_ = dr_ * wr - di_ * wi, oi = dr_ * wi + di_ * wr;
-                st8(dr + v, er - oi);       /* conj(Ze + i Zo) */
-                st8(di + v, -(ei + or_));
-            }
-        }
-        fft_channels(p, re, im);
-        for (int r = 0; r < valid; r++) {
-            const int i = b * valid + r;
-            if (i >= n_in) break;
-            const float *src = (r & 1) ? im + (int64_t)(r >> 1) * ch : re + (int64_t)(r >> 1) * ch;
-            const v8f sign = splat8((r & 1) ? -1.0f : 1.0f);
-            float *xi = x + (int64_t)i * ch;
-            for (int v = 0; v < ch; v += 8) {
-                v8f y = sign * ld8(src + v) + ld8(bias + v);
-                if (p->act <= 1) {
-                    y = leaky8(y, s);
-                } else {
-                    for (int l = 0; l < 8; l++) y[l] = activate(p, y[l]);
-                }
-                /* the block's other outputs are not read again: adding in place is safe (the spectra hold the
-                 * inputs of the later blocks) */
-                st8(xi + v, ld8(xi + v) + y);
-            }
-        }
+    float *y = spec;  /* (n_in, ch): the spectra are no longer needed */
+    for (int b = 0; b < n_in; b++) {
+        const float *r = (b & 1) ? im + (int64_t)(b >> 1) * ch : re + (int64_t)(b >> 1) * ch;
+        const v8f sign = splat8((b & 1) ? -1.0f : 1.0f);
+        for (int v = 0; v < ch; v += 8) st8(y + (int64_t)b * ch + v, sign * ld8(r + v) + ld8(bias + v));
     }
+    activate_array(p, y, (int64_t)n_in * ch);
+    for (int64_t i = 0; i < (int64_t)n_in * ch; i += 8) st8(x + i, ld8(x + i) + ld8(y + i));
 }
 
 /* 1x1 convolution: x (n_in, cin) -> y (n_in, cout), bias, activation */
@@ -489,7 +456,7 @@ int pt_frames(const pt_plan *p, const float *x, int64_t hop, int64_t n_frames, f
     float *w = p->work;
     float *vqt = w + off_vqt(p), *lp = w + off_lp(p), *power = lp + p->n_bins;
     float *xa = w + off_x(p), *ya = w + off_y(p), *re = w + off_fft(p), *im = re + (int64_t)p->fft_n / 2 * p->ch;
-    float *spec = w + off_stage(p), *mixed = spec + spec_floats(p);
+    float *spec = w + off_stage(p), *mixed = spec + (int64_t)(p->fft_n / 2 + 1) * 2 * p->ch;
     float *logits = w + off_logits(p), *flat = w + off_flat(p);
     const int nb = p->n_bins;
     for (int64_t t = 0; t < n_frames; t++) {
