@@ -186,3 +186,42 @@ def test_upstream_streaming_module_native_equals_torch(model):
         np.testing.assert_allclose(af.numpy(), as_.numpy(), rtol=0, atol=ACT_ATOL)
         np.testing.assert_allclose(cf.numpy(), cs.numpy(), rtol=0, atol=CONF_ATOL)
         np.testing.assert_allclose(vf.numpy(), vs.numpy(), rtol=VOL_RTOL, atol=1e-30)
+
+
+@pytest.mark.parametrize("channels", [20, 72])
+def test_other_channel_counts(channels):
+    """Checkpoints with other prefilter widths: 20 channels (padded to 24 lanes), 72 (the generic mixing loop).
+    Random weights in the published layout; native frames against the torch engine's."""
+    import dataclasses
+
+    from pesto_core.checkpoint import load_checkpoint
+    from pesto_core.model import PestoModel
+
+    ckpt = load_checkpoint("mir-1k_g7")
+    gen = torch.Generator().manual_seed(channels)
+    sd = dict(ckpt.state_dict)
+    k = ckpt.encoder.get("prefilt_kernel_size", 39)
+
+    def rand(*shape, scale):
+        return (torch.rand(*shape, generator=gen) - 0.5) * 2 * scale
+
+    sd["encoder.conv1.0.weight"] = rand(channels, 1, k, scale=0.3)
+    sd["encoder.conv1.0.bias"] = rand(channels, scale=0.1)
+    for i in range(ckpt.encoder.get("n_prefilt_layers", 3) - 1):
+        sd[f"encoder.prefilt_layers.{i}.0.weight"] = rand(channels, channels, k, scale=0.3 / (channels * k) ** 0.5)
+        sd[f"encoder.prefilt_layers.{i}.0.bias"] = rand(channels, scale=0.1)
+    w = sd["encoder.conv_layers.0.weight"]
+    sd["encoder.conv_layers.0.weight"] = rand(w.shape[0], channels, 1, scale=1 / channels ** 0.5)
+    enc = dict(ckpt.encoder)
+    enc["n_chan_layers"] = [channels] + list(enc["n_chan_layers"])[1:]
+    model = PestoModel(dataclasses.replace(ckpt, encoder=enc, state_dict=sd), 10.0)
+    require_native()
+    sr, hop = 16000, 160
+    fast = PitchStream(sr, hop_length=hop, model=model)
+    slow = PitchStream(sr, hop_length=hop, model=model, native=False)
+    assert fast.engine.native is not None
+    for name, x in signals(sr, 20 * hop):
+        a, b = fast.push(x.astype(np.float32)), slow.push(x.astype(np.float32))
+        assert b.activations.max() > 0.01  # a real distribution, not all-uniform
+        np.testing.assert_allclose(a.activations, b.activations, rtol=0, atol=ACT_ATOL, err_msg=name)
+        np.testing.assert_allclose(a.confidence, b.confidence, rtol=0, atol=CONF_ATOL, err_msg=name)
