@@ -77,7 +77,8 @@ class _RefineParams(ctypes.Structure):
 
     _fields_ = [
         ("sr", ctypes.c_int32), ("max_harm", ctypes.c_int32), ("extrapolate", ctypes.c_int32),
-        ("max_length", ctypes.c_int64), ("n_periods", ctypes.c_double), ("min_window_s", ctypes.c_double), ("max_shift", ctypes.c_double),
+        ("max_length", ctypes.c_int64), ("n_periods", ctypes.c_double), ("min_window_s", ctypes.c_double),
+        ("max_shift", ctypes.c_double),
         ("nyquist_share", ctypes.c_double), ("tolerance", ctypes.c_double),
         ("work", _f64p), ("work_len", ctypes.c_int64),
     ]
@@ -290,7 +291,6 @@ class NativeFramePlan:
         p.bin_off = _ptr(self._hold(offs), _i64p)
         p.vqt_re = _ptr(self._hold(re_flat.astype(np.float32)), _f32p)
         p.vqt_im = _ptr(self._hold(im_flat.astype(np.float32)), _f32p)
-        self.vqt_floats = int(2 * lens.sum())
         # --- front
         from .model import LN10_OVER_10
         p.crop0, p.n_in = model.crop[0], enc.n_bins_in

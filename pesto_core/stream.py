@@ -145,9 +145,13 @@ class StreamFrameEngine(nn.Module):
         Supplies the network (:meth:`PestoModel.frames_from_vqt`) and the VQT parameters.
     sr, hop_length : int
     mirror : float
+    native_reduction : {"alwa", "argmax", "mean"}, optional
+        Also prepare the native frame engine (``self.native``, a :class:`pesto_core.native.NativeFramePlan`, None
+        where it cannot be built or off the CPU), decoding with this reduction. The torch forms are always there.
     """
 
-    def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float, native_reduction: Optional[str] = None):
+    def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float,
+                 native_reduction: Optional[str] = None):
         super().__init__()
         if not isinstance(sr, (int, np.integer)) or isinstance(sr, bool) or not MIN_SR <= sr <= MAX_SR:
             raise ParameterError(f"sample rate must be an integer number of Hz in {MIN_SR}..{MAX_SR}, got {sr!r}")

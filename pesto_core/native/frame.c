@@ -232,7 +232,8 @@ static void front(const pt_plan *p, const float *lp, float *padded, float *out) 
 }
 
 /* In-place radix-2 FFT (forward: exp(-i ...)) of size h = fft_n / 2 over ch interleaved channels, input already in
- * bit-reversed order. re, im: (h, ch). Twiddles: the fft_n-point table, exp(-2 pi i j / len) = table[j * fft_n / len]. */
+ * bit-reversed order. re, im: (h, ch). Twiddles: the fft_n-point table,
+ * exp(-2 pi i j / len) = table[j * fft_n / len]. */
 static void fft_channels(const pt_plan *p, float *re, float *im) {
     const int n = p->fft_n, h = p->fft_n / 2, ch = p->ch;
     for (int a = 0; a < h; a += 2) {  /* first stage: twiddle 1 */
