@@ -435,7 +435,6 @@ class PitchStream:
         self._buf[:, :self.geometry.cache] = 0.0
         self._fill = self.geometry.cache
         self._pending_bad = np.zeros(self.n_streams, dtype=bool)
-        self._any_pending_bad = False
         self._n_samples = 0
         self._n_frames = 0
 
@@ -473,14 +472,13 @@ class PitchStream:
             self._fill = fill + n
             self._n_samples += n
             n_frames = self.engine.n_frames(self._fill)
-            if finite and not self._any_pending_bad:
+            if finite and not self._pending_bad.any():
                 frame_bad = None
             else:
                 bad = ~np.isfinite(dst)
                 dst[bad] = 0.0  # bad samples never enter the state
                 frame_bad, self._pending_bad = _frame_flags(bad, self._pending_bad, pending,
                                                             self.geometry.hop_length, n_frames)
-                self._any_pending_bad = bool(self._pending_bad.any())
                 if not frame_bad.any():
                     frame_bad = None
         else:
@@ -628,9 +626,8 @@ class PitchStream:
         self._n_frames += n_frames
         if squeeze:
             pitch, c, v, a, finite = pitch[0], c[0], v[0], a[0], finite[0]
-        # g.centre(k) / sr, inline (this runs once per hop)
-        return StreamFrames(time_s=((k + 1) * hop - g.lag) / g.sr, frame_index=k, pitch_semitones=pitch,
-                            confidence=c, volume=v, activations=a, input_finite=finite)
+        return StreamFrames(time_s=g.centre(k) / g.sr, frame_index=k, pitch_semitones=pitch, confidence=c,
+                            volume=v, activations=a, input_finite=finite)
 
 
 # ------------------------------------------------------------------------------------------------------ upstream API
