@@ -11,7 +11,8 @@ import torch
 
 from .audio import AudioReader
 from .checkpoint import DEFAULT_MODEL, load_checkpoint
-from .decode import REDUCTIONS, reduce_activations, semitones_to_hz
+from .decode import REDUCTIONS, reduce_activations
+from .units import semitones_to_hz
 from .errors import ParameterError, PestoError
 from .model import DEFAULT_CHUNK_FRAMES, PestoModel
 from .refine import refine_frames, refine_signal

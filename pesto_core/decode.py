@@ -61,15 +61,3 @@ def reduce_activations(activations: torch.Tensor, reduction: str = "alwa") -> to
         weights = activations.gather(-1, idx)
         return (weights * pitches[idx]).sum(dim=-1) / weights.sum(dim=-1)
     raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
-
-
-def semitones_to_hz(semitones, a4_hz: float = 440.0):
-    """MIDI semitones (69 = A4) to Hz. Works on floats, numpy arrays and tensors."""
-    return a4_hz * 2 ** ((semitones - 69) / 12)
-
-
-def hz_to_semitones(f_hz, a4_hz: float = 440.0):
-    """Hz to MIDI semitones (69 = A4). Non-positive frequencies give NaN (numpy) ."""
-    f_hz = np.asarray(f_hz, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(f_hz > 0, 69 + 12 * np.log2(f_hz / a4_hz), np.nan)

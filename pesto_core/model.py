@@ -23,7 +23,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checkpoint import Checkpoint
-from .decode import reduce_activations, semitones_to_hz
+from .decode import reduce_activations
+from .units import semitones_to_hz
 from .errors import CheckpointError, ParameterError
 from .vqt import VQT, padded_segment
 

@@ -51,7 +51,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checkpoint import DEFAULT_MODEL, load_checkpoint
-from .decode import REDUCTIONS, reduce_activations, semitones_to_hz
+from .decode import REDUCTIONS, reduce_activations
+from .units import semitones_to_hz
 from .errors import ParameterError
 from .model import PestoModel, hop_length_for
 from .native import NativeFramePlan, library as native_library

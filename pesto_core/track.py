@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .decode import semitones_to_hz
+from .units import semitones_to_hz
 
 
 @dataclass(frozen=True)

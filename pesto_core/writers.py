@@ -7,8 +7,10 @@ semitones. The same functions serve the command line and the app's export, so bo
   ``convert_to_freq=False``, the header keeping upstream's column name).
 * NPZ: ``timesteps`` (s), ``pitch`` (Hz or semitones), ``confidence``, ``volume``, ``activations``, and metadata:
   ``pitch_unit``, ``sr``, ``hop_length``, ``step_ms``, ``model``, ``reduction``, ``decoding``.
-* PNG: the activation map weighted by confidence with a note-labelled pitch axis; rendered by the app's Qt code
-  (:mod:`app.render`), imported only when a PNG is asked for, so the engine itself never loads Qt.
+* PNG: the activation map weighted by confidence with a note-labelled pitch axis. The engine has no drawing code
+  (it never imports a GUI toolkit): the renderer is a plug-in that the app registers under the entry-point group
+  ``pesto_tracker.renderers`` (name ``png``, see ``pyproject.toml``), or that a program registers with
+  :func:`register_renderer`. The command line and the File tab's export therefore draw the same picture.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Dict, Optional, Sequence, Union
 
 import numpy as np
 
@@ -100,12 +102,40 @@ def write_npz(path, track: PitchTrack, convert_to_freq: bool = True) -> Path:
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def write_png(path, track: PitchTrack, title: Optional[str] = None) -> Path:
+RENDERER_GROUP = "pesto_tracker.renderers"
+_renderers: Dict[str, Callable[..., bytes]] = {}
+
+
+def register_renderer(fmt: str, render: Callable[..., bytes]) -> None:
+    """Make ``render(track, title=...) -> bytes`` the renderer of image format ``fmt`` (e.g. ``"png"``)."""
+    _renderers[fmt] = render
+
+
+def renderer(fmt: str, path: Union[str, Path] = "") -> Callable[..., bytes]:
+    """The registered renderer of ``fmt``: one registered in this process, else the installed entry point.
+
+    Raises :class:`OutputError` naming ``path`` when none is installed or it cannot be loaded (e.g. the app's
+    extra, which provides the PNG renderer, is not installed).
+    """
+    if fmt in _renderers:
+        return _renderers[fmt]
+    from importlib.metadata import entry_points
+
+    found = [ep for ep in entry_points(group=RENDERER_GROUP) if ep.name == fmt]
+    if not found:
+        raise OutputError(f"{path}: no {fmt.upper()} renderer is installed (install the app's extra: "
+                          f"pip install 'pesto-tracker[app]')")
     try:
-        from app.render import render_activation_png  # noqa: WPS433 (Qt is loaded only for PNG output)
+        render = found[0].load()
     except ImportError as e:
-        raise OutputError(f"{path}: PNG export needs the app's dependencies (PySide6, pyqtgraph): {e}") from None
-    png = render_activation_png(track, title=title or Path(path).name)
+        raise OutputError(f"{path}: {fmt.upper()} export needs the app's dependencies (PySide6, pyqtgraph): "
+                          f"{e}") from None
+    _renderers[fmt] = render
+    return render
+
+
+def write_png(path, track: PitchTrack, title: Optional[str] = None) -> Path:
+    png = renderer("png", path)(track, title=title or Path(path).name)
     return atomic_write(path, lambda f: f.write(png))
 
 
