@@ -26,6 +26,7 @@ from .checkpoint import Checkpoint
 from .decode import reduce_activations
 from .units import semitones_to_hz
 from .errors import CheckpointError, ParameterError
+from .validation import check_sr, hop_length_for  # noqa: F401 (hop_length_for re-exported)
 from .vqt import VQT, padded_segment
 
 # Frames yielded per chunk by default. Memory is bounded by the tiles (about 0.25 MB per frame at 48 kHz).
@@ -33,16 +34,6 @@ DEFAULT_CHUNK_FRAMES = 512
 TILE_FRAMES = 512  # frames per encoder pass, and per VQT pass for long signals (see _computation_blocks)
 WHOLE_VQT_FRAMES = 2048  # signals up to this many frames get their VQT in one pass, as upstream
 LN10_OVER_10 = math.log(10) / 10
-
-
-def hop_length_for(step_ms: float, sr: int) -> int:
-    """Hop in samples for a step in milliseconds: ``round(step_ms * sr / 1000)``, halves rounded up."""
-    if not (isinstance(step_ms, (int, float)) and math.isfinite(step_ms) and step_ms > 0):
-        raise ParameterError(f"step size must be a positive number of milliseconds, got {step_ms!r}")
-    hop = int(step_ms * sr / 1000 + 0.5)
-    if hop < 1:
-        raise ParameterError(f"step size {step_ms} ms is shorter than one sample at {sr} Hz")
-    return hop
 
 
 def _fft_friendly(n: int) -> int:
@@ -226,6 +217,29 @@ class Encoder(nn.Module):
         y = torch.fft.irfft(mixed.permute(1, 3, 2, 0).contiguous(), n=n)[..., k - 1:]  # (frames, out, blocks, valid)
         return y.reshape(frames, -1, n_blocks * valid)[..., :n_bins]
 
+    def published(self, log_power: torch.Tensor) -> torch.Tensor:
+        """The published network as its layers define it: direct convolutions, matrix products, float32.
+
+        This is the definition; :meth:`forward` evaluates the same function faster (tests/core/test_encoder.py).
+        Plain operators only, so that TorchScript and ONNX compile it (the exporter runs this method).
+
+        Parameters
+        ----------
+        log_power : Tensor float32 (frames, n_bins_in)
+
+        Returns
+        -------
+        Tensor float32 (frames, output_dim): probabilities
+        """
+        x = self.layernorm(log_power.unsqueeze(1))
+        for i, conv in enumerate(self.prefilter):
+            y = self.activation(conv(x))
+            x = y + x if self.residual and i > 0 else y
+        for conv in self.pointwise:
+            x = self.activation(conv(x))
+        return torch.softmax(x.flatten(1) @ self.fc_matrix, dim=-1)
+
+    @torch.jit.unused  # eager only: scripted copies (the exporter's) run :meth:`published`
     def forward(self, log_power: torch.Tensor) -> torch.Tensor:
         if log_power.device.type == "cpu" and log_power.shape[0] > self.CPU_BLOCK_FRAMES:
             return torch.cat([self.forward(block) for block in log_power.split(self.CPU_BLOCK_FRAMES)])
@@ -260,6 +274,8 @@ class ConfidenceHead(nn.Module):
 
     def __init__(self, n_bins: int = 251, kernel_size: int = 39, stride: int = 3):
         super().__init__()
+        # float64 evaluation (see forward); the exporter's copy sets it False (float32 runs everywhere)
+        self.exact = True
         self.conv = nn.Conv1d(1, 1, kernel_size, stride=stride)
         n_conv = (n_bins - kernel_size) // stride + 1
         self.linear = nn.Linear(n_conv + 1, 1)
@@ -267,12 +283,15 @@ class ConfidenceHead(nn.Module):
     def forward(self, power: torch.Tensor, log_power: torch.Tensor) -> torch.Tensor:
         # Computed in float64 (it is tiny): float32 reductions change order with the number of frames, and the
         # results must not depend on how a signal is chunked. Upstream's float32 values are matched within 1e-6.
-        power, log_power = power.double(), log_power.double()
+        dtype = torch.float64 if self.exact else torch.float32
+        power, log_power = power.to(dtype), log_power.to(dtype)
+        bias = self.conv.bias
+        assert bias is not None  # (for TorchScript: the layer always has one)
         flatness = log_power.mean(dim=-1, keepdim=True).exp() / power.mean(dim=-1, keepdim=True).clamp(min=1e-8)
-        features = F.relu(F.conv1d(power.unsqueeze(1), self.conv.weight.double(), self.conv.bias.double(),
+        features = F.relu(F.conv1d(power.unsqueeze(1), self.conv.weight.to(dtype), bias.to(dtype),
                                    stride=self.conv.stride).squeeze(1))
-        logit = F.linear(torch.cat((features, flatness), dim=-1), self.linear.weight.double(),
-                         self.linear.bias.double())
+        logit = F.linear(torch.cat((features, flatness), dim=-1), self.linear.weight.to(dtype),
+                         self.linear.bias.to(dtype))
         return torch.sigmoid(logit).squeeze(-1).float()
 
 
@@ -339,11 +358,7 @@ class PestoModel(nn.Module):
 
     def set_sample_rate(self, sr: int) -> None:
         """(Re)build the VQT for sample rate ``sr`` (Hz) if it changed."""
-        if not isinstance(sr, (int, np.integer)) or isinstance(sr, bool):
-            if isinstance(sr, float) and sr.is_integer():
-                sr = int(sr)
-            else:
-                raise ParameterError(f"sample rate must be an integer number of Hz, got {sr!r}")
+        sr = check_sr(sr)
         if self.vqt is not None and self.vqt.sr == sr:
             return
         self.vqt = VQT(int(sr), hop_length_for(self.step_size, int(sr)), **self.hcqt_params).to(self.device)

@@ -50,14 +50,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoint import DEFAULT_MODEL, load_checkpoint
-from .decode import REDUCTIONS, reduce_activations
-from .units import semitones_to_hz
+from .bundled import DEFAULT_MODEL
+from .checkpoint import load_checkpoint
+from .decode import reduce_activations
+from .device import select_device
 from .errors import ParameterError
-from .model import PestoModel, hop_length_for
+from .model import PestoModel
 from .native import NativeFramePlan, library as native_library
 from .refine import refine_pitch
-from .vqt import MAX_SR, MIN_SR, make_kernels
+from .units import semitones_to_hz
+from .validation import check_positive_int, check_reduction, check_sr, hop_length_for
+from .vqt import make_kernels
 
 # Frames per forward pass when one push completes many hops (bounds memory like the offline engine's chunks).
 MAX_FRAMES_PER_PASS = 512
@@ -154,8 +157,7 @@ class StreamFrameEngine(nn.Module):
     def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float,
                  native_reduction: Optional[str] = None):
         super().__init__()
-        if not isinstance(sr, (int, np.integer)) or isinstance(sr, bool) or not MIN_SR <= sr <= MAX_SR:
-            raise ParameterError(f"sample rate must be an integer number of Hz in {MIN_SR}..{MAX_SR}, got {sr!r}")
+        sr = check_sr(sr)
         self.model = model
         p = model.hcqt_params
         kernels, lengths, _ = make_kernels(int(sr), float(p.get("fmin", 27.5)), int(p.get("n_bins", 251)),
@@ -165,6 +167,7 @@ class StreamFrameEngine(nn.Module):
         self.n_bins = kernels.shape[0]
         k64 = kernels.astype(np.complex64)[:, :self.geometry.taps]  # the m trailing taps only ever meet zeros
         weight = np.concatenate([k64.real, -k64.imag])[:, None, :]  # x . conj(k) as real/imaginary channels
+        # the dense form (one strided convolution over all taps) is what the exporter compiles (export.StreamStep)
         self.register_buffer("weight", torch.from_numpy(np.ascontiguousarray(weight)), persistent=False)
         self.register_buffer("sqrt_lengths", torch.from_numpy(lengths).float().sqrt()[:, None], persistent=False)
         # Sparse evaluation: a kernel is zero before its own start (long kernels start early, short ones late), so
@@ -219,13 +222,6 @@ class StreamFrameEngine(nn.Module):
         parts = [F.linear(windows[:, start:], self.get_buffer(f"group_weight{k}")) for k, start in self.groups]
         y = torch.cat(parts, dim=1).index_select(1, self.gather)  # (batch * frames, 2 * n_bins): [Re | Im]
         return torch.complex(y[:, :self.n_bins], y[:, self.n_bins:]).view(batch, frames, self.n_bins)
-
-    def vqt_dense(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`vqt` as one strided convolution over all taps (the offline engine's form; a reference)."""
-        batch = x.shape[0]
-        y = F.conv1d(x[:, None, :], self.weight, stride=self.geometry.hop_length)  # (batch, 2 * n_bins, frames)
-        y = y.view(batch, 2, self.n_bins, -1) * self.sqrt_lengths
-        return torch.complex(y[:, 0], y[:, 1]).transpose(1, 2)
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Outputs of every frame of ``x`` (see :meth:`vqt`).
@@ -348,20 +344,11 @@ class PitchStream:
     def __init__(self, sr: int, step_ms: float = 10.0, model_name: str = DEFAULT_MODEL, mirror: float = 1.0,
                  n_streams: int = 1, device=None, reduction: str = "alwa", *, hop_length: Optional[int] = None,
                  model: Optional[PestoModel] = None, refine: bool = False, native: bool = True):
-        from .core import select_device  # core imports this module lazily; keep the dependency one-way at import
-
-        if isinstance(sr, float) and sr.is_integer():
-            sr = int(sr)
-        if not isinstance(sr, (int, np.integer)) or isinstance(sr, bool) or not MIN_SR <= sr <= MAX_SR:
-            raise ParameterError(f"sample rate must be an integer number of Hz in {MIN_SR}..{MAX_SR}, got {sr!r}")
-        if hop_length is None:
-            hop_length = hop_length_for(step_ms, int(sr))
-        if not isinstance(hop_length, (int, np.integer)) or hop_length < 1:
-            raise ParameterError(f"hop length must be a positive number of samples, got {hop_length!r}")
-        if not isinstance(n_streams, (int, np.integer)) or isinstance(n_streams, bool) or n_streams < 1:
-            raise ParameterError(f"n_streams must be a positive integer, got {n_streams!r}")
-        if reduction not in REDUCTIONS:
-            raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
+        sr = check_sr(sr)
+        hop_length = check_positive_int(hop_length_for(step_ms, sr) if hop_length is None else hop_length,
+                                        "hop length (samples)")
+        n_streams = check_positive_int(n_streams, "n_streams")
+        check_reduction(reduction)
         if model is None:
             model = PestoModel(load_checkpoint(model_name), hop_length * 1000.0 / sr, reduction=reduction)
             model.to(select_device(device))
@@ -646,9 +633,7 @@ class StreamingPestoModel(nn.Module):
     def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float = 0.0, max_batch_size: int = 1,
                  native: bool = True):
         super().__init__()
-        if not isinstance(max_batch_size, (int, np.integer)) or isinstance(max_batch_size, bool) \
-                or max_batch_size < 1:
-            raise ParameterError(f"max_batch_size must be a positive integer, got {max_batch_size!r}")
+        check_positive_int(max_batch_size, "max_batch_size")
         self.model = model
         # On the CPU the frames come from the native frame engine where it can be built (see PitchStream)
         self.engine = StreamFrameEngine(model, sr, hop_length, mirror,
@@ -732,20 +717,14 @@ def load_streaming_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 1
 
     ``sampling_rate`` is required (a stream has one fixed rate); ``mirror`` defaults to 0 as upstream's.
     """
-    from .core import select_device
-
     kwargs.pop("chunk_frames", None)
     if kwargs:
         raise ParameterError(f"unknown option(s) for a streaming model: {', '.join(sorted(kwargs))}")
     if sampling_rate is None:
         raise ParameterError("a streaming model needs its sample rate: pass sampling_rate")
-    if reduction is not None and reduction not in REDUCTIONS:
-        raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
-    if isinstance(sampling_rate, float) and sampling_rate.is_integer():
-        sampling_rate = int(sampling_rate)
-    if not isinstance(sampling_rate, (int, np.integer)) or not MIN_SR <= sampling_rate <= MAX_SR:
-        raise ParameterError(f"sample rate must be an integer number of Hz in {MIN_SR}..{MAX_SR}, "
-                             f"got {sampling_rate!r}")
+    if reduction is not None:
+        check_reduction(reduction)
+    sampling_rate = check_sr(sampling_rate)
     model = PestoModel(load_checkpoint(name_or_path), step_size, reduction=reduction)
     model.to(select_device(device))
     hop = hop_length_for(step_size, int(sampling_rate))

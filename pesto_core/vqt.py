@@ -28,9 +28,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import ParameterError
+from .validation import MAX_SR, MIN_SR, check_sr  # noqa: F401 (MAX_SR re-exported)
 
-MIN_SR = 8000
-MAX_SR = 192000
 
 
 def bin_frequencies(fmin_hz: float, n_bins: int, bins_per_semitone: int, center_bins: bool = True) -> np.ndarray:
@@ -95,8 +94,7 @@ class VQT(nn.Module):
     def __init__(self, sr: int, hop_length: int, *, fmin: float = 27.5, n_bins: int = 251,
                  bins_per_semitone: int = 3, gamma: float = 7, center_bins: bool = True, **unused):
         super().__init__()
-        if not MIN_SR <= sr <= MAX_SR:
-            raise ParameterError(f"sample rate {sr} Hz is out of range ({MIN_SR}..{MAX_SR} Hz)")
+        sr = check_sr(sr)
         if hop_length < 1:
             raise ParameterError(f"hop length must be at least 1 sample, got {hop_length}")
         self.sr = int(sr)
