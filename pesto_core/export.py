@@ -86,7 +86,6 @@ class StreamStep(nn.Module):
         self.cache_length = engine.geometry.cache
         self.n_bins = engine.n_bins
         self.register_buffer("vqt_weight", engine.weight.detach().clone())
-        self.register_buffer("sqrt_lengths", engine.sqrt_lengths[:, 0].detach().clone())
         self.eps = float(torch.finfo(torch.float32).eps)
         self.ln10_over_10 = float(LN10_OVER_10)
         self.crop_lo, self.crop_hi = int(model.crop[0]), int(model.crop[1])
@@ -118,8 +117,7 @@ class StreamStep(nn.Module):
         buf = torch.cat([cache, x], dim=1)  # (batch, Z + hop): the window's real samples
         cache_out = buf[:, self.hop_length:]
         y = F.conv1d(buf.unsqueeze(1), self.vqt_weight, stride=self.hop_length)[:, :, 0]  # (batch, 2 * n_bins)
-        re = y[:, :self.n_bins] * self.sqrt_lengths
-        im = y[:, self.n_bins:] * self.sqrt_lengths
+        re, im = y[:, :self.n_bins], y[:, self.n_bins:]  # sqrt(l_k) is folded into the weights
         magnitude = torch.sqrt(re * re + im * im)  # |z| in real arithmetic (ONNX has no complex numbers)
         db = torch.log10(torch.clamp(magnitude, min=self.eps)) * 20.0
         log_power = db * self.ln10_over_10  # the encoder's input, as the eager engine (see PestoModel)

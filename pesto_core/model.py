@@ -49,6 +49,28 @@ def _fft_friendly(n: int) -> int:
         m += 1
 
 
+def prefilter_spectrum(weight: torch.Tensor, n: int) -> torch.Tensor:
+    """Spectrum of a prefilter convolution for an ``n``-point circular (FFT) evaluation, in float64.
+
+    The layer computes ``y[i] = sum_k w[k] x[i + k - K//2]`` ("same" padding), i.e. the circular convolution of ``x``
+    with ``h[(K//2 - k) mod n] = w[k]``; with ``n >= n_bins + K//2`` it never wraps onto the kept bins.
+
+    Parameters
+    ----------
+    weight : Tensor (out, in, K), any float dtype
+    n : int, FFT size
+
+    Returns
+    -------
+    Tensor complex128 (n // 2 + 1, in, out)
+    """
+    w = weight.double()
+    k = w.shape[-1]
+    h = torch.zeros(*w.shape[:2], n, dtype=torch.float64, device=w.device)
+    h[:, :, (k // 2 - torch.arange(k, device=w.device)) % n] = w
+    return torch.fft.rfft(h).permute(2, 1, 0)
+
+
 class Encoder(nn.Module):
     """Frame-wise pitch encoder.
 
@@ -171,11 +193,8 @@ class Encoder(nn.Module):
         self.fc_spectrum.copy_(torch.fft.rfft(r))
         n, k = self.fft_size, self.kernel_size
         for layer, conv in enumerate(self.prefilter[1:]):
-            # y[i] = sum_k w[k] x[i + k - K//2] is the circular convolution of x with h[(K//2 - k) mod n] = w[k]
             w = conv.weight.double()  # (out, in, K)
-            h = torch.zeros(*w.shape[:2], n, dtype=torch.float64, device=w.device)
-            h[:, :, (k // 2 - torch.arange(k, device=w.device)) % n] = w
-            spectrum = torch.fft.rfft(h).permute(2, 1, 0)  # (freq, in, out)
+            spectrum = prefilter_spectrum(w, n)  # (freq, in, out)
             re, im = spectrum.real, spectrum.imag
             # packed: [Re X, Im X] @ [[Re H, Im H], [-Im H, Re H]], output (re, im) interleaved per channel
             packed = torch.stack((torch.stack((re, im), -1), torch.stack((-im, re), -1)), 2)  # (freq, in, 2, out, 2)

@@ -60,7 +60,7 @@ from .native import NativeFramePlan, library as native_library
 from .refine import refine_pitch
 from .units import semitones_to_hz
 from .validation import check_positive_int, check_reduction, check_sr, hop_length_for
-from .vqt import make_kernels
+from .vqt import make_kernels, window_weights
 
 # Frames per forward pass when one push completes many hops (bounds memory like the offline engine's chunks).
 MAX_FRAMES_PER_PASS = 512
@@ -165,26 +165,21 @@ class StreamFrameEngine(nn.Module):
                                            bool(p.get("center_bins", True)))
         self.geometry = StreamGeometry.build(sr, hop_length, kernels.shape[1], mirror)
         self.n_bins = kernels.shape[0]
-        k64 = kernels.astype(np.complex64)[:, :self.geometry.taps]  # the m trailing taps only ever meet zeros
-        weight = np.concatenate([k64.real, -k64.imag])[:, None, :]  # x . conj(k) as real/imaginary channels
-        # the dense form (one strided convolution over all taps) is what the exporter compiles (export.StreamStep)
-        self.register_buffer("weight", torch.from_numpy(np.ascontiguousarray(weight)), persistent=False)
-        self.register_buffer("sqrt_lengths", torch.from_numpy(lengths).float().sqrt()[:, None], persistent=False)
+        w_re, w_im, first, last = window_weights(kernels, lengths, self.geometry.taps)
+        # the dense form (one strided convolution over all taps, sqrt(l_k) folded in) is what the exporter
+        # compiles (export.StreamStep)
+        self.register_buffer("weight", torch.from_numpy(np.concatenate([w_re, w_im])[:, None, :]), persistent=False)
         # Sparse evaluation: a kernel is zero before its own start (long kernels start early, short ones late), so
         # the bins are cut into VQT_GROUPS runs and each run is one matrix product over its taps from the run's
         # earliest start only: about 55% of the multiply-adds and weight traffic of the dense product at 48 kHz with
         # mirror=1 (the skipped products are exact zeros). sqrt(l_k) is folded into the weights (one rounding of the
         # product instead of two). A product gives [Re | Im] of its run; one gather puts the bins back in order.
-        nonzero = (weight[:self.n_bins, 0] != 0) | (weight[self.n_bins:, 0] != 0)
-        first = np.where(nonzero.any(axis=1), nonzero.argmax(axis=1), self.geometry.taps - 1)
-        scale = np.sqrt(lengths)
         bounds = np.linspace(0, self.n_bins, min(VQT_GROUPS, self.n_bins) + 1).astype(int)
         self.groups: List[Tuple[int, int]] = []
         order = []  # (part, bin) of each column of the concatenated products
         for g, (b0, b1) in enumerate(zip(bounds[:-1], bounds[1:])):
-            start = int(first[b0:b1].min())
-            w = np.concatenate([k64.real[b0:b1, start:] * scale[b0:b1, None],
-                                -k64.imag[b0:b1, start:] * scale[b0:b1, None]]).astype(np.float32)
+            start = int(np.where(last[b0:b1] >= 0, first[b0:b1], self.geometry.taps - 1).min())
+            w = np.concatenate([w_re[b0:b1, start:], w_im[b0:b1, start:]])
             self.register_buffer(f"group_weight{g}", torch.from_numpy(np.ascontiguousarray(w)), persistent=False)
             self.groups.append((g, start))
             order += [(0, b) for b in range(b0, b1)] + [(1, b) for b in range(b0, b1)]
