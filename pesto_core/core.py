@@ -14,11 +14,11 @@ from .bundled import DEFAULT_MODEL
 from .checkpoint import load_checkpoint
 from .decode import reduce_activations
 from .device import available_devices, get_threads, select_device, set_threads  # noqa: F401 (public API)
-from .units import semitones_to_hz
 from .errors import ParameterError, PestoError
 from .model import DEFAULT_CHUNK_FRAMES, PestoModel
 from .refine import refine_frames, refine_signal
 from .track import PitchTrack
+from .units import semitones_to_hz
 from .validation import check_reduction
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
 import torch
 
 from .errors import ParameterError

@@ -6,9 +6,12 @@ imports torch when it is called (this module itself is light); GUIs call them fr
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from .errors import ParameterError
+
+if TYPE_CHECKING:  # annotations only: torch is imported when a function runs
+    import torch
 
 
 def select_device(device: Union[None, str, int, "torch.device"] = None, gpu: Optional[int] = None) -> "torch.device":

@@ -49,10 +49,10 @@ import torch.nn.functional as F
 from .bundled import DEFAULT_MODEL
 from .checkpoint import load_checkpoint
 from .decode import REDUCTIONS, decode
-from .validation import check_reduction
 from .errors import AudioError, OutputError, ParameterError, PestoError
 from .model import LN10_OVER_10, PestoModel
 from .stream import StreamFrameEngine, StreamingPestoModel
+from .validation import check_reduction
 
 ONNX_OPSET = 18
 INPUT_NAMES = ["audio", "cache_in"]
@@ -423,7 +423,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .validation import hop_length_for
+    from .geometry import hop_length_for
 
     args = _parser().parse_args(argv)
     try:

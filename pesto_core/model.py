@@ -24,9 +24,10 @@ import torch.nn.functional as F
 
 from .checkpoint import Checkpoint
 from .decode import reduce_activations
-from .units import semitones_to_hz
 from .errors import CheckpointError, ParameterError
-from .validation import check_sr, hop_length_for  # noqa: F401 (hop_length_for re-exported)
+from .geometry import hop_length_for, n_offline_frames  # noqa: F401 (hop_length_for re-exported)
+from .units import semitones_to_hz
+from .validation import check_sr
 from .vqt import VQT, padded_segment
 
 # Frames yielded per chunk by default. Memory is bounded by the tiles (about 0.25 MB per frame at 48 kHz).
@@ -191,7 +192,7 @@ class Encoder(nn.Module):
         r = torch.zeros(n, dtype=torch.float64, device=self.fc_kernel.device)
         r[m % n] = self.fc_kernel.double()[d - m]
         self.fc_spectrum.copy_(torch.fft.rfft(r))
-        n, k = self.fft_size, self.kernel_size
+        n = self.fft_size
         for layer, conv in enumerate(self.prefilter[1:]):
             w = conv.weight.double()  # (out, in, K)
             spectrum = prefilter_spectrum(w, n)  # (freq, in, out)
@@ -384,7 +385,7 @@ class PestoModel(nn.Module):
 
     def n_frames(self, n_samples: int) -> int:
         """Frames the offline analysis gives for ``n_samples`` samples: ``n_samples // hop + 1`` (0 if empty)."""
-        return 0 if n_samples <= 0 else n_samples // self.hop_length + 1
+        return n_offline_frames(n_samples, self.hop_length)
 
     # ---------------------------------------------------------------------------------------------------- compute
     def frames_from_vqt(self, vqt: torch.Tensor) -> Dict[str, torch.Tensor]:

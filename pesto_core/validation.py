@@ -41,15 +41,6 @@ def check_step_ms(step_ms) -> float:
     return float(step_ms)
 
 
-def hop_length_for(step_ms: float, sr: int) -> int:
-    """Hop in samples for a step in milliseconds: ``round(step_ms * sr / 1000)``, halves rounded up."""
-    step_ms = check_step_ms(step_ms)
-    hop = int(step_ms * sr / 1000 + 0.5)
-    if hop < 1:
-        raise ParameterError(f"step size {step_ms} ms is shorter than one sample at {sr} Hz")
-    return hop
-
-
 def check_positive_int(value, name: str) -> int:
     """``value`` as a positive int (``n_streams``, ``hop_length``, ``batch``...)."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:

@@ -31,7 +31,6 @@ from .errors import ParameterError
 from .validation import MAX_SR, MIN_SR, check_sr  # noqa: F401 (MAX_SR re-exported)
 
 
-
 def bin_frequencies(fmin_hz: float, n_bins: int, bins_per_semitone: int, center_bins: bool = True) -> np.ndarray:
     """Centre frequency of each VQT bin, in Hz, shape (n_bins,), float64."""
     if center_bins:

@@ -1,237 +1,26 @@
-"""Streaming pitch estimation for live audio: one frame per hop, computed as soon as its samples have arrived.
-
-Method (PESTO's streaming mode, Riou et al., TISMIR 2025, arXiv 2508.01488, after Caillon & Esling's cached
-convolutions). The offline VQT frame ``t`` is the window ``x[t*hop - W/2 : t*hop + W/2]`` (``W`` = the VQT's
-``kernel_width``, a power of two) and needs ``W/2`` samples of the future. A stream cannot wait that long, so the
-newest ``m`` samples of each window are replaced by zeros ("mirror" padding):
-
-    m = int(mirror * (W - hop) / 2)          (0 <= mirror <= 1; upstream's formula, rounding included)
-    Z = W - hop - m                          (past samples kept between blocks; zeros at the start of a stream)
-
-Frame ``k`` (k = 0, 1, ...) is the window whose real part is the ``Z + hop`` samples ending at sample ``(k+1)*hop``
-(exclusive), followed by ``m`` zeros. Its centre (the window's sample ``W/2``, where every VQT kernel is centred) is
-input sample
-
-    c_k = (k + 1) * hop - lag,    lag = W/2 - m   samples,
-
-so ``time_s = c_k / sr``, and a frame becomes available ``lag`` samples after its centre: ``latency_s = lag / sr``.
-With ``mirror=1``, ``lag = ceil(hop / 2)`` (frame ``k`` centred on ``k * hop + floor(hop / 2)``): 5 ms at 48 kHz with
-a 480-sample hop. With ``mirror=0`` there is no zero padding and ``lag = W/2`` (85 ms at 48 kHz): frame ``k`` is
-exactly the offline frame of the same audio centred on ``c_k``; see :func:`offline_equivalent` for the index
-relation.
-
-Arithmetic: the ``m`` trailing zeros contribute nothing, so the VQT uses only the first ``Z + hop`` taps of the
-kernels, and within those only each kernel's non-zero span: identical to the offline VQT in real arithmetic, equal
-to float32 rounding. Two engines compute the frames:
-
-* on the CPU, by default, the native frame engine (:mod:`pesto_core.native`): one C call per push computes every
-  completed frame, one at a time (VQT, network, decoding, refinement) — a hop is one frame, and in torch its ~40
-  tiny operations cost several times the arithmetic;
-* otherwise (GPU, no C compiler, ``native=False``, and the exported modules) the torch engine: grouped matrix
-  products for the VQT (:class:`StreamFrameEngine`) and :meth:`pesto_core.model.PestoModel.frames_from_vqt`, the
-  same network code as the offline engine, all frames of a push in one pass.
-
-Both give the same numbers to float32 rounding (tests/core/test_native.py).
-
-Two interfaces:
-
-* :class:`PitchStream`: for applications (the GUI). Any block length in, all completed frames out as a frozen
-  :class:`StreamFrames` of numpy arrays with exact times; several independent streams; NaN/Inf samples tolerated.
-* :func:`load_streaming_model` -> :class:`StreamingPestoModel`: upstream ``pesto``'s streaming module
-  (``load_model(..., streaming=True)``), called with blocks of ``hop`` samples (or whole multiples of it).
-"""
+"""PitchStream: live pitch tracking of one or more streams fed blocks of any length (numpy in, numpy out)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
-from .bundled import DEFAULT_MODEL
-from .checkpoint import load_checkpoint
-from .decode import reduce_activations
-from .device import select_device
-from .errors import ParameterError
-from .model import PestoModel
-from .native import NativeFramePlan, library as native_library
-from .refine import refine_pitch
-from .units import semitones_to_hz
-from .validation import check_positive_int, check_reduction, check_sr, hop_length_for
-from .vqt import make_kernels, window_weights
+from ..bundled import DEFAULT_MODEL
+from ..checkpoint import load_checkpoint
+from ..decode import reduce_activations
+from ..device import select_device
+from ..errors import ParameterError
+from ..geometry import hop_length_for
+from ..model import PestoModel
+from ..refine import refine_pitch
+from ..units import semitones_to_hz
+from ..validation import check_positive_int, check_reduction, check_sr
+from .engine import StreamFrameEngine
 
 # Frames per forward pass when one push completes many hops (bounds memory like the offline engine's chunks).
 MAX_FRAMES_PER_PASS = 512
-# Runs of bins with their own tap range in the streaming VQT (see StreamFrameEngine).
-VQT_GROUPS = 4
-
-
-# ------------------------------------------------------------------------------------------------------ geometry
-@dataclass(frozen=True)
-class StreamGeometry:
-    """Where streaming frames sit in the input, in samples (see the module docstring).
-
-    Attributes
-    ----------
-    sr, hop_length, kernel_width : int
-        Sample rate (Hz), hop and VQT frame width ``W`` (samples).
-    mirror : float
-        Fraction of the future half-window replaced by zeros.
-    mirrored : int
-        ``m``: zeros appended after the newest sample of each window.
-    cache : int
-        ``Z = W - hop - m``: past samples kept between hops.
-    lag : int
-        ``W/2 - m``: samples from a frame's centre to the end of the hop that completes it.
-    """
-
-    sr: int
-    hop_length: int
-    kernel_width: int
-    mirror: float
-    mirrored: int
-    cache: int
-    lag: int
-
-    @staticmethod
-    def build(sr: int, hop_length: int, kernel_width: int, mirror: float) -> "StreamGeometry":
-        if not (isinstance(mirror, (int, float)) and not isinstance(mirror, bool) and 0.0 <= mirror <= 1.0):
-            raise ParameterError(f"mirror must be a number in [0, 1], got {mirror!r}")
-        if hop_length > kernel_width // 2:
-            raise ParameterError(f"hop of {hop_length} samples is longer than half the VQT frame "
-                                 f"({kernel_width // 2} samples at {sr} Hz): use a shorter step")
-        mirrored = int(mirror * (kernel_width - hop_length) / 2)  # upstream's rounding (towards zero)
-        return StreamGeometry(sr=int(sr), hop_length=int(hop_length), kernel_width=int(kernel_width),
-                              mirror=float(mirror), mirrored=mirrored,
-                              cache=kernel_width - hop_length - mirrored, lag=kernel_width // 2 - mirrored)
-
-    @property
-    def taps(self) -> int:
-        """Real (non-zero) samples per window: ``Z + hop``."""
-        return self.cache + self.hop_length
-
-    def centre(self, k):
-        """Input sample index of frame ``k``'s centre: ``(k + 1) * hop - lag`` (int or int64 array)."""
-        return (np.asarray(k, dtype=np.int64) + 1) * self.hop_length - self.lag
-
-
-def offline_equivalent(geometry: StreamGeometry) -> Tuple[int, int]:
-    """How mirror=0 streaming frames relate to the offline engine's frames.
-
-    With ``mirror=0``, streaming frame ``k`` of a signal ``x`` equals offline frame ``k - delay`` of
-    ``y = concatenate([zeros(pad), x])`` (offline frame ``t`` is centred on ``t * hop`` of its input):
-
-        pad = (W/2) mod hop,   delay = (W/2) // hop - 1,
-
-    because frame ``k`` is centred on ``(k+1)*hop - W/2`` of ``x``, i.e. ``(k - delay) * hop`` of ``y``. The equality is
-    exact for every frame whose window starts inside ``y`` (``k >= 2 * delay + 1``); earlier frames differ only in the
-    padding before the signal (zeros in a stream, reflection offline).
-
-    Returns
-    -------
-    (pad, delay) : ints, samples and frames.
-    """
-    if geometry.mirrored:
-        raise ParameterError("the offline relation holds for mirror=0 only")
-    half = geometry.kernel_width // 2
-    return half % geometry.hop_length, half // geometry.hop_length - 1
-
-
-# ------------------------------------------------------------------------------------------------------ compute
-class StreamFrameEngine(nn.Module):
-    """VQT and network for streaming frames cut from a contiguous buffer of samples.
-
-    Parameters
-    ----------
-    model : PestoModel
-        Supplies the network (:meth:`PestoModel.frames_from_vqt`) and the VQT parameters.
-    sr, hop_length : int
-    mirror : float
-    native_reduction : {"alwa", "argmax", "mean"}, optional
-        Also prepare the native frame engine (``self.native``, a :class:`pesto_core.native.NativeFramePlan`, None
-        where it cannot be built or off the CPU), decoding with this reduction. The torch forms are always there.
-    """
-
-    def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float,
-                 native_reduction: Optional[str] = None):
-        super().__init__()
-        sr = check_sr(sr)
-        self.model = model
-        p = model.hcqt_params
-        kernels, lengths, _ = make_kernels(int(sr), float(p.get("fmin", 27.5)), int(p.get("n_bins", 251)),
-                                           int(p.get("bins_per_semitone", 3)), float(p.get("gamma", 7)),
-                                           bool(p.get("center_bins", True)))
-        self.geometry = StreamGeometry.build(sr, hop_length, kernels.shape[1], mirror)
-        self.n_bins = kernels.shape[0]
-        w_re, w_im, first, last = window_weights(kernels, lengths, self.geometry.taps)
-        # the dense form (one strided convolution over all taps, sqrt(l_k) folded in) is what the exporter
-        # compiles (export.StreamStep)
-        self.register_buffer("weight", torch.from_numpy(np.concatenate([w_re, w_im])[:, None, :]), persistent=False)
-        # Sparse evaluation: a kernel is zero before its own start (long kernels start early, short ones late), so
-        # the bins are cut into VQT_GROUPS runs and each run is one matrix product over its taps from the run's
-        # earliest start only: about 55% of the multiply-adds and weight traffic of the dense product at 48 kHz with
-        # mirror=1 (the skipped products are exact zeros). sqrt(l_k) is folded into the weights (one rounding of the
-        # product instead of two). A product gives [Re | Im] of its run; one gather puts the bins back in order.
-        bounds = np.linspace(0, self.n_bins, min(VQT_GROUPS, self.n_bins) + 1).astype(int)
-        self.groups: List[Tuple[int, int]] = []
-        order = []  # (part, bin) of each column of the concatenated products
-        for g, (b0, b1) in enumerate(zip(bounds[:-1], bounds[1:])):
-            start = int(np.where(last[b0:b1] >= 0, first[b0:b1], self.geometry.taps - 1).min())
-            w = np.concatenate([w_re[b0:b1, start:], w_im[b0:b1, start:]])
-            self.register_buffer(f"group_weight{g}", torch.from_numpy(np.ascontiguousarray(w)), persistent=False)
-            self.groups.append((g, start))
-            order += [(0, b) for b in range(b0, b1)] + [(1, b) for b in range(b0, b1)]
-        position = {key: i for i, key in enumerate(order)}
-        gather = [position[part, b] for part in (0, 1) for b in range(self.n_bins)]
-        self.register_buffer("gather", torch.tensor(gather, dtype=torch.long), persistent=False)
-        self.to(model.device)
-        # The native frame engine (pesto_core/native.py), when asked for, on the CPU, and where it can be built
-        self.native: Optional[NativeFramePlan] = None
-        if native_reduction is not None and model.device.type == "cpu":
-            lib = native_library()
-            if lib is not None:
-                self.native = NativeFramePlan(lib, model, kernels, lengths, self.geometry.taps, native_reduction)
-
-    def n_frames(self, n_buffered: int) -> int:
-        """Frames computable from ``n_buffered`` samples (cache included)."""
-        return max(0, (n_buffered - self.geometry.cache) // self.geometry.hop_length)
-
-    def vqt(self, x: torch.Tensor) -> torch.Tensor:
-        """Complex VQT of the frames of ``x``.
-
-        Parameters
-        ----------
-        x : Tensor float32 (batch, Z + frames * hop)
-            Cache followed by new samples; frame ``j`` uses ``x[:, j*hop : j*hop + Z + hop]``.
-
-        Returns
-        -------
-        Tensor complex64 (batch, frames, n_bins)
-        """
-        g = self.geometry
-        batch = x.shape[0]
-        frames = (x.shape[1] - g.cache) // g.hop_length
-        windows = x.unfold(1, g.taps, g.hop_length).reshape(batch * frames, g.taps)  # a view for one frame
-        parts = [F.linear(windows[:, start:], self.get_buffer(f"group_weight{k}")) for k, start in self.groups]
-        y = torch.cat(parts, dim=1).index_select(1, self.gather)  # (batch * frames, 2 * n_bins): [Re | Im]
-        return torch.complex(y[:, :self.n_bins], y[:, self.n_bins:]).view(batch, frames, self.n_bins)
-
-    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Outputs of every frame of ``x`` (see :meth:`vqt`).
-
-        Returns
-        -------
-        dict: ``activations`` (batch, frames, 128 * bps) shifted, ``confidence`` (batch, frames),
-        ``volume`` (batch, frames) (total VQT power, linear).
-        """
-        vqt = self.vqt(x)
-        batch, frames = vqt.shape[:2]
-        out = self.model.frames_from_vqt(vqt.reshape(batch * frames, self.n_bins))
-        return {"activations": out["activations"].reshape(batch, frames, -1),
-                "confidence": out["confidence"].reshape(batch, frames),
-                "volume": out["volume"].reshape(batch, frames)}
 
 
 def _frame_flags(bad: np.ndarray, pending_bad: np.ndarray, pending: int, hop: int, n_frames: int
@@ -256,7 +45,6 @@ def _frame_flags(bad: np.ndarray, pending_bad: np.ndarray, pending: int, hop: in
     return frame_bad, padded[:, used:].any(axis=1)
 
 
-# ------------------------------------------------------------------------------------------------------ app API
 @dataclass(frozen=True)
 class StreamFrames:
     """Frames completed by one :meth:`PitchStream.push` (or :meth:`PitchStream.flush`), as numpy arrays.
@@ -611,116 +399,3 @@ class PitchStream:
             pitch, c, v, a, finite = pitch[0], c[0], v[0], a[0], finite[0]
         return StreamFrames(time_s=g.centre(k) / g.sr, frame_index=k, pitch_semitones=pitch, confidence=c,
                             volume=v, activations=a, input_finite=finite)
-
-
-# ------------------------------------------------------------------------------------------------------ upstream API
-class StreamingPestoModel(nn.Module):
-    """Upstream ``pesto``'s streaming model: call it with consecutive blocks of ``hop_length`` samples.
-
-    ``model(x, sr=None, convert_to_freq=False, return_activations=True)`` with ``x`` of shape ``(hop,)`` or
-    ``(batch, hop)`` (``batch <= max_batch_size``; a whole multiple of ``hop`` gives that many frames) returns
-    ``pitch, confidence, volume[, activations]`` for the frames the block completes: shapes ``(frames,)`` or
-    ``(batch, frames)``, activations ``(..., frames, 128 * bps)``. Row ``i`` of the batch is stream ``i``; each keeps
-    its own past samples. Frame timing as :class:`PitchStream` (see the module docstring). NaN/Inf samples are
-    replaced by zeros and the frames they complete get confidence 0.
-    """
-
-    def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float = 0.0, max_batch_size: int = 1,
-                 native: bool = True):
-        super().__init__()
-        check_positive_int(max_batch_size, "max_batch_size")
-        self.model = model
-        # On the CPU the frames come from the native frame engine where it can be built (see PitchStream)
-        self.engine = StreamFrameEngine(model, sr, hop_length, mirror,
-                                        native_reduction=model.reduction if native else None)
-        self.geometry = self.engine.geometry
-        self.max_batch_size = int(max_batch_size)
-        self.register_buffer("cache", torch.zeros(self.max_batch_size, self.geometry.cache, device=model.device),
-                             persistent=False)
-
-    @property
-    def sr(self) -> int:
-        return self.geometry.sr
-
-    @property
-    def hop_length(self) -> int:
-        return self.geometry.hop_length
-
-    @property
-    def hop_size(self) -> float:
-        """Step between frames in milliseconds (upstream's name)."""
-        return self.model.step_size
-
-    def reset(self) -> None:
-        """Forget the past samples of every stream."""
-        self.cache.zero_()
-
-    def forward(self, x: torch.Tensor, sr: Optional[int] = None, convert_to_freq: bool = False,
-                return_activations: bool = True):
-        if sr is not None and sr != self.geometry.sr:
-            raise ParameterError(f"sample rate changed mid-stream ({self.geometry.sr} Hz -> {sr} Hz): "
-                                 f"load a new streaming model with sampling_rate={sr}")
-        if not torch.is_tensor(x):
-            x = torch.as_tensor(np.asarray(x))
-        if not x.is_floating_point():
-            raise ParameterError(f"audio blocks must be float samples in [-1, 1], got {x.dtype}")
-        hop = self.geometry.hop_length
-        if x.ndim not in (1, 2) or x.shape[-1] == 0 or x.shape[-1] % hop:
-            raise ParameterError(f"streaming blocks must have shape (hop,) or (batch, hop) with hop = {hop} samples "
-                                 f"(or a whole multiple of it), got {tuple(x.shape)}")
-        squeeze = x.ndim == 1
-        x = x.reshape(1, -1) if squeeze else x
-        batch = x.shape[0]
-        if batch > self.max_batch_size:
-            raise ParameterError(f"{batch} streams in the block but max_batch_size is {self.max_batch_size}")
-        x = x.to(self.cache.device, torch.float32)
-        finite = torch.isfinite(x)
-        all_finite = bool(finite.all())
-        if not all_finite:
-            x = torch.where(finite, x, torch.zeros((), dtype=x.dtype, device=x.device))
-        with torch.no_grad():
-            buf = torch.cat((self.cache[:batch], x), dim=-1)
-            if self.engine.native is not None and buf.device.type == "cpu":
-                frames = x.shape[-1] // hop
-                rows = [self.engine.native.frames(row.numpy(), hop, frames) for row in buf]
-                activations, conf, volume, pitch = (torch.from_numpy(np.stack(z)) for z in zip(*rows))
-                out = {"confidence": conf, "volume": volume}
-            else:
-                out = self.engine(buf)
-                activations = out["activations"]
-                pitch = reduce_activations(activations, self.model.reduction)
-            self.cache[:batch] = buf[:, -self.geometry.cache:]
-        confidence = out["confidence"]
-        if not all_finite:
-            frame_bad = ~finite.reshape(batch, -1, hop).all(dim=-1)
-            confidence = confidence.masked_fill(frame_bad, 0.0)
-        if convert_to_freq:
-            pitch = semitones_to_hz(pitch)
-        result = [pitch, confidence, out["volume"]]
-        if return_activations:
-            result.append(activations)
-        if squeeze:
-            result = [r[0] for r in result]
-        return tuple(result)
-
-
-def load_streaming_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0,
-                         sampling_rate: Optional[int] = None, *, device=None, mirror: float = 0.0,
-                         max_batch_size: int = 1, reduction: Optional[str] = None, streaming: bool = True,
-                         **kwargs) -> StreamingPestoModel:
-    """Upstream-compatible ``load_model(..., streaming=True)``: a :class:`StreamingPestoModel`.
-
-    ``sampling_rate`` is required (a stream has one fixed rate); ``mirror`` defaults to 0 as upstream's.
-    """
-    kwargs.pop("chunk_frames", None)
-    if kwargs:
-        raise ParameterError(f"unknown option(s) for a streaming model: {', '.join(sorted(kwargs))}")
-    if sampling_rate is None:
-        raise ParameterError("a streaming model needs its sample rate: pass sampling_rate")
-    if reduction is not None:
-        check_reduction(reduction)
-    sampling_rate = check_sr(sampling_rate)
-    model = PestoModel(load_checkpoint(name_or_path), step_size, reduction=reduction)
-    model.to(select_device(device))
-    hop = hop_length_for(step_size, int(sampling_rate))
-    return StreamingPestoModel(model, int(sampling_rate), hop, mirror=mirror, max_batch_size=max_batch_size).eval()
