@@ -77,6 +77,46 @@ class StreamGeometry:
         return (np.asarray(k, dtype=np.int64) + 1) * self.hop_length - self.lag
 
 
+class StreamTiming:
+    """Read-only timing of a streaming object that has a ``geometry`` (:class:`StreamGeometry`) attribute."""
+
+    geometry: StreamGeometry
+
+    @property
+    def sr(self) -> int:
+        """Sample rate in Hz."""
+        return self.geometry.sr
+
+    @property
+    def hop_length(self) -> int:
+        """Samples between frames."""
+        return self.geometry.hop_length
+
+    @property
+    def step_ms(self) -> float:
+        """Milliseconds between frames."""
+        return self.geometry.hop_length * 1000.0 / self.geometry.sr
+
+    @property
+    def mirror(self) -> float:
+        """Fraction of each frame's future half-window replaced by zeros."""
+        return self.geometry.mirror
+
+    @property
+    def latency_samples(self) -> int:
+        """Samples from a frame's centre to the end of the hop that completes it (``W/2 - m``)."""
+        return self.geometry.lag
+
+    @property
+    def latency_s(self) -> float:
+        """How far behind the newest sample each frame's centre is, in seconds.
+
+        A frame with time ``t`` is complete once the stream has received ``(t + latency_s) * sr`` samples; with
+        hop-sized blocks that is exactly the block that produces it. (Blocks longer than a hop add their own wait.)
+        """
+        return self.geometry.lag / self.geometry.sr
+
+
 def offline_equivalent(geometry: StreamGeometry) -> Tuple[int, int]:
     """How mirror=0 streaming frames relate to the offline engine's frames.
 

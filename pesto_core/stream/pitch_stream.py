@@ -12,7 +12,7 @@ from ..checkpoint import load_checkpoint
 from ..decode import reduce_activations
 from ..device import select_device
 from ..errors import ParameterError
-from ..geometry import hop_length_for
+from ..geometry import StreamTiming, hop_length_for
 from ..model import PestoModel
 from ..refine import refine_pitch
 from ..units import semitones_to_hz
@@ -88,7 +88,7 @@ class StreamFrames:
         return semitones_to_hz(self.pitch_semitones.astype(np.float32)).astype(np.float32)
 
 
-class PitchStream:
+class PitchStream(StreamTiming):
     """Live pitch tracking of one or more audio streams, fed blocks of any length.
 
     Parameters
@@ -154,36 +154,7 @@ class PitchStream:
         self.reset()
 
     # -------------------------------------------------------------------------------------------------- info
-    @property
-    def sr(self) -> int:
-        return self.geometry.sr
-
-    @property
-    def hop_length(self) -> int:
-        return self.geometry.hop_length
-
-    @property
-    def step_ms(self) -> float:
-        return self.geometry.hop_length * 1000.0 / self.geometry.sr
-
-    @property
-    def mirror(self) -> float:
-        return self.geometry.mirror
-
-    @property
-    def latency_samples(self) -> int:
-        """Samples from a frame's centre to the end of the hop that completes it (``W/2 - m``)."""
-        return self.geometry.lag
-
-    @property
-    def latency_s(self) -> float:
-        """How far behind the newest sample each frame's centre is, in seconds.
-
-        A frame with time ``t`` is complete once the stream has received ``(t + latency_s) * sr`` samples; with
-        hop-sized blocks that is exactly the block that produces it. (Blocks longer than a hop add their own wait.)
-        """
-        return self.geometry.lag / self.geometry.sr
-
+    # sr, hop_length, step_ms, mirror, latency_samples, latency_s: see StreamTiming
     @property
     def samples_received(self) -> int:
         """Samples received per stream since the start (or the last reset/flush)."""

@@ -12,14 +12,14 @@ from ..checkpoint import load_checkpoint
 from ..decode import reduce_activations
 from ..device import select_device
 from ..errors import ParameterError
-from ..geometry import hop_length_for
+from ..geometry import StreamTiming, hop_length_for
 from ..model import PestoModel
 from ..units import semitones_to_hz
 from ..validation import check_positive_int, check_reduction, check_sr
 from .engine import StreamFrameEngine
 
 
-class StreamingPestoModel(nn.Module):
+class StreamingPestoModel(StreamTiming, nn.Module):
     """Upstream ``pesto``'s streaming model: call it with consecutive blocks of ``hop_length`` samples.
 
     ``model(x, sr=None, convert_to_freq=False, return_activations=True)`` with ``x`` of shape ``(hop,)`` or
@@ -42,14 +42,6 @@ class StreamingPestoModel(nn.Module):
         self.max_batch_size = int(max_batch_size)
         self.register_buffer("cache", torch.zeros(self.max_batch_size, self.geometry.cache, device=model.device),
                              persistent=False)
-
-    @property
-    def sr(self) -> int:
-        return self.geometry.sr
-
-    @property
-    def hop_length(self) -> int:
-        return self.geometry.hop_length
 
     @property
     def hop_size(self) -> float:
