@@ -226,7 +226,7 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
     -------
     int : the number of files that failed.
     """
-    from .writers import check_formats, output_stem, write_track  # noqa: WPS433
+    from .writers import check_formats, output_stem, write_track
 
     if isinstance(audio_files, (str, Path)):
         audio_files = [audio_files]
