@@ -181,8 +181,9 @@ def spikes(err_cents: np.ndarray, est_voiced: np.ndarray) -> int:
     return count
 
 
-def score(rows):
-    """rows: list of (ref_hz, est_semitones, confidence, keep). Returns a dict of the metrics (percentages)."""
+def score(rows, gate: float = GATE):
+    """rows: list of (ref_hz, est_semitones, confidence, keep). Returns a dict of the metrics (percentages); a frame
+    is estimated voiced when its confidence is at least ``gate``."""
     ref = np.concatenate([r[0][r[3]] for r in rows])
     est = np.concatenate([r[1][r[3]] for r in rows]).astype(np.float64)
     conf = np.concatenate([r[2][r[3]] for r in rows])
@@ -192,9 +193,9 @@ def score(rows):
         err = np.where(rv, 100 * (e - (69 + 12 * np.log2(np.where(rv, r_hz, 1) / 440))), 0.0)
         err = np.where(rv, err, np.nan)
         sel = keep & rv
-        n_spikes += spikes(np.nan_to_num(err[sel], nan=0.0), (c >= GATE)[sel])
+        n_spikes += spikes(np.nan_to_num(err[sel], nan=0.0), (c >= gate)[sel])
     ref_v = ref > 0
-    est_v = conf >= GATE
+    est_v = conf >= gate
     ref_st = 69 + 12 * np.log2(np.where(ref_v, ref, 440) / 440)
     err = 100 * (est - ref_st)
     ok = ref_v & (np.abs(err) <= 50)
@@ -216,6 +217,8 @@ def main() -> int:
     p.add_argument("--models", nargs="+", default=None, help="default: every bundled model")
     p.add_argument("--mirrors", type=float, nargs="+", default=[1.0, 0.9, 0.75, 0.5, 0.0])
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--gates", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5],
+                   help="voicing gates swept for the live preset (mirror 1, glitch filter on)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     models = args.models or bundled_models()
@@ -254,6 +257,20 @@ def main() -> int:
                   f"{s['oa']:.1f} | {s['recall']:.1f} | {s['fa']:.1f} | {s['spikes']:.2f} |", flush=True)
             per_cond.append((name, label, mir, {c: score(v) for c, v in by_cond.items()},
                              {sr: score(v) for sr, v in by_sr.items()}, time.perf_counter() - t0))
+    print("\n# voicing of the live preset (mirror 1, glitch filter) against the gate: recall / false alarms / OA")
+    print("| model | " + " | ".join(f"gate {g:g}" for g in args.gates) + " |")
+    print("|---|" + "---|" * len(args.gates))
+    for name in models:
+        rows = []
+        for cond, sr, x, f0 in data:
+            centres, pitch, conf, _ = streaming(name, x, sr, 1.0, True)
+            ref, keep = reference(f0, centres, sr)
+            rows.append((ref, pitch, conf, keep))
+        cells = []
+        for g in args.gates:
+            sg = score([(r, p_, c >= g, k) for r, p_, c, k in rows], gate=0.5)
+            cells.append(f"{sg['recall']:.1f} / {sg['fa']:.1f} / {sg['oa']:.1f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
     print("\n# per condition and sample rate: RPA / OA / spikes per voiced minute")
     cols = list(CONDITIONS) + [f"{sr / 1000:g} kHz" for sr in SAMPLE_RATES]
     print("| model | engine | mirror | " + " | ".join(cols) + " |")
