@@ -77,6 +77,7 @@ class Plan:
     n_inputs: int = 0
     folders: List[str] = field(default_factory=list)  # folders and glob roots given: where a summary can go
     renamed: int = 0  # inputs that got their extension in the result name (collision rule)
+    stale_removed: int = 0  # temporary files of a killed run removed before this one
 
     @property
     def n_not_audio(self) -> int:
@@ -222,4 +223,28 @@ def plan_outputs(arguments: Sequence[str], output_dir: Optional[str] = None, sem
             size = -1
         plan.tasks.append(Task(index, f.path, stem, size))
     plan.skipped.sort(key=lambda s: s.index)
+    plan.stale_removed = remove_stale_parts(plan.tasks, formats)
     return plan
+
+
+def remove_stale_parts(tasks: Sequence[Task], formats: Sequence[str]) -> int:
+    """Delete the temporary files (``.<name>.<fmt>.<random>.part``) that a killed run left for results this run
+    is about to write; one listing per output folder. Returns how many were removed."""
+    by_folder: Dict[str, set] = {}
+    for task in tasks:
+        folder, name = os.path.split(task.stem)
+        by_folder.setdefault(folder or ".", set()).update(f".{name}.{fmt}." for fmt in formats)
+    removed = 0
+    for folder, prefixes in by_folder.items():
+        try:
+            entries = [e.name for e in os.scandir(folder) if e.name.startswith(".") and e.name.endswith(".part")]
+        except OSError:
+            continue
+        for entry in entries:
+            if any(entry.startswith(p) for p in prefixes):
+                try:
+                    os.unlink(os.path.join(folder, entry))
+                    removed += 1
+                except OSError:
+                    pass
+    return removed

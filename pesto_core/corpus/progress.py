@@ -59,7 +59,7 @@ class Progress:
         speed = self.audio_s / elapsed if elapsed > 0 else 0.0
         parts = [f"{self.files}/{self.n_files} files", f"{self.audio_s / 3600:.2f} h audio"]
         if self.audio_s > 0:
-            parts.append(f"{speed:.0f}x real time")
+            parts.append(f"{speed:.0f}x real time" if speed >= 10 else f"{speed:.1f}x real time")
         done = self.bytes + self.partial_bytes
         if self.files < self.n_files and done > 0 and self.total_bytes > 0:
             parts.append(f"ETA {_hms(elapsed * (self.total_bytes - done) / done)}")
