@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def tone(path: Path, seconds: float, sr: int = 16000, f0: float = 220.0, seed: int = 0, subtype=None):
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sr)) / sr
-    x = 0.3 * np.sin(2 * np.pi * f0 * (1 + 0.05 * np.sin(2 * np.pi * 0.5 * t)) * t) + 0.01 * rng.standard_normal(t.size)
+    f_hz = f0 * (1 + 0.03 * np.sin(2 * np.pi * 0.5 * t))  # a slow vibrato
+    x = 0.3 * np.sin(2 * np.pi * np.cumsum(f_hz) / sr) + 0.01 * rng.standard_normal(t.size)
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, x.astype(np.float32), sr, subtype=subtype)
 
