@@ -18,6 +18,7 @@ model start-up included, and Ray's start and stop for ``--ray``):
 Repetitions go round the modes in turn (a shared machine's noise is spread over all) and the table gives medians.
 The CSVs of the ``--threads 1`` modes are checked to be byte-identical.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,14 +91,18 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown (default too)")
     args = parser.parse_args()
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               RAY_USAGE_STATS_ENABLED="0")
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), RAY_USAGE_STATS_ENABLED="0"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         audio_s = make_corpus(corpus, args.short, args.short_s, args.long, args.long_s)
         n_files = args.short + args.long
-        print(f"corpus: {n_files} files ({args.short} x {args.short_s:g} s, {args.long} x {args.long_s:g} s), "
-              f"{audio_s / 3600:.3f} h of audio; {os.cpu_count()} CPU(s); {args.reps} repetitions", file=sys.stderr)
+        print(
+            f"corpus: {n_files} files ({args.short} x {args.short_s:g} s, {args.long} x {args.long_s:g} s), "
+            f"{audio_s / 3600:.3f} h of audio; {os.cpu_count()} CPU(s); {args.reps} repetitions",
+            file=sys.stderr,
+        )
         times = {name: [] for name, _ in modes(not args.no_ray)}
         reference = None
         for rep in range(args.reps):
@@ -120,8 +125,10 @@ def main() -> None:
                 print(f"  rep {rep + 1}: {name}: {wall:.1f} s", file=sys.stderr)
 
     base = statistics.median(times["pesto -j 1"])
-    print(f"\n{n_files} files, {audio_s / 3600:.3f} h of audio (16 kHz), median of {args.reps} runs; wall time "
-          "from process start to exit\n")
+    print(
+        f"\n{n_files} files, {audio_s / 3600:.3f} h of audio (16 kHz), median of {args.reps} runs; wall time "
+        "from process start to exit\n"
+    )
     print("| mode | wall s (median) | runs | audio h per wall h | vs `pesto -j 1` |")
     print("|---|---:|---|---:|---:|")
     for name, values in times.items():

@@ -5,6 +5,7 @@ Exit status: 0 when every file was analysed and written (or skipped as already d
 or there was no audio file to analyse, 2 for bad options, a bad model or colliding results (nothing analysed),
 130 when interrupted (Ctrl-C: the files in progress are finished and the summary written).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,15 +54,29 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         formats = check_formats(args.export_format)
-        plan = plan_outputs(args.audio_files, args.output, semitones=args.no_convert_to_freq, formats=formats,
-                            skip_existing=args.skip_existing)
+        plan = plan_outputs(
+            args.audio_files,
+            args.output,
+            semitones=args.no_convert_to_freq,
+            formats=formats,
+            skip_existing=args.skip_existing,
+        )
     except PestoError as e:
         _error(str(e))
         return 2
     device = f"cuda:{args.gpu}" if args.gpu is not None and args.gpu >= 0 else "cpu"
-    job = Job(model_name=args.model_name, step_size=args.step_size, reduction=args.reduction, formats=formats,
-              no_convert_to_freq=args.no_convert_to_freq, num_chunks=args.num_chunks, refine=args.refine,
-              smooth=args.smooth, device=device, threads=args.threads)
+    job = Job(
+        model_name=args.model_name,
+        step_size=args.step_size,
+        reduction=args.reduction,
+        formats=formats,
+        no_convert_to_freq=args.no_convert_to_freq,
+        num_chunks=args.num_chunks,
+        refine=args.refine,
+        smooth=args.smooth,
+        device=device,
+        threads=args.threads,
+    )
     progress = Progress(len(plan.tasks), sum(max(0, t.size) for t in plan.tasks), enabled=not args.quiet)
     _announce(plan, progress, args.quiet)
 
@@ -141,8 +156,10 @@ def _announce(plan: Plan, progress: Progress, quiet: bool) -> None:
     if existing:
         progress.message(f"pesto: {existing} file(s) already have their results (--skip-existing)")
     if plan.renamed:
-        progress.message(f"pesto: {plan.renamed} result name(s) keep the input's extension (same name, another "
-                         "format, in one folder: e.g. take.wav.f0.csv)")
+        progress.message(
+            f"pesto: {plan.renamed} result name(s) keep the input's extension (same name, another "
+            "format, in one folder: e.g. take.wav.f0.csv)"
+        )
 
 
 def _dispatch(args, plan: Plan, job: Job, on_result, progress: Progress, warn) -> None:
@@ -150,13 +167,25 @@ def _dispatch(args, plan: Plan, job: Job, on_result, progress: Progress, warn) -
         from .ray_runner import run_ray  # Ray is optional
 
         local_cpus = (args.jobs or max(1, available_cores() // args.threads)) * args.threads
-        run_ray(plan.tasks, job, args.jobs, on_result, address=args.ray or None,
-                gpu=args.gpu is not None and args.gpu >= 0, local_cpus=local_cpus,
-                on_info=(lambda text: None) if args.quiet else progress.message)
+        run_ray(
+            plan.tasks,
+            job,
+            args.jobs,
+            on_result,
+            address=args.ray or None,
+            gpu=args.gpu is not None and args.gpu >= 0,
+            local_cpus=local_cpus,
+            on_info=(lambda text: None) if args.quiet else progress.message,
+        )
         return
     workers = default_workers(args, len(plan.tasks))
     if workers == 1:
-        run_serial(plan.tasks, job, on_result, on_warning=warn,
-                   on_partial=lambda task, done, total: progress.partial(task.size, done, total))
+        run_serial(
+            plan.tasks,
+            job,
+            on_result,
+            on_warning=warn,
+            on_partial=lambda task, done, total: progress.partial(task.size, done, total),
+        )
     else:
         run_pool(plan.tasks, job, workers, on_result)

@@ -21,6 +21,7 @@ Rules (also in ``pesto -h`` and README, "Corpus runs"):
   ``take.wav`` from different folders named as files into one ``-o`` folder) the run is refused before any work,
   with a message naming them: give their common folder (mirrored) instead.
 """
+
 from __future__ import annotations
 
 import glob
@@ -33,11 +34,47 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from ..errors import ParameterError
 
 #: Extensions (lower case, without the dot) of the formats libsndfile reads: what a folder walk analyses.
-AUDIO_EXTENSIONS = frozenset({
-    "wav", "wave", "bwf", "rf64", "w64", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff", "aifc", "au", "snd",
-    "caf", "sd2", "voc", "htk", "sph", "nist", "paf", "fap", "iff", "svx", "8svx", "mat", "mat4", "mat5", "pvf",
-    "xi", "wve", "avr", "mpc2k", "sds", "ircam", "sf",
-})
+AUDIO_EXTENSIONS = frozenset(
+    {
+        "wav",
+        "wave",
+        "bwf",
+        "rf64",
+        "w64",
+        "flac",
+        "ogg",
+        "oga",
+        "opus",
+        "mp3",
+        "aif",
+        "aiff",
+        "aifc",
+        "au",
+        "snd",
+        "caf",
+        "sd2",
+        "voc",
+        "htk",
+        "sph",
+        "nist",
+        "paf",
+        "fap",
+        "iff",
+        "svx",
+        "8svx",
+        "mat",
+        "mat4",
+        "mat5",
+        "pvf",
+        "xi",
+        "wve",
+        "avr",
+        "mpc2k",
+        "sds",
+        "ircam",
+        "sf",
+    }
+)
 
 # names pesto writes (results, run summaries, temporary files): never inputs, not listed when a walk meets them
 _OWN_OUTPUT = re.compile(r".*\.(f0|semitones)\.(csv|npz|png)$|^pesto-run(-.*)?\.csv$", re.IGNORECASE)
@@ -110,8 +147,11 @@ def _glob_root(pattern: str) -> str:
 def _walk(folder: str, root: str, exclude: Optional[str]) -> Iterable[_Found]:
     """Files under ``folder`` in a stable order (sorted names, depth first)."""
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                             and not (exclude and os.path.realpath(os.path.join(dirpath, d)) == exclude))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".") and not (exclude and os.path.realpath(os.path.join(dirpath, d)) == exclude)
+        )
         for name in sorted(filenames):
             if name.startswith(".") or _OWN_OUTPUT.match(name):
                 continue
@@ -120,8 +160,9 @@ def _walk(folder: str, root: str, exclude: Optional[str]) -> Iterable[_Found]:
                 yield _Found(path, root, named=False)
             else:
                 ext = name.rsplit(".", 1)[-1] if "." in name else ""
-                yield _Found(path, root, named=False,
-                             reason=f"not an audio file (extension {'.' + ext if ext else 'none'})")
+                yield _Found(
+                    path, root, named=False, reason=f"not an audio file (extension {'.' + ext if ext else 'none'})"
+                )
 
 
 def find_inputs(arguments: Sequence[str], output_dir: Optional[str]) -> Tuple[List[_Found], List[str]]:
@@ -148,15 +189,28 @@ def find_inputs(arguments: Sequence[str], output_dir: Optional[str]) -> Tuple[Li
                 if os.path.isdir(match):
                     found.extend(_walk(match, root, exclude))
                 elif not name.startswith(".") and not _OWN_OUTPUT.match(name):
-                    found.append(_Found(match, root, named=False, reason="" if _is_audio_name(name) else
-                                        "not an audio file (matched by the glob, extension not audio)"))
+                    found.append(
+                        _Found(
+                            match,
+                            root,
+                            named=False,
+                            reason=""
+                            if _is_audio_name(name)
+                            else "not an audio file (matched by the glob, extension not audio)",
+                        )
+                    )
         else:
             found.append(_Found(arg, os.path.dirname(arg) or ".", named=True))
     return found, folders
 
 
-def plan_outputs(arguments: Sequence[str], output_dir: Optional[str] = None, semitones: bool = False,
-                 formats: Sequence[str] = ("csv",), skip_existing: bool = False) -> Plan:
+def plan_outputs(
+    arguments: Sequence[str],
+    output_dir: Optional[str] = None,
+    semitones: bool = False,
+    formats: Sequence[str] = ("csv",),
+    skip_existing: bool = False,
+) -> Plan:
     """The plan of a run: every input numbered, each audio file with a result stem no other input shares.
 
     Raises
@@ -175,8 +229,9 @@ def plan_outputs(arguments: Sequence[str], output_dir: Optional[str] = None, sem
             continue
         key = os.path.realpath(f.path)
         if key in seen:
-            plan.skipped.append(Skipped(index, f.path, f"same file as input {seen[key] + 1} "
-                                                       f"({found[seen[key]].path}): analysed once"))
+            plan.skipped.append(
+                Skipped(index, f.path, f"same file as input {seen[key] + 1} ({found[seen[key]].path}): analysed once")
+            )
             continue
         seen[key] = index
         rel = Path(os.path.relpath(f.path, f.root)) if output_dir is not None else Path(f.path)
@@ -209,9 +264,12 @@ def plan_outputs(arguments: Sequence[str], output_dir: Optional[str] = None, sem
         more = f"\n  ... and {len(clashes) - 10} more" if len(clashes) > 10 else ""
         raise CollisionError(
             f"{len(clashes)} result file(s) would be written by several inputs (nothing was analysed):\n"
-            + "\n".join(lines) + more + "\n  Give their common folder instead of the files (with -o the tree below "
+            + "\n".join(lines)
+            + more
+            + "\n  Give their common folder instead of the files (with -o the tree below "
             "it is mirrored), quote the glob so that pesto expands it ('corpus/*/take.wav'), or run them "
-            "separately.")
+            "separately."
+        )
     for index, f, _rel in candidates:
         stem = stems[index]
         if skip_existing and all(os.path.exists(f"{stem}.{fmt}") for fmt in formats):

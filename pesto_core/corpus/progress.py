@@ -4,6 +4,7 @@ On a terminal the line is rewritten in place (at most 10 times a second); in a l
 written every 10 s and at the end. The ETA extrapolates from the bytes of audio done against the bytes left (the
 files' sizes are known before the run, their durations only once read).
 """
+
 from __future__ import annotations
 
 import sys

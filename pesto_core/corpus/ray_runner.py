@@ -15,6 +15,7 @@ sees under the same path (NFS, a mounted bucket...), and pesto-tracker must be i
 * An actor that dies (node lost, out of memory) is replaced; its files in flight are tried once more, and a file in
   flight at two deaths is reported as failed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,10 @@ from .inputs import Task
 from .runner import OnResult, check_fatal, died
 from .worker import Job, Result, Worker
 
-INSTALL_HINT = ("--ray needs Ray, an optional extra: pip install 'pesto-tracker[cluster]' (from a checkout: "
-                "pip install -e '.[cluster]'), or pip install 'ray'")
+INSTALL_HINT = (
+    "--ray needs Ray, an optional extra: pip install 'pesto-tracker[cluster]' (from a checkout: "
+    "pip install -e '.[cluster]'), or pip install 'ray'"
+)
 
 
 def import_ray():
@@ -68,9 +71,16 @@ def connect(address: Optional[str], local_cpus: int):
     return ray, True
 
 
-def run_ray(tasks: Iterable[Task], job: Job, workers: Optional[int], on_result: OnResult,
-            address: Optional[str] = None, gpu: bool = False, local_cpus: int = 1,
-            on_info=lambda text: None) -> None:
+def run_ray(
+    tasks: Iterable[Task],
+    job: Job,
+    workers: Optional[int],
+    on_result: OnResult,
+    address: Optional[str] = None,
+    gpu: bool = False,
+    local_cpus: int = 1,
+    on_info=lambda text: None,
+) -> None:
     """Analyse the tasks on Ray actors (see the module docstring); ``workers`` None: as many as the cluster holds."""
     tasks = sorted(tasks, key=lambda t: -t.size)
     ray, started = connect(address, local_cpus)
@@ -88,11 +98,12 @@ def run_ray(tasks: Iterable[Task], job: Job, workers: Optional[int], on_result: 
             n = workers or max(1, cpus // threads)
             options = dict(num_cpus=threads)
             if n * threads > cpus:
-                on_info(f"pesto: warning: {n} workers x {threads} thread(s) but the Ray cluster has {cpus} CPU(s): "
-                        "the actors that do not fit wait for a free CPU")
+                on_info(
+                    f"pesto: warning: {n} workers x {threads} thread(s) but the Ray cluster has {cpus} CPU(s): "
+                    "the actors that do not fit wait for a free CPU"
+                )
         n = max(1, min(n, len(tasks))) if tasks else 0
-        on_info(f"pesto: Ray {'local instance' if started else 'cluster'}: {cpus} CPU(s), {gpus} GPU(s); "
-                f"{n} worker(s)")
+        on_info(f"pesto: Ray {'local instance' if started else 'cluster'}: {cpus} CPU(s), {gpus} GPU(s); {n} worker(s)")
         actor_class = ray.remote(PestoActor)
         actors = [actor_class.options(**options).remote(job) for _ in range(n)]
         queue = deque(tasks)
@@ -115,8 +126,11 @@ def run_ray(tasks: Iterable[Task], job: Job, workers: Optional[int], on_result: 
                 load[slot] -= 1
                 try:
                     result = ray.get(ref)
-                except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
-                        ray.exceptions.ObjectLostError) as e:
+                except (
+                    ray.exceptions.RayActorError,
+                    ray.exceptions.WorkerCrashedError,
+                    ray.exceptions.ObjectLostError,
+                ) as e:
                     attempts[task.index] = attempts.get(task.index, 0) + 1
                     if attempts[task.index] >= 2:
                         on_result(died(task, twice=True))

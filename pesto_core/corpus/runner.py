@@ -10,6 +10,7 @@ A worker process that dies (killed, out of memory, a crash in native code) break
 flight are given to a fresh pool once more, and a file that was in flight at two such deaths is reported as
 failed; the run goes on either way.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,9 +42,13 @@ def check_fatal(result: Result) -> Result:
     return result
 
 
-def run_serial(tasks: Iterable[Task], job: Job, on_result: OnResult,
-               on_partial: Optional[Callable[[Task, int, int], None]] = None,
-               on_warning: Callable[[str], None] = print) -> None:
+def run_serial(
+    tasks: Iterable[Task],
+    job: Job,
+    on_result: OnResult,
+    on_partial: Optional[Callable[[Task, int, int], None]] = None,
+    on_warning: Callable[[str], None] = print,
+) -> None:
     """Analyse the tasks one after another in this process (input order)."""
     from ..device import get_threads, set_threads
 
@@ -69,8 +74,11 @@ def _init_pool_process(job: Job) -> None:
 
 
 def died(task: Task, twice: bool) -> Result:
-    reason = ("the worker process died while analysing it, twice (killed, out of memory or a crash); "
-              "it may be the file" if twice else "the worker process died")
+    reason = (
+        "the worker process died while analysing it, twice (killed, out of memory or a crash); it may be the file"
+        if twice
+        else "the worker process died"
+    )
     return Result(task.index, task.path, "failed", reason=reason, stem=task.stem, error=f"{task.path}: {reason}")
 
 
@@ -84,8 +92,9 @@ def run_pool(tasks: Iterable[Task], job: Job, workers: int, on_result: OnResult)
     attempts: Dict[int, int] = {}
     context = multiprocessing.get_context("spawn")
     while queue:
-        pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, initializer=_init_pool_process,
-                                   initargs=(job,))
+        pool = ProcessPoolExecutor(
+            max_workers=max(1, workers), mp_context=context, initializer=_init_pool_process, initargs=(job,)
+        )
         in_flight: Dict[object, Task] = {}
         try:
             broken = False

@@ -11,6 +11,7 @@ in the ``-o`` folder, or, without ``-o``, in the common folder of the folders an
 without ``-o`` writes none (as before corpus runs existed). A timestamped summary never replaces another file: if
 the name is taken (two runs in one second), ``-2``, ``-3``... is appended.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,19 @@ from ..errors import OutputError
 from .inputs import Plan
 from .worker import Result
 
-COLUMNS = ("path", "status", "reason", "output", "duration_s", "sr", "frames", "voiced_share", "median_f0_hz",
-           "compute_s", "worker")
+COLUMNS = (
+    "path",
+    "status",
+    "reason",
+    "output",
+    "duration_s",
+    "sr",
+    "frames",
+    "voiced_share",
+    "median_f0_hz",
+    "compute_s",
+    "worker",
+)
 
 
 def summary_path(plan: Plan, output_dir: Optional[str], explicit: Optional[str]) -> Optional[Path]:
@@ -56,12 +68,33 @@ def rows(plan: Plan, results: Sequence[Result], interrupted: Sequence[int] = ())
     for t in plan.tasks:
         r = by_index.get(t.index)
         if r is None:
-            out[t.index] = [t.path, "skipped", "not done: the run was interrupted" if t.index in set(interrupted)
-                            else "not done", t.stem, "", "", "", "", "", "", ""]
+            out[t.index] = [
+                t.path,
+                "skipped",
+                "not done: the run was interrupted" if t.index in set(interrupted) else "not done",
+                t.stem,
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
             continue
-        out[t.index] = [r.path, r.status, r.reason, r.stem, _number(r.duration_s, 6), str(r.sr or ""),
-                        str(r.frames) if r.status == "ok" else "", _number(r.voiced_share, 4),
-                        _number(r.median_f0_hz, 2), _number(r.compute_s, 3), r.worker]
+        out[t.index] = [
+            r.path,
+            r.status,
+            r.reason,
+            r.stem,
+            _number(r.duration_s, 6),
+            str(r.sr or ""),
+            str(r.frames) if r.status == "ok" else "",
+            _number(r.voiced_share, 4),
+            _number(r.median_f0_hz, 2),
+            _number(r.compute_s, 3),
+            r.worker,
+        ]
     return [out[i] for i in sorted(out)]
 
 

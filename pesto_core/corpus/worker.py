@@ -7,6 +7,7 @@ worker of every mode sets the same count, ``Job.threads`` (``--threads``, defaul
 
 The engine (torch) is imported when a worker starts, never when this module is imported.
 """
+
 from __future__ import annotations
 
 import math
@@ -80,8 +81,9 @@ class Worker:
                 from ..device import select_device, set_threads
 
                 set_threads(job.threads)
-                self.model = load_model(job.model_name, job.step_size, reduction=job.reduction,
-                                        device=select_device(job.device))
+                self.model = load_model(
+                    job.model_name, job.step_size, reduction=job.reduction, device=select_device(job.device)
+                )
             except PestoError as e:
                 self.fatal = str(e)
         self.init_warnings = [str(w.message) for w in caught]
@@ -102,9 +104,15 @@ class Worker:
             try:
                 info = audio_info(task.path)
                 result.duration_s, result.sr = info.duration_s, info.sr
-                track = analyse_file(task.path, self.model, num_chunks=job.num_chunks, refine=job.refine,
-                                     smooth=job.smooth, keep_activations=bool({"npz", "png"} & set(job.formats)),
-                                     progress=progress)
+                track = analyse_file(
+                    task.path,
+                    self.model,
+                    num_chunks=job.num_chunks,
+                    refine=job.refine,
+                    smooth=job.smooth,
+                    keep_activations=bool({"npz", "png"} & set(job.formats)),
+                    progress=progress,
+                )
                 write_track(track, task.stem, job.formats, convert_to_freq=not job.no_convert_to_freq)
                 result.status = "ok"
                 result.frames = len(track)
@@ -119,7 +127,7 @@ class Worker:
         result.warnings = [str(w.message) for w in caught]
         if result.error:
             prefix = f"{task.path}: "
-            result.reason = result.error[len(prefix):] if result.error.startswith(prefix) else result.error
+            result.reason = result.error[len(prefix) :] if result.error.startswith(prefix) else result.error
         return result
 
 

@@ -17,8 +17,6 @@ from pesto_core.cli import main
 from pesto_core.corpus.inputs import AUDIO_EXTENSIONS, CollisionError, plan_outputs
 from pesto_core.corpus.summary import COLUMNS, write_summary
 
-from .golden import DATA
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -72,8 +70,11 @@ def subprocess_env():
 
 def results(out: Path) -> dict:
     """Result files under ``out`` (relative path -> bytes), summaries excluded."""
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.csv"))
-            if not p.name.startswith("pesto-run")}
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*.csv"))
+        if not p.name.startswith("pesto-run")
+    }
 
 
 def read_summary(out: Path) -> list:
@@ -160,9 +161,14 @@ def test_ray_gives_the_same_bytes_as_serial(tree, serial, tmp_path):
         pytest.importorskip("ray")
     _code, out = serial
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "pesto_core", str(tree), "-o", str(tmp_path / "out"), "--ray",
-                           "-j", "2"], capture_output=True, text=True, cwd=tmp_path, env=subprocess_env(),
-                          timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pesto_core", str(tree), "-o", str(tmp_path / "out"), "--ray", "-j", "2"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=subprocess_env(),
+        timeout=240,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Ray local instance: 2 CPU(s)" in proc.stderr and "corrupt.wav: truncated" in proc.stderr
     assert results(tmp_path / "out") == results(out)
@@ -170,8 +176,13 @@ def test_ray_gives_the_same_bytes_as_serial(tree, serial, tmp_path):
     assert len(workers) == 2
     print(f"ray run: {time.monotonic() - start:.1f} s")
     # the local instance is gone: no Ray process of ours is left (the session folder is removed from the list)
-    check = subprocess.run([sys.executable, "-c", "import ray; ray.init(address='auto')"], capture_output=True,
-                           text=True, env=dict(subprocess_env(), RAY_ADDRESS=""), timeout=60)
+    check = subprocess.run(
+        [sys.executable, "-c", "import ray; ray.init(address='auto')"],
+        capture_output=True,
+        text=True,
+        env=dict(subprocess_env(), RAY_ADDRESS=""),
+        timeout=60,
+    )
     assert check.returncode != 0
 
 
@@ -200,8 +211,10 @@ def test_quoted_glob_mirrors_below_its_fixed_folder(tree, tmp_path, capsys):
 
 def test_same_file_twice_is_analysed_once(tree, tmp_path, capsys):
     wav = tree / "speaker1" / "001.wav"
-    code, err = run([wav, str(wav).replace("/speaker1/", "/speaker1/./"), tree / "speaker1", "-o", tmp_path, "-q",
-                     "-j", "1"], capsys)
+    code, err = run(
+        [wav, str(wav).replace("/speaker1/", "/speaker1/./"), tree / "speaker1", "-o", tmp_path, "-q", "-j", "1"],
+        capsys,
+    )
     assert code == 1  # corrupt.wav from the folder
     assert "same file as input 1" in err
     table = read_summary(tmp_path)
@@ -250,8 +263,14 @@ def test_skip_existing_after_a_killed_run_redoes_only_the_missing(tmp_path):
         tone(corpus / f"s{i % 3}" / f"{i:03d}.wav", 8.0, f0=150 + 10 * i, seed=i)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "pesto_core", str(corpus), "-o", str(out), "-j", "1", "-q"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=subprocess_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     try:
         while len(results(out) if out.exists() else {}) < 2 and proc.poll() is None and time.monotonic() < deadline:
@@ -262,8 +281,9 @@ def test_skip_existing_after_a_killed_run_redoes_only_the_missing(tmp_path):
     first = {p: (out / p).stat() for p in results(out)}
     assert 2 <= len(first) < n, f"the run was not killed mid-way ({len(first)} of {n} done)"
     assert not list(out.glob("pesto-run-*.csv"))  # killed: no summary
-    rerun = subprocess.run(cmd + ["--skip-existing"], cwd=tmp_path, env=subprocess_env(), capture_output=True,
-                           text=True, timeout=300)
+    rerun = subprocess.run(
+        cmd + ["--skip-existing"], cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=300
+    )
     assert rerun.returncode == 0, rerun.stderr
     after = results(out)
     assert len(after) == n
