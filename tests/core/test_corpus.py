@@ -300,3 +300,54 @@ def test_skip_existing_after_a_killed_run_redoes_only_the_missing(tmp_path):
     clean = tmp_path / "clean"
     assert main([str(corpus), "-o", str(clean), "-j", "1", "-q"]) == 0
     assert results(clean) == after
+
+
+def _pool_workers(pid: int) -> list:
+    """Pids of the pool's worker processes among the children of ``pid`` (Linux /proc)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    found = []
+    for child in children:
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find the worker processes")
+def test_a_killed_worker_process_does_not_lose_files(tmp_path):
+    """A worker of -j 2 killed mid-run (as the OOM killer would): its files are given to a fresh pool, every file
+    gets its result, the exit status is 0."""
+    corpus = tmp_path / "corpus"
+    n = 12
+    for i in range(n):
+        tone(corpus / f"{i:03d}.wav", 6.0, f0=150 + 10 * i, seed=i)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pesto_core", str(corpus), "-o", str(out), "-j", "2", "-q"],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.exists() and results(out)) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        workers = _pool_workers(proc.pid)
+        assert workers and proc.poll() is None, "the run ended before a worker could be killed"
+        os.kill(workers[0], signal.SIGKILL)  # a worker process of the command we started
+        _out, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert len(results(out)) == n
+    assert all(r["status"] == "ok" for r in read_summary(out))
