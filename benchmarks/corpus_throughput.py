@@ -104,6 +104,7 @@ def main() -> None:
             file=sys.stderr,
         )
         times = {name: [] for name, _ in modes(not args.no_ray)}
+        load_start = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         reference = None
         for rep in range(args.reps):
             for name, command in modes(not args.no_ray):
@@ -124,10 +125,11 @@ def main() -> None:
                 times[name].append(wall)
                 print(f"  rep {rep + 1}: {name}: {wall:.1f} s", file=sys.stderr)
 
+    load_end = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     base = statistics.median(times["pesto -j 1"])
     print(
         f"\n{n_files} files, {audio_s / 3600:.3f} h of audio (16 kHz), median of {args.reps} runs; wall time "
-        "from process start to exit\n"
+        f"from process start to exit; load average (1, 5, 15 min) at the start {load_start}, at the end {load_end}\n"
     )
     print("| mode | wall s (median) | runs | audio h per wall h | vs `pesto -j 1` |")
     print("|---|---:|---|---:|---:|")

@@ -1,7 +1,9 @@
 """The ``pesto`` command line (also ``python -m pesto_core``), with upstream PESTO's options.
 
 Exit status: 0 when every file was analysed and written, 1 when at least one file failed (the others are still
-processed; each failure is one line on stderr naming the file and the reason), 2 for bad options or model.
+processed; each failure is one line on stderr naming the file and the reason), 2 for bad options or model, or
+results that would collide, 130 when interrupted. The run itself (folders, workers, Ray, summary) is
+:mod:`pesto_core.corpus`.
 """
 from __future__ import annotations
 

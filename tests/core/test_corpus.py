@@ -351,3 +351,19 @@ def test_a_killed_worker_process_does_not_lose_files(tmp_path):
     assert proc.returncode == 0, err
     assert len(results(out)) == n
     assert all(r["status"] == "ok" for r in read_summary(out))
+
+
+def test_help_states_the_collision_rule(capsys):
+    with pytest.raises(SystemExit):
+        main(["-h"])
+    out = capsys.readouterr().out
+    assert "take.wav.f0.csv, take.flac.f0.csv" in out and "refused before any work" in out
+    assert "--skip-existing" in out and "--ray [ADDRESS]" in out and "-j N" in out
+
+
+def test_api_batch_loop_refuses_colliding_results(tree, tmp_path):
+    from pesto_core import ParameterError, predict_from_files
+
+    with pytest.raises(ParameterError, match="would both write"):
+        predict_from_files([str(tree / "speaker1" / "001.wav"), str(tree / "speaker2" / "001.wav")], output=tmp_path)
+    assert not list(tmp_path.iterdir())
