@@ -106,7 +106,8 @@ def run_ray(
         on_info(f"pesto: Ray {'local instance' if started else 'cluster'}: {cpus} CPU(s), {gpus} GPU(s); {n} worker(s)")
         actor_class = ray.remote(PestoActor)
         actors = [actor_class.options(**options).remote(job) for _ in range(n)]
-        queue = deque(tasks)
+        # absolute paths: an actor on another node (or in another folder) resolves them the same way
+        queue = deque(replace(t, path=os.path.abspath(t.path), stem=os.path.abspath(t.stem)) for t in tasks)
         attempts: Dict[int, int] = {}
         in_flight: Dict[object, tuple] = {}  # object ref -> (task, actor slot, actor)
         load: List[int] = [0] * n

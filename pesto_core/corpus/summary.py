@@ -60,41 +60,21 @@ def _number(value: float, digits: int) -> str:
 
 
 def rows(plan: Plan, results: Sequence[Result], interrupted: Sequence[int] = ()) -> List[List[str]]:
-    """Summary rows in input order: results, skipped inputs, and tasks not done (``interrupted``)."""
+    """Summary rows in input order: results, skipped inputs, and tasks not done (``interrupted``). Paths are the
+    plan's (as the inputs were given), whatever form a worker on another node was handed."""
     by_index = {r.index: r for r in results}
-    out = {}
-    for s in plan.skipped:
-        out[s.index] = [s.path, "skipped", s.reason, s.stem, "", "", "", "", "", "", ""]
+    interrupted = set(interrupted)
+    blank = [""] * (len(COLUMNS) - 4)
+    out = {s.index: [s.path, "skipped", s.reason, s.stem] + blank for s in plan.skipped}
     for t in plan.tasks:
         r = by_index.get(t.index)
         if r is None:
-            out[t.index] = [
-                t.path,
-                "skipped",
-                "not done: the run was interrupted" if t.index in set(interrupted) else "not done",
-                t.stem,
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-            ]
+            why = "not done: the run was interrupted" if t.index in interrupted else "not done"
+            out[t.index] = [t.path, "skipped", why, t.stem] + blank
             continue
-        out[t.index] = [
-            r.path,
-            r.status,
-            r.reason,
-            r.stem,
-            _number(r.duration_s, 6),
-            str(r.sr or ""),
-            str(r.frames) if r.status == "ok" else "",
-            _number(r.voiced_share, 4),
-            _number(r.median_f0_hz, 2),
-            _number(r.compute_s, 3),
-            r.worker,
-        ]
+        out[t.index] = [t.path, r.status, r.reason, t.stem, _number(r.duration_s, 6), str(r.sr or ""),
+                        str(r.frames) if r.status == "ok" else "", _number(r.voiced_share, 4),
+                        _number(r.median_f0_hz, 2), _number(r.compute_s, 3), r.worker]  # fmt: skip
     return [out[i] for i in sorted(out)]
 
 

@@ -156,13 +156,14 @@ def test_j2_gives_the_same_bytes_as_serial(tree, serial, tmp_path, capsys):
 
 
 def test_ray_gives_the_same_bytes_as_serial(tree, serial, tmp_path):
-    """A real local Ray instance, started and stopped by the command (no mock)."""
+    """A real local Ray instance, started and stopped by the command (no mock). Relative paths: the actors get
+    absolute ones (an actor's working folder is not the command's)."""
     if not os.environ.get("CI"):
         pytest.importorskip("ray")
     _code, out = serial
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "pesto_core", str(tree), "-o", str(tmp_path / "out"), "--ray", "-j", "2"],
+        [sys.executable, "-m", "pesto_core", os.path.relpath(tree, tmp_path), "-o", "out", "--ray", "-j", "2"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -172,8 +173,9 @@ def test_ray_gives_the_same_bytes_as_serial(tree, serial, tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "Ray local instance: 2 CPU(s)" in proc.stderr and "corrupt.wav: truncated" in proc.stderr
     assert results(tmp_path / "out") == results(out)
-    workers = {r["worker"] for r in read_summary(tmp_path / "out") if r["status"] == "ok"}
-    assert len(workers) == 2
+    table = read_summary(tmp_path / "out")
+    assert len({r["worker"] for r in table if r["status"] == "ok"}) == 2
+    assert all(not os.path.isabs(r["path"]) and not os.path.isabs(r["output"]) for r in table)  # as given
     print(f"ray run: {time.monotonic() - start:.1f} s")
     # the local instance is gone: no Ray process of ours is left (the session folder is removed from the list)
     check = subprocess.run(
