@@ -369,3 +369,16 @@ def test_api_batch_loop_refuses_colliding_results(tree, tmp_path):
     with pytest.raises(ParameterError, match="would both write"):
         predict_from_files([str(tree / "speaker1" / "001.wav"), str(tree / "speaker2" / "001.wav")], output=tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_corpus_modules_do_not_import_torch_or_ray():
+    """`pesto -h` stays fast: planning, running and summarising import the engine (torch) only in the workers."""
+    code = (
+        "import sys, pesto_core.cli\n"
+        "for m in ('inputs', 'worker', 'runner', 'ray_runner', 'progress', 'summary', 'command'):\n"
+        "    __import__('pesto_core.corpus.' + m)\n"
+        "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=subprocess_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
