@@ -1,7 +1,7 @@
 """Corpus throughput: audio hours analysed per hour of wall time, for the batch loop and the corpus runner's modes.
 
 Run:  nice python3 benchmarks/corpus_throughput.py [--short 80] [--short-s 3] [--long 3] [--long-s 60] [--reps 3]
-                                                   [--no-ray] [--markdown]
+                                                   [--modes api j1 j1t2 j2 ray]
 
 A seeded corpus (``--short`` files of ``--short-s`` seconds and ``--long`` files of ``--long-s`` seconds, 16 kHz
 mono WAV, a tone with vibrato and noise, in a few sub-folders) is generated in a temporary folder, then analysed to
@@ -63,17 +63,22 @@ sys.exit(1 if predict_from_files(files, output=sys.argv[2]) else 0)
 """
 
 
-def modes(with_ray: bool):
+MODES = ("api", "j1", "j1t2", "j2", "ray")
+
+
+def modes(selected=MODES):
     pesto = [sys.executable, "-m", "pesto_core"]
-    out = [
-        ("predict_from_files (API loop, all-core threads)", lambda c, o: [sys.executable, "-c", BATCH_LOOP, c, o]),
-        ("pesto -j 1", lambda c, o: pesto + [c, "-o", o, "-q", "-j", "1"]),
-        ("pesto -j 1 --threads 2", lambda c, o: pesto + [c, "-o", o, "-q", "-j", "1", "--threads", "2"]),
-        ("pesto -j 2", lambda c, o: pesto + [c, "-o", o, "-q", "-j", "2"]),
-    ]
-    if with_ray:
-        out.append(("pesto --ray -j 2 (local Ray)", lambda c, o: pesto + [c, "-o", o, "-q", "--ray", "-j", "2"]))
-    return out
+    table = {
+        "api": (
+            "predict_from_files (API loop, all-core threads)",
+            lambda c, o: [sys.executable, "-c", BATCH_LOOP, c, o],
+        ),
+        "j1": ("pesto -j 1", lambda c, o: pesto + [c, "-o", o, "-q", "-j", "1"]),
+        "j1t2": ("pesto -j 1 --threads 2", lambda c, o: pesto + [c, "-o", o, "-q", "-j", "1", "--threads", "2"]),
+        "j2": ("pesto -j 2", lambda c, o: pesto + [c, "-o", o, "-q", "-j", "2"]),
+        "ray": ("pesto --ray -j 2 (local Ray)", lambda c, o: pesto + [c, "-o", o, "-q", "--ray", "-j", "2"]),
+    }
+    return [table[key] for key in MODES if key in selected]
 
 
 def csvs(folder: Path) -> dict:
@@ -87,8 +92,7 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=3)
     parser.add_argument("--long-s", type=float, default=60.0)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--no-ray", action="store_true")
-    parser.add_argument("--markdown", action="store_true", help="print the table as markdown (default too)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="default: all")
     args = parser.parse_args()
 
     env = dict(
@@ -103,11 +107,11 @@ def main() -> None:
             f"{audio_s / 3600:.3f} h of audio; {os.cpu_count()} CPU(s); {args.reps} repetitions",
             file=sys.stderr,
         )
-        times = {name: [] for name, _ in modes(not args.no_ray)}
+        times = {name: [] for name, _ in modes(args.modes)}
         load_start = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         reference = None
         for rep in range(args.reps):
-            for name, command in modes(not args.no_ray):
+            for name, command in modes(args.modes):
                 out = Path(tmp) / "out"
                 shutil.rmtree(out, ignore_errors=True)
                 start = time.perf_counter()
@@ -126,7 +130,7 @@ def main() -> None:
                 print(f"  rep {rep + 1}: {name}: {wall:.1f} s", file=sys.stderr)
 
     load_end = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    base = statistics.median(times["pesto -j 1"])
+    base = statistics.median(times.get("pesto -j 1") or next(iter(times.values())))
     print(
         f"\n{n_files} files, {audio_s / 3600:.3f} h of audio (16 kHz), median of {args.reps} runs; wall time "
         f"from process start to exit; load average (1, 5, 15 min) at the start {load_start}, at the end {load_end}\n"
@@ -137,7 +141,8 @@ def main() -> None:
         med = statistics.median(values)
         runs = ", ".join(f"{v:.1f}" for v in values)
         print(f"| {name} | {med:.1f} | {runs} | {audio_s / med:.0f} | {base / med:.2f}x |")
-    print("\nCSV bytes identical across pesto -j 1, -j 2" + (" and --ray" if not args.no_ray else "") + ": yes")
+    compared = [name for name in times if "threads 2" not in name and "predict_from_files" not in name]
+    print(f"\nCSV bytes identical across {', '.join(compared)}: yes")
 
 
 if __name__ == "__main__":
