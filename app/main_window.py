@@ -20,8 +20,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs = QtWidgets.QTabWidget()
         self.setCentralWidget(self.tabs)
         self.panels = []
-        self._add_panel("Live", "app.live_panel", "LivePanel")
-        self._add_panel("File", "app.file_panel", "FilePanel")
+        self._add_panel("Live", "app.live.panel", "LivePanel")
+        self._add_panel("File", "app.file.panel", "FilePanel")
         for panel in self.panels:
             if hasattr(panel, "install_menus"):
                 panel.install_menus(self.menuBar())

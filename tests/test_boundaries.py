@@ -29,7 +29,7 @@ def test_engine_modules_import_no_gui(path):
         assert not module.startswith("app"), f"{path.name} imports {module}"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "app").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "app").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_app_never_imports_torch(path):
     for module in imported_modules(path, top_level_only=False):
         assert not module.startswith("torch"), f"{path.name} imports {module}: the GUI handles numpy only"
