@@ -13,9 +13,9 @@ import time
 import warnings
 from typing import List, Optional, Sequence
 
-from .checkpoint import DEFAULT_MODEL
-from .decode import REDUCTIONS
+from .bundled import DEFAULT_MODEL
 from .errors import PestoError
+from .validation import REDUCTIONS
 from .writers import FORMATS
 
 
@@ -95,7 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         progress.interrupt()
         print(f"pesto: error: {message}", file=sys.stderr)
 
-    from .core import predict_from_files  # noqa: WPS433 (keeps --help fast: no torch import)
+    from .core import predict_from_files  # torch is imported here, after the options are parsed
 
     if args.num_chunks < 1:
         print(f"pesto: error: --num_chunks must be at least 1, got {args.num_chunks}", file=sys.stderr)

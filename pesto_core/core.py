@@ -10,56 +10,16 @@ import numpy as np
 import torch
 
 from .audio import AudioReader
-from .checkpoint import DEFAULT_MODEL, load_checkpoint
-from .decode import REDUCTIONS, reduce_activations
-from .units import semitones_to_hz
+from .bundled import DEFAULT_MODEL
+from .checkpoint import load_checkpoint
+from .decode import reduce_activations
+from .device import available_devices, get_threads, select_device, set_threads  # noqa: F401 (public API)
 from .errors import ParameterError, PestoError
 from .model import DEFAULT_CHUNK_FRAMES, PestoModel
 from .refine import refine_frames, refine_signal
 from .track import PitchTrack
-
-
-def select_device(device: Union[None, str, int, torch.device] = None, gpu: Optional[int] = None) -> torch.device:
-    """The torch device to run on.
-
-    ``gpu`` is the CLI's ``--gpu N`` (N < 0: CPU); ``device`` anything ``torch.device`` accepts. Asking for CUDA
-    where none is available warns and falls back to the CPU.
-    """
-    if gpu is not None:
-        device = "cpu" if gpu < 0 else f"cuda:{int(gpu)}"
-    if device is None:
-        return torch.device("cpu")
-    if isinstance(device, int):
-        device = f"cuda:{device}"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ParameterError(f"invalid device {device!r} ({e})") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            warnings.warn(f"{dev} requested but CUDA is not available here: using the CPU instead", stacklevel=2)
-            return torch.device("cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ParameterError(f"GPU {dev.index} requested but only {torch.cuda.device_count()} GPU(s) found")
-    return dev
-
-
-def available_devices() -> list:
-    """Names of the devices the engine can run on: ``["cpu", "cuda:0", ...]`` (for GUIs, which never import torch)."""
-    names = ["cpu"]
-    if torch.cuda.is_available():
-        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    return names
-
-
-def set_threads(n: int) -> None:
-    """Intra-op CPU threads of the engine, process-wide (torch.set_num_threads), at least 1."""
-    torch.set_num_threads(max(1, int(n)))
-
-
-def get_threads() -> int:
-    """Current intra-op CPU thread count of the engine."""
-    return torch.get_num_threads()
+from .units import semitones_to_hz
+from .validation import check_reduction
 
 
 def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampling_rate: Optional[int] = None,
@@ -71,7 +31,7 @@ def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampl
     ``pitch, confidence, volume, activations`` (see :class:`pesto_core.model.PestoModel`).
     """
     if kwargs.get("streaming"):
-        from .stream import load_streaming_model  # noqa: WPS433 (streaming is optional machinery)
+        from .stream import load_streaming_model  # streaming machinery is loaded only when asked for
 
         return load_streaming_model(name_or_path, step_size, sampling_rate, device=device, reduction=reduction,
                                     **kwargs)
@@ -79,8 +39,8 @@ def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampl
         kwargs.pop(key, None)
     if kwargs:
         raise ParameterError(f"unknown option(s) for load_model: {', '.join(sorted(kwargs))}")
-    if reduction is not None and reduction not in REDUCTIONS:
-        raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
+    if reduction is not None:
+        check_reduction(reduction)
     model = PestoModel(load_checkpoint(name_or_path), step_size, reduction=reduction, chunk_frames=chunk_frames)
     model.to(select_device(device))
     if sampling_rate is not None:
@@ -123,8 +83,7 @@ def predict(x, sr: int, step_size: float = 10., model_name: str = DEFAULT_MODEL,
         x = torch.as_tensor(np.asarray(x, dtype=np.float32))
     if x.ndim not in (1, 2):
         raise ParameterError(f"audio must have shape (samples,) or (batch, samples), got {tuple(x.shape)}")
-    if reduction not in REDUCTIONS:
-        raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
+    check_reduction(reduction)
     grad_ctx = torch.inference_mode() if (no_grad and inference_mode) else (
         torch.no_grad() if no_grad else torch.enable_grad())
     with grad_ctx:
