@@ -72,11 +72,11 @@ def main(argv=None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
     from PySide6 import QtCore, QtWidgets
 
-    from app.settings import Settings
+    from app.common.settings import Settings
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     from app.main_window import MainWindow  # noqa: WPS433
-    from app.live_panel import LivePanel
+    from app.live.panel import LivePanel
 
     tmp = tempfile.mkdtemp(prefix="pesto-live-bench-")
     settings = Settings("live", path=os.path.join(tmp, "settings.ini"))

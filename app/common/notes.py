@@ -9,6 +9,7 @@ from typing import List, Tuple
 
 from pesto_core.units import NOTE_NAMES, note_name
 
+
 def note_ticks(lo: float, hi: float) -> List[List[Tuple[float, str]]]:
     """Ticks for a pitch axis in MIDI semitones, as pyqtgraph's ``AxisItem.setTicks`` wants them.
 

@@ -10,22 +10,25 @@ cancelled analysis writes no file at all: exports only ever come from a finished
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 from PySide6 import QtCore
 
-from pesto_core.checkpoint import DEFAULT_MODEL, RESOURCES_DIR
-from pesto_core.decode import REDUCTIONS
+from pesto_core import bundled
+from pesto_core.bundled import DEFAULT_MODEL
 from pesto_core.errors import PestoError
+from pesto_core.validation import REDUCTIONS
 
 from ..common.threads import lower_thread_priority
 from .activations import ActivationStore
+
+logger = logging.getLogger(__name__)
 
 REFINE_BATCH = 32  # frames refined between two chances for the GUI thread to take the GIL
 
@@ -57,19 +60,37 @@ class AnalysisSettings:
 
 
 def bundled_models() -> list:
-    """Names of the models shipped in ``resources/``."""
-    names = sorted(p.stem for p in RESOURCES_DIR.glob("*.pt"))
-    return names or [DEFAULT_MODEL]
+    """Names of the models shipped with the package (never empty: the default model's name at least)."""
+    return bundled.bundled_models() or [DEFAULT_MODEL]
 
 
-def available_devices() -> list:
-    """``["cpu", "cuda:0", ...]``: where the analysis can run."""
-    try:
-        from pesto_core.core import available_devices as engine_devices  # noqa: WPS433
+class DeviceProbe(QtCore.QObject):
+    """Finds where the analysis can run (``["cpu", "cuda:0", ...]``) on a thread of its own: asking means importing
+    torch, which must not happen on the GUI thread. ``found(list)`` arrives on the GUI thread (queued signal).
 
-        return engine_devices()
-    except Exception:  # a broken CUDA set-up must not keep the app from starting
-        return ["cpu"]
+    :meth:`start` is called from the GUI thread; the probe runs on a daemon thread, so that a window closed while it
+    runs does not wait for it.
+    """
+
+    found = QtCore.Signal(object)
+
+    def start(self) -> None:
+        """Start probing. GUI thread."""
+        threading.Thread(target=self._run, name="pesto-device-probe", daemon=True).start()
+
+    def _run(self) -> None:  # probe thread
+        lower_thread_priority()
+        try:
+            from pesto_core.device import available_devices
+
+            devices = available_devices()
+        except Exception:  # a broken CUDA set-up must not keep the app from analysing on the CPU
+            logger.exception("cannot list the engine's devices; offering the CPU only")
+            devices = ["cpu"]
+        try:
+            self.found.emit(devices)
+        except RuntimeError:  # the settings box was deleted meanwhile: nobody to tell
+            pass
 
 
 class ModelCache:
@@ -85,7 +106,7 @@ class ModelCache:
 
     def get(self, settings: AnalysisSettings):
         """The model for ``settings``, loaded on first use (worker thread; raises PestoError)."""
-        from pesto_core.core import load_model  # noqa: WPS433 (torch is imported on the worker thread)
+        from pesto_core.core import load_model  # torch is imported here, on the worker thread
 
         key = (settings.model, settings.step_ms, settings.reduction, settings.device)
         with self._lock:
@@ -108,13 +129,10 @@ def _leave_a_core_for_the_gui() -> None:
     if _threads_limited:
         return
     _threads_limited = True
-    try:
-        from pesto_core.core import get_threads, set_threads  # noqa: WPS433
+    from pesto_core.device import get_threads, set_threads
 
-        cores = os.cpu_count() or 1
-        set_threads(min(get_threads(), cores - 1))
-    except Exception:
-        pass
+    cores = os.cpu_count() or 1
+    set_threads(max(1, min(get_threads(), cores - 1)))
 
 
 class AnalysisWorker(QtCore.QThread):
@@ -154,22 +172,17 @@ class AnalysisWorker(QtCore.QThread):
         self.refine = refine
         self.store, self.models = store, models
         self._cancel = threading.Event()
-        self.status = "running"
 
     def cancel(self) -> None:
         """Ask the analysis to stop after the current chunk (GUI thread)."""
         self._cancel.set()
 
-    @property
-    def cancel_requested(self) -> bool:
-        return self._cancel.is_set()
-
     def run(self) -> None:  # worker thread
-        from dataclasses import replace  # noqa: WPS433
+        from dataclasses import replace
 
-        from pesto_core.audio import AudioReader  # noqa: WPS433
-        from pesto_core.core import iter_file_track  # noqa: WPS433
-        from pesto_core.refine import refine_frames  # noqa: WPS433
+        from pesto_core.audio import AudioReader
+        from pesto_core.core import iter_file_track
+        from pesto_core.refine import refine_frames
 
         status, message = "done", ""
         try:
@@ -211,11 +224,9 @@ class AnalysisWorker(QtCore.QThread):
         except MemoryError:
             status, message = "failed", f"{self.path}: out of memory during the analysis"
         except Exception as e:  # report, never die silently
-            traceback.print_exc()
+            logger.exception("analysis of %s failed", self.path)
             status, message = "failed", f"{self.path}: unexpected error during the analysis ({type(e).__name__}: {e})"
-        self.status = status
         self.outcome.emit(status, message)
-
 
     @staticmethod
     def _refine(reader, start: int, piece, model, refine_frames) -> np.ndarray:

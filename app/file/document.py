@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from pesto_core.audio import AudioInfo, audio_info
-from pesto_core.model import hop_length_for
+from pesto_core.geometry import hop_length_for
 from pesto_core.track import PitchTrack
 
 from .activations import ActivationStore

@@ -14,9 +14,14 @@ from typing import List, Optional, Tuple
 from PySide6 import QtCore, QtWidgets
 
 from pesto_core.errors import OutputError, PestoError
-from pesto_core.writers import atomic_write, output_stem, write_track
+from pesto_core.writers import atomic_write, output_stem, register_renderer, write_track
 
+from ..common.render import render_activation_png
 from .document import FileDocument
+
+# The app draws its PNGs with its own renderer (the one `pesto -e png` finds through the package's entry point):
+# registered here, so that an export works from a source checkout whatever package metadata is installed.
+register_renderer("png", render_activation_png)
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,6 @@ def write_png_file(doc: FileDocument, options: ExportOptions) -> List[Path]:
     track = doc.track(options.refined)
     if options.png_range is None:
         return write_track(track, stem, ["png"], convert_to_freq=options.convert_to_freq)
-    from ..common.render import render_activation_png  # noqa: WPS433
-
     t0, t1 = options.png_range
     t0, t1 = max(0.0, t0), min(doc.duration_s, t1)
     png = render_activation_png(track, title=f"{stem.name}  {t0:.2f}-{t1:.2f} s", time_range=(t0, t1))

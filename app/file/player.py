@@ -29,7 +29,7 @@ QUEUE_BLOCKS = 16  # ~1.4 s at 48 kHz buffered ahead
 def load_sounddevice():
     """``(module, None)`` or ``(None, reason)`` when sounddevice/PortAudio cannot be used here."""
     try:
-        import sounddevice as sd  # noqa: WPS433
+        import sounddevice as sd
     except OSError as e:  # the Linux wheel does not bundle PortAudio
         return None, f"PortAudio library not found ({e}); install it (Debian/Ubuntu: apt install libportaudio2)"
     except ImportError as e:

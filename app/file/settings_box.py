@@ -11,10 +11,10 @@ from typing import Optional
 
 from PySide6 import QtCore, QtWidgets
 
-from pesto_core.decode import REDUCTIONS
+from pesto_core.validation import REDUCTIONS
 
 from ..common.settings import Settings
-from .analysis import AnalysisSettings, available_devices, bundled_models
+from .analysis import AnalysisSettings, DeviceProbe, bundled_models
 
 CHECKPOINT_ITEM = "Checkpoint file..."
 
@@ -60,8 +60,9 @@ class SettingsBox(QtWidgets.QWidget):
         self.reduction.setToolTip("How the pitch distribution becomes one pitch (pesto -r)")
         form.addRow("Reduction:", self.reduction)
         self.device = QtWidgets.QComboBox()
-        for dev in available_devices():
-            self.device.addItem("CPU" if dev == "cpu" else f"GPU ({dev})", dev)
+        self.device.addItem("CPU", "cpu")  # GPUs are added when the probe (a thread: it imports torch) finds them
+        self._device_probe = DeviceProbe(self)
+        self._device_probe.found.connect(self._on_devices_found)
         form.addRow("Device:", self.device)
         self.channel = QtWidgets.QComboBox()
         self.channel.setToolTip("Multi-channel files are mixed to mono (as pesto does), or one channel is analysed")
@@ -105,6 +106,7 @@ class SettingsBox(QtWidgets.QWidget):
         self.refined.toggled.connect(self._on_refined)
         self.analyse_on_open.toggled.connect(lambda on: self.settings.set("analyse_on_open", on))
         self._on_gate(self.gate.value(), emit=False)
+        self._device_probe.start()
 
     # ------------------------------------------------------------------------------------------------ values
     def analysis_settings(self) -> AnalysisSettings:
@@ -193,6 +195,23 @@ class SettingsBox(QtWidgets.QWidget):
     def _on_follow(self, on: bool) -> None:
         self.settings.set("follow", on)
         self.follow_toggled.emit(on)
+
+    def _on_devices_found(self, devices) -> None:
+        """The engine's devices are known (GUI thread): offer them, and select the one remembered if it is there."""
+        self.device.blockSignals(True)
+        try:
+            for dev in devices:
+                if self.device.findData(dev) < 0:
+                    self.device.addItem("CPU" if dev == "cpu" else f"GPU ({dev})", dev)
+            wanted = self.settings.get("device", "cpu")
+            i = self.device.findData(wanted)
+            changed = i >= 0 and i != self.device.currentIndex()
+            if changed:
+                self.device.setCurrentIndex(i)
+        finally:
+            self.device.blockSignals(False)
+        if changed:
+            self._changed()
 
     def _restore(self) -> None:
         q = self.settings

@@ -41,7 +41,7 @@ def import_sounddevice():
     global _sounddevice
     if _sounddevice is None:
         try:
-            import sounddevice  # noqa: WPS433 (lazy on purpose: it loads the PortAudio library)
+            import sounddevice  # lazy on purpose: it loads the PortAudio library
         except OSError as e:  # the wheel found no libportaudio
             raise CaptureError(f"PortAudio library not found ({e}). {PORTAUDIO_HELP}") from None
         except ImportError as e:

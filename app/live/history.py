@@ -1,8 +1,9 @@
 """The live session's frames as the GUI keeps them: bounded arrays the plots slice by time.
 
 Frames arrive in batches from the worker (:class:`app.live.worker.LiveFrames`). Pitch, confidence and volume are kept
-for the whole session up to ``max_seconds`` (1 h at a 10 ms step is 360 000 frames, 8 MB); the heatmap columns,
-bigger, only for the last ``heat_seconds``. When an array is full its oldest quarter is dropped (one copy per quarter
+for the whole session up to ``max_seconds`` (1 h at a 10 ms step is 360 000 frames, 8 MB); the heatmap columns
+(confidence-weighted activations, float16: the File tab's picture, see :mod:`app.common.heatmap`), bigger, only for
+the last ``heat_seconds`` (2 min at 10 ms: 9 MB). When an array is full its oldest quarter is dropped (one copy per quarter
 of the capacity: cheap on average, and memory never grows past the bound).
 
 GUI thread only.
@@ -12,6 +13,8 @@ from __future__ import annotations
 from typing import Tuple
 
 import numpy as np
+
+from ..common.heatmap import confidence_weighted, max_pool
 
 
 class _Rows:
@@ -65,8 +68,9 @@ class SessionHistory:
         self._p = _Rows(cap, (), np.float32)
         self._c = _Rows(cap, (), np.float32)
         self._v = _Rows(cap, (), np.float32)
-        self._heat = _Rows(int(heat_seconds * frame_rate) + 1, (self.n_bins,), np.uint32)
+        self._heat = _Rows(int(heat_seconds * frame_rate) + 1, (self.n_bins,), np.float16)
         self.total = 0  # frames received (global index of the next one)
+        self.heat_max = 0.0  # brightest heatmap value of the session (the colour scale follows it)
 
     def __len__(self) -> int:
         return self._t.n
@@ -75,23 +79,26 @@ class SessionHistory:
         for rows in (self._t, self._p, self._c, self._v, self._heat):
             rows.clear()
         self.total = 0
+        self.heat_max = 0.0
 
     def append(self, time_s: np.ndarray, pitch_semitones: np.ndarray, confidence: np.ndarray, volume: np.ndarray,
-               heat: np.ndarray) -> None:
+               activations: np.ndarray) -> None:
         """Add frames (time order).
 
         Parameters
         ----------
         time_s : float64 (n,); pitch_semitones, confidence, volume : float32 (n,)
-        heat : uint32 (n, n_bins)
-            Heatmap column of each frame, as colours (see :func:`heat_columns` and
-            :func:`app.common.plots.heat_colours`).
+        activations : float32 (n, n_bins)
+            PESTO's pitch distribution of each frame; kept weighted by the frame's confidence for the heatmap.
         """
         self._t.append(time_s)
         self._p.append(pitch_semitones)
         self._c.append(confidence)
         self._v.append(volume)
+        heat = confidence_weighted(activations, confidence)
         self._heat.append(heat)
+        if len(heat):
+            self.heat_max = max(self.heat_max, float(heat.max()))
         self.total += len(time_s)
 
     # ------------------------------------------------------------------------------------------------- queries
@@ -110,6 +117,11 @@ class SessionHistory:
     @property
     def volume(self) -> np.ndarray:
         return self._v.data[:self._v.n]
+
+    @property
+    def heat_frames(self) -> int:
+        """Frames whose heatmap column is still kept (the last ``heat_seconds``)."""
+        return self._heat.n
 
     @property
     def start_s(self) -> float:
@@ -133,13 +145,13 @@ class SessionHistory:
                 self.volume[a:b].copy())
 
     def heat_window(self, t0: float, t1: float, bin0: int, bin1: int, max_columns: int = 1200):
-        """Heatmap image of the frames in ``[t0, t1)`` and bins ``[bin0, bin1)``, with at most ``max_columns``
-        columns (every k-th frame when there are more frames than that: the screen has no more pixels anyway).
+        """Heatmap image of the frames in ``[t0, t1)`` and bins ``[bin0, bin1)``: confidence-weighted activations,
+        max-pooled along time to at most ``max_columns`` columns (the screen has no more pixels anyway).
 
         Returns
         -------
-        (image (columns, bin1 - bin0) of the stored dtype, time of column 0 (s), seconds per column),
-        or (None, 0, 0).
+        (image float32 (columns, bin1 - bin0), centre time of column 0 (s), seconds per column),
+        or (None, 0, 0) when no heatmap column of that range is kept.
         """
         a, b = self.index_range(t0, t1)
         g0 = self._t.first + a  # global frame indices
@@ -149,26 +161,7 @@ class SessionHistory:
         if h1 <= h0:
             return None, 0.0, 0.0
         rows = self._heat.data[h0 - self._heat.first:h1 - self._heat.first, bin0:bin1]
-        t_first = float(self._t.data[h0 - self._t.first])
+        img, factor = max_pool(rows.astype(np.float32), max_columns)
         dt = 1.0 / self.frame_rate
-        factor = int(np.ceil(len(rows) / max_columns)) if len(rows) > max_columns else 1
-        if factor > 1:
-            return rows[::factor], t_first, factor * dt
-        return rows, t_first, dt
-
-
-def heat_columns(activations: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    """Heatmap columns from PESTO's distributions: each frame scaled to its peak, weighted by its confidence.
-
-    Parameters
-    ----------
-    activations : float32 (n, bins); confidence : float32 (n,)
-
-    Returns
-    -------
-    uint8 (n, bins): 255 = the frame's most likely bin in a fully confident frame, so a voiced note is bright
-    whatever its loudness and an unvoiced frame is dark.
-    """
-    peak = activations.max(axis=1, keepdims=True)
-    scale = 255.0 * np.clip(confidence, 0.0, 1.0)[:, None] / np.maximum(peak, 1e-9)
-    return np.clip(activations * scale + 0.5, 0, 255).astype(np.uint8)
+        t_first = float(self._t.data[h0 - self._t.first])
+        return img, t_first + (factor - 1) / 2 * dt, factor * dt

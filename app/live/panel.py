@@ -1,41 +1,30 @@
-"""The "Live" tab: microphone -> ring buffer -> streaming engine (worker thread) -> scrolling pitch plot and tuner.
+"""The "Live" tab's widgets: controls, banner, the view of the session, menus and status bar.
 
-Data path (see :mod:`app.live.capture`, :mod:`app.live.worker`): PortAudio's callback copies each block into the ring and
-wakes the worker; the worker runs :class:`pesto_core.stream.PitchStream` and publishes numpy frames; a ~60 Hz timer
-here drains them into the session history (:mod:`app.live.history`), feeds the tuner and redraws.
-
-Latency probe: every frame carries the ``time.monotonic()`` at which its newest sample arrived in the callback; when
-the pitch plot next finishes painting, ``paint time - arrival`` is that frame's arrival-to-screen latency (shown in
-the status bar, kept in :attr:`LivePanel.latencies_s`).
+The session itself (capture, engine worker, history, tuner filter, recorder) is a widget-free
+:class:`~app.live.session.LiveSession`; :class:`~app.live.view.LiveView` draws it. This panel builds the controls,
+keeps them in the settings (group "live"), turns them into a :class:`~app.live.session.LiveConfig`, and runs the
+~60 Hz timer that polls the session and redraws the view at :data:`PLOT_FPS`.
 
 Faults (PortAudio missing, no device, a device that vanishes or refuses the sample rate, an engine slower than real
 time, an engine error) become a message in the banner at the top of the tab; capture stops and can be restarted.
 
-Threading: everything here runs in the GUI thread; the worker and PortAudio's thread only touch the objects named
-above.
+Threading: everything here runs in the GUI thread.
 """
 from __future__ import annotations
 
-import collections
-import datetime
-import inspect
-import math
-import os
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, List, Optional
 
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..common.plots import ConfidenceLane, PitchPlot, heat_colours
-from ..common.qt_compat import protect_none_refcount
 from ..common.settings import Settings
-from .capture import AudioCapture, CaptureError, list_input_devices
-from .history import SessionHistory, heat_columns
+from .banner import MessageBanner
 from .recording import SessionRecorder
-from .tuner import A4_MAX_HZ, A4_MIN_HZ, TRANSPOSITIONS, TunerFilter, TunerWidget, reference_shift
-from .worker import LiveWorker
+from .session import LiveConfig, LiveSession
+from .status import LiveStatus
+from .tuner import A4_MAX_HZ, A4_MIN_HZ, TRANSPOSITIONS
+from .view import LiveView
 
 SAMPLE_RATES = (0, 16000, 22050, 32000, 44100, 48000, 88200, 96000)  # 0: the device's default
 STEPS_MS = (5.0, 10.0, 20.0)
@@ -47,73 +36,9 @@ TICK_MS = 16  # ~60 Hz: drain the worker, feed the tuner
 # median latency (measured by benchmarks/live_benchmark.py).
 PLOT_FPS = 25.0
 STATUS_MS = 250
-MODEL_NAME = "mir-1k_g7"
-
-protect_none_refcount()  # (also done by app.common.plots; explicit here because the Live tab is what would crash)
 
 DEFAULTS = dict(device="", sr=48000, step_ms=10.0, mirror=1.0, gate=0.5, a4_hz=440.0,
                 transposition="Concert (C)", history_s=10, heatmap=True, refine=True, record_dir="")
-
-
-class MessageBanner(QtWidgets.QFrame):
-    """A coloured message line at the top of the tab (errors, warnings, notices), with a close button."""
-
-    COLOURS = {"error": ("#5c1f1f", "#ffd7d7"), "warning": ("#5a4512", "#ffe9b0"), "info": ("#1d3b57", "#d6ecff")}
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.level = ""
-        self.label = QtWidgets.QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
-        close = QtWidgets.QToolButton()
-        close.setText("\u2715")
-        close.setAutoRaise(True)
-        close.setFocusPolicy(QtCore.Qt.NoFocus)
-        close.clicked.connect(self.clear)
-        lay = QtWidgets.QHBoxLayout(self)
-        lay.setContentsMargins(10, 6, 6, 6)
-        lay.addWidget(self.label, 1)
-        lay.addWidget(close, 0, QtCore.Qt.AlignTop)
-        self.setVisible(False)
-
-    def show_message(self, level: str, text: str) -> None:
-        bg, fg = self.COLOURS.get(level, self.COLOURS["info"])
-        self.setStyleSheet(f"MessageBanner {{ background: {bg}; border-radius: 4px; }} QLabel {{ color: {fg}; }}")
-        self.level = level
-        self.label.setText(text)
-        self.setVisible(True)
-
-    def clear(self) -> None:
-        self.level = ""
-        self.label.setText("")
-        self.setVisible(False)
-
-    @property
-    def text(self) -> str:
-        return "" if self.isHidden() else self.label.text()
-
-
-def default_stream_factory(sr: int, step_ms: float, mirror: float, refine: bool, cache: Dict[str, object]):
-    """A callable that builds the live engine (run in the worker thread, so loading never blocks the window).
-
-    ``refine`` turns on the engine's cent-precise refinement when :class:`pesto_core.stream.PitchStream` offers it
-    (a ``refine`` argument); ``cache`` keeps the loaded network between starts (it is never used by the GUI).
-    """
-
-    def make():
-        from pesto_core.stream import PitchStream  # noqa: WPS433 (torch loads in the worker thread)
-
-        kwargs = dict(sr=sr, step_ms=step_ms, mirror=mirror)
-        if "refine" in inspect.signature(PitchStream).parameters:
-            kwargs["refine"] = bool(refine)
-        if MODEL_NAME in cache:
-            kwargs["model"] = cache[MODEL_NAME]
-        stream = PitchStream(**kwargs)
-        cache[MODEL_NAME] = stream.model
-        return stream
-
-    return make
 
 
 class LivePanel(QtWidgets.QWidget):
@@ -126,7 +51,7 @@ class LivePanel(QtWidgets.QWidget):
     settings : Settings, optional
         Where the controls persist (default: the user's settings, group "live").
     stream_factory : callable(sr, step_ms, mirror, refine, cache) -> (callable () -> PitchStream), optional
-        Builds the engine (tests pass a slow one to check the slower-than-real-time warning).
+        Builds the engine (see :class:`~app.live.session.LiveSession`).
     """
 
     def __init__(self, main_window=None, *, settings: Optional[Settings] = None,
@@ -134,34 +59,15 @@ class LivePanel(QtWidgets.QWidget):
         super().__init__(main_window)
         self.main_window = main_window
         self.settings = settings or Settings("live")
-        self.stream_factory = stream_factory or default_stream_factory
-        self._model_cache: Dict[str, object] = {}
-        self.capture = AudioCapture()
-        self.worker: Optional[LiveWorker] = None
-        self.history = SessionHistory(100.0)
-        self.tuner_filter = TunerFilter()
-        self.readout_log: collections.deque = collections.deque(maxlen=10000)  # (session time, note name or None)
-        self.latencies_s: collections.deque = collections.deque(maxlen=200000)  # arrival-to-screen, per frame
-        self.messages: List[tuple] = []  # every (level, text) shown, for the record (and the tests)
-        self.paused = False
-        self.follow = True  # view follows the newest audio
-        self.auto_y = True
-        self.recorder: Optional[SessionRecorder] = None
-        self.unsaved_recorder: Optional[SessionRecorder] = None
-        self._finishing_recorder: Optional[SessionRecorder] = None
-        self._pending_arrivals: List[np.ndarray] = []
-        self._dirty = False
-        self._t_ref = 0.0  # session time at x = 0 of the plots
-        self._x_range = None  # x range last set while following
-        self._last_redraw = 0.0
+        self.session = LiveSession(stream_factory)
+        self.session.on_message = lambda level, text: self.banner.show_message(level, text)
+        self.session.on_warning_over = self._on_warning_over
+        self.session.on_ready = lambda info: self.status.ready(info.device_name, info.sr)
+        self.session.on_stopped = self._on_stopped
+        self.session.on_recording_finished = self._on_recording_finished
+        self.refine = DEFAULTS["refine"]
         self._last_status = 0.0
-        self._last_y_update = 0.0
-        self._devices = []
-        self._portaudio_error: Optional[str] = None
-        self._slow_warning = False
-        self._scroll_guard = False
-        self._info = None
-        self._session_started = 0.0
+        self._loading_devices = False
 
         self._build_ui()
         self._build_actions()
@@ -171,7 +77,7 @@ class LivePanel(QtWidgets.QWidget):
 
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.PreciseTimer)
-        self.timer.timeout.connect(self._tick)
+        self.timer.timeout.connect(self.tick)
         self.timer.start(TICK_MS)
 
     # ================================================================================================== UI set-up
@@ -274,72 +180,18 @@ class LivePanel(QtWidgets.QWidget):
         row2.addStretch(1)
         row2.addWidget(self.live_button)
 
-        self.plot = PitchPlot(fast=True)
-        self.plot.disableAutoRange()
-        self.plot.on_paint = self._on_plot_painted
-        self.plot.setMinimumHeight(220)
-        self.plot.getPlotItem().hideAxis("bottom")  # the lane below carries the time axis
-        self.lane = ConfidenceLane(fast=True)
-        self.lane.disableAutoRange()
-        self.lane.setXLink(self.plot)
-        self.lane.getPlotItem().showGrid(x=False, y=False)  # grid lines in a scrolling axis cost ~3 ms a repaint
-        self.lane.getPlotItem().setMouseEnabled(x=True, y=False)
-        for axis in (self.plot.getPlotItem().getAxis("left"), self.lane.getPlotItem().getAxis("left")):
-            axis.setWidth(48)
-            # Replaying an axis' text costs ~1 ms per repaint; the left axes change only when the pitch range does,
-            # so let Qt keep them as pixmaps (the scrolling time axis is redrawn, it changes every frame anyway).
-            axis.setCacheMode(QtWidgets.QGraphicsItem.DeviceCoordinateCache)
-        vb = self.plot.getPlotItem().vb
-        vb.setLimits(yMin=0, yMax=128, minYRange=3, maxYRange=128, minXRange=0.5)
-        vb.sigRangeChangedManually.connect(self._on_manual_range)
-        self.lane.getPlotItem().vb.sigRangeChangedManually.connect(self._on_manual_range)
-        self.scrollbar = QtWidgets.QScrollBar(QtCore.Qt.Horizontal)
-        self.scrollbar.setToolTip("Scroll back through the session")
-        self.scrollbar.setRange(0, 0)
-        self.scrollbar.valueChanged.connect(self._on_scroll)
-        self.tuner = TunerWidget()
-        self.tuner.setMinimumWidth(280)
-
-        left = QtWidgets.QWidget()
-        lv = QtWidgets.QVBoxLayout(left)
-        lv.setContentsMargins(0, 0, 0, 0)
-        lv.setSpacing(2)
-        lv.addWidget(self.plot, 1)
-        lv.addWidget(self.lane)
-        lv.addWidget(self.scrollbar)
-        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.tuner)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([860, 320])
+        self.view = LiveView(self.session)
+        self.view.live_available.connect(self.live_button.setEnabled)
 
         main = QtWidgets.QVBoxLayout(self)
         main.setContentsMargins(6, 6, 6, 6)
         main.addWidget(self.banner)
         main.addLayout(row1)
         main.addLayout(row2)
-        main.addWidget(self.splitter, 1)
+        main.addWidget(self.view, 1)
 
-        # status bar widgets (the main window adds them permanently)
-        self.status_device = QtWidgets.QLabel("Live: stopped")
-        self.status_hop = QtWidgets.QLabel("")
-        self.status_compute = QtWidgets.QLabel("")
-        self.status_latency = QtWidgets.QLabel("")
-        self.status_counters = QtWidgets.QLabel("")
-        self.status_record = QtWidgets.QLabel("")
-        self.status_record.setStyleSheet("color: #ff5050; font-weight: bold;")
-        self._status_widgets = [self.status_device, self.status_hop, self.status_compute, self.status_latency,
-                                self.status_counters, self.status_record]
-        for w in self._status_widgets:
-            w.setToolTip({self.status_device: "Input device and sample rate",
-                          self.status_hop: "Hop between frames",
-                          self.status_compute: "Engine time per hop (and share of real time)",
-                          self.status_latency: "From a sample's arrival in the audio callback to its point on "
-                                               "screen: median (99th percentile) over the last seconds",
-                          self.status_counters: "Input overflows reported by the device / frames dropped "
-                                                "because the engine fell behind",
-                          self.status_record: "Recording"}[w])
+        self.status = LiveStatus()  # status bar widgets (the main window adds them permanently)
+        self.status_counters = self.status.counters
 
         for w in (self.device_combo, self.rate_combo, self.step_combo, self.latency_combo):
             w.currentIndexChanged.connect(self._on_engine_setting)
@@ -387,22 +239,12 @@ class LivePanel(QtWidgets.QWidget):
         self.menu = menu
 
     def status_widgets(self) -> List[QtWidgets.QWidget]:
-        return list(self._status_widgets)
+        return self.status.widgets()
 
     def shutdown(self) -> None:
         """Stop capture and the worker; a recording nobody saved is saved next to the others (never lost)."""
         self.timer.stop()
-        self.stop(ask_save=False)
-        rec = self.unsaved_recorder
-        if rec is not None:
-            try:
-                stem = self._default_record_stem()
-                rec.save(stem)
-                print(f"pesto-gui: unsaved live recording saved as {stem}.wav")
-            except Exception as e:  # noqa: BLE001
-                print(f"pesto-gui: could not save the live recording: {e}")
-            rec.discard()
-            self.unsaved_recorder = None
+        self.session.shutdown(self.settings.get("record_dir", ""))
         self.settings.sync()
 
     def showEvent(self, event):  # noqa: N802 (Qt naming)
@@ -460,6 +302,12 @@ class LivePanel(QtWidgets.QWidget):
     def transposition(self) -> int:
         return TRANSPOSITIONS.get(self.transpose_combo.currentText(), 0)
 
+    def config(self) -> LiveConfig:
+        """The engine settings the controls show."""
+        return LiveConfig(device=self.device_combo.currentData() or None, sr=int(self.rate_combo.currentData()) or None,
+                          step_ms=float(self.step_combo.currentData()), mirror=float(self.latency_combo.currentData()),
+                          refine=bool(self.refine))
+
     def _on_engine_setting(self, *_):
         if self._loading_devices:
             return
@@ -478,25 +326,21 @@ class LivePanel(QtWidgets.QWidget):
         self._apply_display_settings()
 
     def _apply_display_settings(self) -> None:
-        self.lane.gate_line.setValue(self.gate)
-        shift = reference_shift(self.a4_hz)
+        self.session.gate = self.gate
+        self.view.set_gate_line(self.gate)
+        self.view.history_s = self.history_s
         trans = self.transposition
         names = {v: k for k, v in TRANSPOSITIONS.items()}
         ctx = f"A4 = {self.a4_hz:g} Hz"
         if trans:
             ctx += f" \u00b7 {names.get(trans, '')} (written pitch)"
-        self.tuner.set_context(ctx)
-        self._tuner_shift = shift + trans
-        self.tuner_filter.reset()
-        self.tuner.set_reading(None)
-        if not self.heatmap_check.isChecked():
-            self.plot.set_heatmap(None)
-        self._dirty = True
-        self._redraw(force=True)
+        self.view.tuner.set_context(ctx)
+        self.session.set_tuning(self.a4_hz, trans)
+        self.view.tuner.set_reading(None)
+        self.view.set_heatmap_visible(self.heatmap_check.isChecked())
+        self.view.redraw(force=True)
 
     # ========================================================================================= devices
-    _loading_devices = False
-
     def refresh_devices(self, initial: bool = False) -> None:
         """(Re)list the input devices into the combo; PortAudio missing is reported, not raised."""
         if self.running and not initial:
@@ -507,29 +351,11 @@ class LivePanel(QtWidgets.QWidget):
             wanted = self.device_combo.currentData() if not initial else self.settings.get("device", "")
             self.device_combo.clear()
             self.device_combo.addItem("System default input", "")
-            try:
-                self._devices = list_input_devices(refresh=not initial)
-                self._portaudio_error = None
-            except CaptureError as e:
-                self._devices = []
-                self._portaudio_error = str(e)
-                self.show_message("error", str(e))
-                self._set_capture_possible(False)
-                return
-            except Exception as e:  # noqa: BLE001 (a broken audio system must not stop the app)
-                self._devices = []
-                self._portaudio_error = f"Cannot list audio devices: {e}"
-                self.show_message("error", self._portaudio_error)
-                self._set_capture_possible(False)
-                return
-            for d in self._devices:
+            ok = self.session.refresh_devices(initial)
+            for d in self.session.devices:
                 self.device_combo.addItem(d.label, d.name)
-            i = self.device_combo.findData(wanted)
-            self.device_combo.setCurrentIndex(max(0, i))
-            self._set_capture_possible(True)
-            if not self._devices:
-                self.show_message("warning", "No audio input device found. Connect a microphone, then re-scan "
-                                             "(Live \u2192 Re-scan audio devices).")
+            self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(wanted)))
+            self._set_capture_possible(ok)
         finally:
             self._loading_devices = False
 
@@ -542,7 +368,7 @@ class LivePanel(QtWidgets.QWidget):
     # ========================================================================================= start / stop
     @property
     def running(self) -> bool:
-        return self.worker is not None
+        return self.session.running
 
     def toggle_running(self) -> None:
         if self.running:
@@ -551,133 +377,58 @@ class LivePanel(QtWidgets.QWidget):
             self.start()
 
     def start(self) -> bool:
-        """Open the input and start the worker (restarting if running). Returns False (with a message) on failure."""
-        if self._portaudio_error:
-            self.show_message("error", self._portaudio_error)
-            return False
-        self.stop()
+        """Open the input and start the engine (restarting if running). False (with a message) on failure."""
         self._save_settings()
-        step_ms = float(self.step_combo.currentData())
-        mirror = float(self.latency_combo.currentData())
-        want_sr = int(self.rate_combo.currentData()) or None
-        device = self.device_combo.currentData() or None
-        try:
-            info = self.capture.open(device, want_sr, blocksize=lambda sr: max(1, int(round(step_ms * sr / 1000))))
-        except CaptureError as e:
-            self.show_message("error", str(e))
-            self._update_status(force=True)
+        was_slow = self.session.slow_warning
+        if not self.session.start(self.config()):
+            self.update_status()
             return False
-        self._info = info
-        if info.notice:
-            self.show_message("warning", info.notice)
-        elif self.banner.level != "warning" or not self._slow_warning:
+        info = self.session.info
+        if not info.notice and (self.banner.level != "warning" or not was_slow):
             self.banner.clear()
-        make = self.stream_factory(info.sr, step_ms, mirror, self.refine, self._model_cache)
-        fallback = self.stream_factory(info.sr, step_ms, mirror, False, self._model_cache) if self.refine else None
-        # torch engine: calls at most every ~20 ms (2 hops at 10 ms, 4 at 5 ms): the screen is redrawn every 40 ms
-        # anyway, and two hops per call cost ~40% less CPU than two calls; the native engine (the default on the CPU)
-        # is called every hop (see LiveWorker's min_hops_per_push)
-        min_hops = max(1, round(0.02 / (step_ms / 1000.0)))
-        self.worker = LiveWorker(self.capture.ring, self.capture.wakeup, make, make_fallback=fallback,
-                                 fallback_note="continuing without the cent-precise refinement",
-                                 min_hops_per_push=min_hops)
-        self.history = SessionHistory(1000.0 / step_ms)
-        self.tuner_filter.reset()
-        self.tuner.set_reading(None)
-        self.readout_log.clear()
-        self.latencies_s.clear()
-        self._pending_arrivals = []
-        self._slow_warning = False
-        self.follow = True
-        self.auto_y = True
-        self._x_range = None
-        self._t_ref = 0.0
-        self._session_started = time.monotonic()
-        self.worker.start()
+        self.view.reset()
         self.start_button.setText("Stop")
         self.start_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.SP_MediaStop))
-        self.status_device.setText(f"{info.device_name} \u00b7 {info.sr} Hz \u00b7 starting\u2026")
-        self.plot.set_curve(np.zeros(0), np.zeros(0), np.zeros(0), self.gate)
-        self.plot.set_heatmap(None)
-        self._update_status(force=True)
+        self.status.starting(info.device_name, info.sr)
+        self.update_status()
         return True
 
     def stop(self, ask_save: bool = True) -> None:
-        """Stop capture and the worker (idempotent); a recording in progress is finished (and offered for saving)."""
-        rec = self.recorder
-        self.capture.close()
-        worker, self.worker = self.worker, None
-        if worker is not None:
-            if not worker.stop(timeout=3.0):
-                self.show_message("warning", "The pitch engine did not stop within 3 s; it was left to finish "
-                                             "in the background.")
-            frames, notices = worker.drain()
-            self._ingest(frames)
-            worker.recorder = None
-        if rec is not None:
-            self.recorder = None
-            rec.request_stop()
-            self._recording_done(rec, ask_save)
+        """Stop capture and the engine (idempotent); a recording in progress is finished (and offered for saving)."""
+        self.session.stop(ask_save)
+        self._on_stopped()
+
+    def _on_stopped(self) -> None:
         self.record_button.blockSignals(True)
         self.record_button.setChecked(False)
         self.record_button.blockSignals(False)
         self.start_button.setText("Start")
         self.start_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.SP_MediaPlay))
-        self._pending_arrivals = []
-        self._update_status(force=True)
-
-    def _fail(self, message: str) -> None:
-        """A fault while running: stop everything, say why; Start works again afterwards."""
-        self.stop()
-        self.show_message("error", message)
+        self.update_status()
 
     # ========================================================================================= view control
+    @property
+    def paused(self) -> bool:
+        return self.view.paused
+
     def set_paused(self, paused: bool) -> None:
         """Freeze (or unfreeze) the view; audio keeps being analysed into the history."""
-        self.paused = bool(paused)
-        if self.pause_button.isChecked() != self.paused:
+        if self.pause_button.isChecked() != bool(paused):
             self.pause_button.blockSignals(True)
-            self.pause_button.setChecked(self.paused)
+            self.pause_button.setChecked(bool(paused))
             self.pause_button.blockSignals(False)
-        self.pause_button.setText("Resume" if self.paused else "Pause")
-        if not self.paused:
-            self.go_live()
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.view.set_paused(paused)
 
     def go_live(self) -> None:
-        self.follow = True
-        self.auto_y = True
         if self.paused:
             self.set_paused(False)
-            return
-        self._dirty = True
-        self._redraw(force=True)
+        else:
+            self.view.go_live()
 
     def clear_history(self) -> None:
-        self.history.clear()
-        self._dirty = True
-        self._redraw(force=True)
-
-    def _on_manual_range(self, mask=None) -> None:
-        """The user dragged or zoomed the plot: stop following (x) / auto-ranging (y)."""
-        if mask is None or (isinstance(mask, (list, tuple)) and len(mask) > 0 and mask[0]):
-            self.follow = False
-            self._x_range = None
-            self._set_time_label()
-        if mask is None or (isinstance(mask, (list, tuple)) and len(mask) > 1 and mask[1]):
-            self.auto_y = False
-        self._dirty = True
-
-    def _on_scroll(self, value: int) -> None:
-        if self._scroll_guard:
-            return
-        self.follow = value >= self.scrollbar.maximum() and not self.paused
-        self._dirty = True
-        if not self.follow:
-            t0 = self.history.start_s + value / 10.0 - self._t_ref
-            self._x_range = None
-            self._set_time_label()
-            self.plot.setXRange(t0, t0 + self.history_s, padding=0)
-        self._redraw(force=True)
+        self.session.clear_history()
+        self.view.redraw(force=True)
 
     # ========================================================================================= recording
     def _on_record_toggled(self, on: bool) -> None:
@@ -690,41 +441,15 @@ class LivePanel(QtWidgets.QWidget):
             self.stop_recording()
 
     def start_recording(self) -> bool:
-        worker = self.worker
-        if worker is None or not worker.ready:
-            self.show_message("info", "Start live tracking first, then record.")
-            return False
-        if self.recorder is not None:
-            return True
-        try:
-            rec = SessionRecorder(worker.sr, worker.hop_length, 1000.0 * worker.hop_length / worker.sr, MODEL_NAME,
-                                  "alwa", worker.cursor,
-                                  decoding=f"alwa, live (mirror={self.latency_combo.currentData():g})")
-        except Exception as e:  # noqa: BLE001 (no temporary space...)
-            self.show_message("error", f"Cannot start recording: {e}")
-            return False
-        self.recorder = rec
-        worker.recorder = rec
-        self._update_status(force=True)
-        return True
+        ok = self.session.start_recording()
+        self.update_status()
+        return ok
 
     def stop_recording(self, ask_save: bool = True) -> None:
-        rec, self.recorder = self.recorder, None
-        if rec is None:
-            return
-        end = self.worker.cursor if self.worker is not None else None
-        rec.request_stop(end)
-        self._finishing_recorder = rec  # the worker adds the last frames (engine latency), then _tick saves it
-        self._finishing_ask = ask_save
-        self._finishing_since = time.monotonic()
-        self._update_status(force=True)
+        self.session.stop_recording(ask_save)
+        self.update_status()
 
-    def _recording_done(self, rec: SessionRecorder, ask_save: bool) -> None:
-        if self.worker is not None and self.worker.recorder is rec:
-            self.worker.recorder = None
-        if self.unsaved_recorder is not None and self.unsaved_recorder is not rec:
-            self.unsaved_recorder.discard()
-        self.unsaved_recorder = rec
+    def _on_recording_finished(self, rec: SessionRecorder, ask_save: bool) -> None:
         self.act_save_last.setEnabled(True)
         if ask_save:
             QtCore.QTimer.singleShot(0, self.save_unsaved_recording)
@@ -735,216 +460,56 @@ class LivePanel(QtWidgets.QWidget):
                                                         "WAV audio + pitch (*.wav)")
         return path or None
 
-    def _default_record_stem(self) -> str:
-        folder = self.settings.get("record_dir", "") or str(Path.home())
-        return os.path.join(folder, datetime.datetime.now().strftime("live-%Y%m%d-%H%M%S"))
-
     def save_unsaved_recording(self) -> Optional[List[Path]]:
-        rec = self.unsaved_recorder
-        if rec is None:
+        if self.session.unsaved_recorder is None:
             return None
-        path = self.ask_save_path(self._default_record_stem() + ".wav")
+        path = self.ask_save_path(self.session.default_record_stem(self.settings.get("record_dir", "")) + ".wav")
         if not path:
             self.show_message("info", "Recording not saved yet: Live \u2192 Save last recording\u2026 saves it.")
             return None
         try:
-            written = rec.save(path)
-        except Exception as e:  # noqa: BLE001 (OutputError and friends: the recording stays for another try)
+            written = self.session.save_recording(path)
+        except Exception as e:  # OutputError and friends: the recording stays for another try
             self.show_message("error", f"Could not save the recording: {e}")
             return None
         self.settings.set("record_dir", str(Path(path).parent))
-        rec.discard()
-        self.unsaved_recorder = None
         self.act_save_last.setEnabled(False)
         self.show_message("info", "Saved " + ", ".join(p.name for p in written) + f" in {Path(path).parent}")
         return written
 
     # ========================================================================================= messages
     def show_message(self, level: str, text: str) -> None:
-        self.messages.append((level, text))
-        self.banner.show_message(level, text)
+        """Tell the user: recorded with the session's messages, shown in the banner."""
+        self.session.report(level, text)
+
+    @property
+    def messages(self) -> List[tuple]:
+        """Every (level, text) shown, oldest first."""
+        return self.session.messages
+
+    def _on_warning_over(self) -> None:
+        if self.banner.level == "warning":
+            self.banner.clear()
 
     # ========================================================================================= the timer
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """One turn of the GUI loop (the timer's slot, every :data:`TICK_MS`): poll the session, redraw the view at
+        most :data:`PLOT_FPS` times a second, refresh the status bar."""
         now = time.monotonic()
-        worker = self.worker
-        if worker is not None:
-            frames, notices = worker.drain()
-            for n in notices:
-                self._on_notice(n)
-            if self.worker is not None:
-                self._ingest(frames)
-                fault = self.capture.fault(now)
-                if fault:
-                    self._fail(fault)
-                elif not worker.alive and not worker.failed:
-                    self._fail("The live analysis thread ended unexpectedly.")
-        rec = self._finishing_recorder
-        if rec is not None and (rec.wait_finished(0) or now - self._finishing_since > 1.0 or self.worker is None):
-            self._finishing_recorder = None
-            self._recording_done(rec, self._finishing_ask)
-        if not self.paused and now - self._last_redraw >= 1.0 / PLOT_FPS - 0.004:
-            self._redraw()
+        self.session.poll(now)
+        if not self.view.following:
+            self.session.drop_latency_probes()  # these frames are not drawn now: no latency to measure
+        if not self.paused and now - self.view.last_redraw >= 1.0 / PLOT_FPS - 0.004:
+            self.view.redraw()
         if now - self._last_status > STATUS_MS / 1000.0:
-            self._update_status()
+            self.update_status()
 
-    def _on_notice(self, n) -> None:
-        if n.kind == "error":
-            self._fail(n.message)
-        elif n.kind == "warning":
-            self._slow_warning = True
-            self.show_message("warning", n.message)
-        elif n.kind == "recovered":
-            if self._slow_warning and self.banner.level == "warning":
-                self.banner.clear()
-            self._slow_warning = False
-        elif n.kind == "ready" and self._info is not None:
-            self.status_device.setText(f"{self._info.device_name} \u00b7 {self._info.sr} Hz")
-
-    def _ingest(self, batches) -> None:
-        """New frames: into the history, through the tuner, latency probes queued for the next paint."""
-        if not batches:
-            return
-        for fr in batches:
-            heat = heat_colours(heat_columns(fr.activations, fr.confidence))
-            self.history.append(fr.time_s, fr.pitch_semitones, fr.confidence, fr.volume, heat)
-            voiced = fr.confidence >= self.gate
-            written = fr.pitch_semitones.astype(np.float64) + self._tuner_shift
-            f0 = 440.0 * 2.0 ** ((fr.pitch_semitones.astype(np.float64) - 69.0) / 12.0)
-            for i in range(len(fr)):
-                before = self.tuner_filter.reading
-                reading = self.tuner_filter.update(float(fr.time_s[i]), float(written[i]), float(f0[i]),
-                                                   bool(voiced[i]))
-                if (reading is None) != (before is None) or (reading is not None and reading.note != before.note):
-                    self.readout_log.append((float(fr.time_s[i]), None if reading is None else reading.name))
-            if self.follow and not self.paused:
-                self._pending_arrivals.append(fr.arrival_s)
-        self._dirty = True
-
-    def _on_plot_painted(self, t: float) -> None:
-        """The pitch plot finished a repaint at monotonic time ``t``: frames handed to it before are on screen."""
-        if self._pending_arrivals:
-            arr = np.concatenate(self._pending_arrivals)
-            self._pending_arrivals = []
-            lat = t - arr[np.isfinite(arr)]
-            self.latencies_s.extend(lat.tolist())
-
-    # ========================================================================================= drawing
-    def _redraw(self, force: bool = False) -> None:
-        if not (self._dirty or force):
-            return
-        self._dirty = False
-        self._last_redraw = time.monotonic()
-        self.tuner.set_reading(self.tuner_filter.reading)  # repainted with the plots (only if what it shows changed)
-        h = self.history
-        width = self.history_s
-        vb = self.plot.getPlotItem().vb
-        # x is time relative to a reference (seconds ago): while following, the reference is the newest frame and
-        # the axis stays still (-history .. 0) instead of being regenerated on every redraw, which is the most
-        # expensive part of a pyqtgraph repaint; scrolled back, the reference stays where the live view was left.
-        if self.follow:
-            self._t_ref = h.end_s if len(h) else 0.0
-            if self._x_range != (-width, 0.0):
-                self._x_range = (-width, 0.0)
-                self.plot.setXRange(-width, 0.0, padding=0)
-                self._set_time_label()
-            x0, x1 = -width, 0.0
-        else:
-            (x0, x1), _ = vb.viewRange()
-        ref = self._t_ref
-        t0, t1 = x0 + ref, x1 + ref
-        margin = 0.02 * (t1 - t0)
-        t, p, c, v = h.window(t0 - margin, t1 + margin)
-        x = t - ref
-        self.plot.set_curve(x, p, c, self.gate)
-        self.lane.set_data(x, c, v, self.gate)
-        if self.auto_y:
-            self._follow_pitch_range(p, c)
-        if self.heatmap_check.isChecked():
-            (_, _), (y0, y1) = vb.viewRange()
-            b0 = max(0, int(math.floor(y0 * 3)) - 2)
-            b1 = min(h.n_bins, int(math.ceil(y1 * 3)) + 3)
-            cols = max(200, int(self.plot.width()))
-            img, tc, dt = h.heat_window(t0 - margin, t1 + margin, b0, b1, max_columns=cols)
-            self.plot.set_heatmap(img, t0_s=tc - ref, dt_s=dt, bins_per_semitone=3, first_bin=b0)
-        self._update_scrollbar(t0)
-
-    def _follow_pitch_range(self, p: np.ndarray, c: np.ndarray) -> None:
-        """Keep the singer's recent range in view, moving the axis only when the curve nears an edge."""
-        now = time.monotonic()
-        if now - self._last_y_update < 0.2:
-            return
-        self._last_y_update = now
-        voiced = p[(c >= self.gate) & np.isfinite(p)]
-        if voiced.size < 5:
-            return
-        lo, hi = np.percentile(voiced, [2, 98])
-        (_, _), (y0, y1) = self.plot.getPlotItem().vb.viewRange()
-        min_span = 14.0
-        if lo - 1.5 >= y0 and hi + 1.5 <= y1 and (y1 - y0) <= max(min_span, (hi - lo) + 12.0) + 1:
-            return  # comfortably inside and not too zoomed out: keep the axis still
-        mid = (lo + hi) / 2
-        span = max(min_span, (hi - lo) + 8.0)
-        new0 = max(0.0, min(128.0 - span, mid - span / 2))
-        self.plot.setYRange(new0, new0 + span, padding=0)
-
-    def _set_time_label(self) -> None:
-        text = "seconds ago" if self.follow else "seconds before the point where the live view was left"
-        self.lane.getPlotItem().setLabel("bottom", text)
-
-    def _update_scrollbar(self, t0: Optional[float] = None) -> None:
-        """Scroll bar range = the session kept, in tenths of a second; its value = the view's start ``t0``
-        (session seconds; None keeps the current value, e.g. while paused). GUI thread."""
-        h = self.history
-        total = max(0.0, h.end_s - h.start_s - self.history_s)
-        self._scroll_guard = True
-        value = self.scrollbar.value()
-        self.scrollbar.setRange(0, int(total * 10))
-        self.scrollbar.setPageStep(int(self.history_s * 10))
-        if self.follow and not self.paused:
-            self.scrollbar.setValue(self.scrollbar.maximum())
-        elif t0 is not None:
-            self.scrollbar.setValue(int((t0 - h.start_s) * 10))
-        else:
-            self.scrollbar.setValue(value)
-        self._scroll_guard = False
-        self.live_button.setEnabled(not self.follow or self.paused)
-
-    # ========================================================================================= status bar
-    def latency_summary(self, seconds: float = 3.0):
-        """(median, 99th percentile) arrival-to-screen latency in seconds over about the last ``seconds``."""
-        if not self.latencies_s:
-            return None
-        n = int(seconds * self.history.frame_rate)
-        recent = np.fromiter(list(self.latencies_s)[-n:], dtype=np.float64)
-        return float(np.median(recent)), float(np.percentile(recent, 99))
-
-    def _update_status(self, force: bool = False) -> None:
+    def update_status(self) -> None:
+        """Refresh the status bar (and, while paused, the scroll bar's range: the session keeps growing)."""
         self._last_status = time.monotonic()
-        if self.paused:  # the view is frozen but the session grows: let the scroll bar reach the new audio
-            self._update_scrollbar(None)
-        w = self.worker
-        info = self._info
-        if w is None or info is None:
-            self.status_device.setText("Live: stopped" if not self._portaudio_error else "Live: unavailable")
-            for lab in (self.status_hop, self.status_compute, self.status_latency, self.status_counters):
-                lab.setText("")
-            self.status_record.setText("")
-            return
-        if w.ready:
-            step = 1000.0 * w.hop_length / w.sr
-            self.status_hop.setText(f"hop {w.hop_length} ({step:g} ms)")
-            self.status_compute.setText(f"engine {1000 * w.compute_s_per_hop:.1f} ms/hop ({100 * w.load:.0f}%)")
-        lat = self.latency_summary()
-        self.status_latency.setText("latency \u2013" if lat is None else
-                                    f"latency {1000 * lat[0]:.0f} ms (p99 {1000 * lat[1]:.0f})")
-        self.status_counters.setText(f"overflows {self.capture.overflows} \u00b7 dropped {w.dropped_frames}")
-        rec = self.recorder
-        if rec is not None:
-            secs = int(rec.duration_s)
-            self.status_record.setText(f"\u25cf REC {secs // 60}:{secs % 60:02d}")
-        else:
-            self.status_record.setText("")
+        if self.paused:
+            self.view.update_scrollbar(None)
+        self.status.show(self.session)
 
 
 def _dot_icon(colour: QtGui.QColor, size: int = 16) -> QtGui.QIcon:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 import numpy as np
+
 from pesto_core.units import NOTE_NAMES, nearest_note, note_name, reference_shift, semitones_to_hz
 
 A4_MIN_HZ, A4_MAX_HZ = 415.0, 466.0

@@ -136,6 +136,9 @@ class LiveWorker:
         self.load = 0.0  # smoothed engine time / audio time (> 1: slower than real time)
         self.ready = False
         self.failed = False
+        # what the running engine does (set when it starts and when the fallback replaces it; read by the GUI)
+        self.reduction = ""
+        self.refine = False
 
     # ------------------------------------------------------------------------------------------------ GUI thread
     def start(self) -> None:
@@ -176,16 +179,17 @@ class LiveWorker:
     def _run(self) -> None:
         try:
             if self.torch_threads:
-                from pesto_core.core import set_threads  # noqa: WPS433 (the engine's thread setting)
+                from pesto_core.device import set_threads  # imports torch: on this thread, never the GUI's
 
                 set_threads(self.torch_threads)
             stream = self.make_stream()
             self.sr = int(stream.sr)
             self.hop_length = hop = int(stream.hop_length)
             self.latency_samples = int(getattr(stream, "latency_samples", 0) or stream.geometry.lag)
+            self._describe(stream)
             if getattr(stream, "native", False):
                 self.min_hops_per_push = 1  # cost per frame, not per call: no reason to wait for a second hop
-        except Exception as e:  # noqa: BLE001 (reported to the user, who can change the settings)
+        except Exception as e:  # reported to the user, who can change the settings
             self.failed = True
             self._publish(WorkerNotice("error", f"The pitch engine could not start: {type(e).__name__}: {e}"))
             return
@@ -216,7 +220,7 @@ class LiveWorker:
                 t0 = time.perf_counter()
                 try:
                     fr = stream.push(block)
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     if self.make_fallback is None:
                         raise
                     stream, origin = self._fall_back(e, n_hops)
@@ -252,7 +256,7 @@ class LiveWorker:
                         slow_warned = False
                         self._publish(WorkerNotice("recovered", ""))
                     window_audio = window_compute = 0.0
-        except Exception as e:  # noqa: BLE001 (never die silently)
+        except Exception as e:  # never die silently
             self.failed = True
             detail = traceback.format_exception_only(type(e), e)[-1].strip()
             self._publish(WorkerNotice("error", f"Live analysis stopped after an error: {detail}"))
@@ -262,10 +266,22 @@ class LiveWorker:
         make, self.make_fallback = self.make_fallback, None
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         stream = make()
+        self._describe(stream)
         self.cursor += n_hops * self.hop_length
         self.dropped_frames += n_hops
-        self._publish(WorkerNotice("warning", f"The pitch engine failed ({detail}); {self.fallback_note or 'continuing with a simpler engine'}."))
+        note = self.fallback_note or "continuing with a simpler engine"
+        self._publish(WorkerNotice("warning", f"The pitch engine failed ({detail}); {note}."))
         return stream, self.cursor
+
+    def _describe(self, stream) -> None:
+        """Publish the engine's decoding: its reduction and whether it refines the pitch. Worker thread."""
+        self.reduction = str(getattr(stream, "reduction", "alwa"))
+        self.refine = bool(getattr(stream, "refine", False))
+
+    @property
+    def decoding(self) -> str:
+        """The engine's decoding as the CLI writes it into an NPZ: ``"alwa"``, ``"alwa+refine"``. Any thread."""
+        return self.reduction + ("+refine" if self.refine else "")
 
     def _skip(self, stream, available: int) -> int:
         """Jump to the newest whole hop, restart the stream there, count the skipped hops. Worker thread."""

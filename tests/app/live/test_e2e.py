@@ -57,7 +57,7 @@ def start_live(qtbot, panel, sr=48000):
     panel.device_combo.setCurrentIndex(0)  # the system default input: vmic
     assert panel.start(), panel.messages
     # PulseAudio through ALSA takes ~1.5 s to deliver the first block
-    qtbot.waitUntil(lambda: panel.worker is not None and panel.worker.ready and panel.capture.callbacks > 5,
+    qtbot.waitUntil(lambda: panel.session.worker is not None and panel.session.worker.ready and panel.session.capture.callbacks > 5,
                     timeout=15000)
 
 
@@ -69,7 +69,7 @@ def test_melody_is_tracked_readout_names_notes_and_session_is_recorded(qtbot, wi
     wav = tmp_path / "melody.wav"
     sf.write(wav, x, 48000, subtype="FLOAT")
     panel.record_button.click()
-    assert panel.recorder is not None
+    assert panel.session.recorder is not None
     qtbot.wait(300)
     player = play(str(wav))
     qtbot.wait(int(duration * 1000 * 0.6))
@@ -82,9 +82,9 @@ def test_melody_is_tracked_readout_names_notes_and_session_is_recorded(qtbot, wi
     panel.ask_save_path = lambda default: str(saved_stem) + ".wav"
     panel.record_button.click()  # stop recording: saved through the (replaced) dialog
     qtbot.waitUntil(lambda: Path(str(saved_stem) + ".f0.npz").exists(), timeout=5000)
-    assert panel.unsaved_recorder is None and panel.messages[-1][1].startswith("Saved session.wav")
+    assert panel.session.unsaved_recorder is None and panel.messages[-1][1].startswith("Saved session.wav")
 
-    h = panel.history
+    h = panel.session.history
     t, p, c = h.time_s.copy(), h.pitch_semitones.astype(np.float64), h.confidence.copy()
     voiced = c >= panel.gate
     offset = align(t, p, voiced, (h.start_s - 1.0, h.end_s - duration + 0.5))
@@ -98,17 +98,17 @@ def test_melody_is_tracked_readout_names_notes_and_session_is_recorded(qtbot, wi
     gaps = (~voiced[rests]).mean()
     report = dict(offset_s=offset, voiced_frames=int(steady.sum()), within_20_cents=float(accuracy),
                   rest_frames=int(rests.sum()), rests_as_gaps=float(gaps),
-                  latency_ms_median=1000 * float(np.median(panel.latencies_s)) if panel.latencies_s else None)
+                  latency_ms_median=1000 * float(np.median(panel.session.latencies_s)) if panel.session.latencies_s else None)
     (ARTIFACTS / "live_melody.json").write_text(json.dumps(report, indent=2))
     assert steady.sum() > 300 and rests.sum() > 60
     assert accuracy >= 0.90, report
     assert gaps >= 0.90, report
     # the readout named the melody's notes, in order
-    names = [name for ts, name in panel.readout_log if name is not None and 0 <= ts - offset < duration]
+    names = [name for ts, name in panel.session.readout_log if name is not None and 0 <= ts - offset < duration]
     it = iter(names)
     assert all(any(n == want for n in it) for want in NOTES_IN_ORDER), names
-    assert panel.tuner_filter.reading is None  # blank in the silence after the melody
-    assert len(panel.latencies_s) > 0 and all(0 < v < 10 for v in list(panel.latencies_s)[:100])
+    assert panel.session.tuner_filter.reading is None  # blank in the silence after the melody
+    assert len(panel.session.latencies_s) > 0 and all(0 < v < 10 for v in list(panel.session.latencies_s)[:100])
     # the recording: WAV + the CLI's CSV/NPZ
     audio, sr = sf.read(str(saved_stem) + ".wav", dtype="float32")
     assert sr == 48000 and len(audio) > duration * sr
@@ -150,8 +150,8 @@ def test_unsupported_sample_rate_falls_back(qtbot, window):
     assert panel.start()
     level, text = panel.messages[-1]
     assert level == "warning" and "1000000 Hz" in text and "default rate" in text
-    qtbot.waitUntil(lambda: panel.worker.ready and len(panel.history) > 20, timeout=15000)
-    assert panel.capture.info.sr != 1000000 and panel.worker.sr == panel.capture.info.sr
+    qtbot.waitUntil(lambda: panel.session.worker.ready and len(panel.session.history) > 20, timeout=15000)
+    assert panel.session.capture.info.sr != 1000000 and panel.session.worker.sr == panel.session.capture.info.sr
     panel.stop()
 
 
@@ -171,14 +171,14 @@ def test_engine_slower_than_real_time_warns(qtbot, window):
             self.inner.reset()
 
     panel = window.panel("LivePanel")
-    panel.stream_factory = lambda sr, step_ms, mirror, refine, cache: (lambda: Slow(sr))
-    panel.capture.ring_seconds = 0.6
+    panel.session.stream_factory = lambda sr, step_ms, mirror, refine, cache: (lambda: Slow(sr))
+    panel.session.capture.ring_seconds = 0.6
     start_live(qtbot, panel, sr=16000)
-    qtbot.waitUntil(lambda: panel.worker is not None and panel.worker.dropped_frames > 0, timeout=15000)
+    qtbot.waitUntil(lambda: panel.session.worker is not None and panel.session.worker.dropped_frames > 0, timeout=15000)
     qtbot.wait(300)
     assert any("slower than real time" in text for level, text in panel.messages if level == "warning")
     assert panel.running  # it keeps going, with bounded latency
-    assert panel.worker.backlog_s <= 0.7
+    assert panel.session.worker.backlog_s <= 0.7
     assert "dropped" in panel.status_counters.text() and "dropped 0" not in panel.status_counters.text()
     panel.stop()
 

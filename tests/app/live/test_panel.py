@@ -74,7 +74,7 @@ def test_settings_persist_between_runs(qtbot, tmp_path, no_portaudio):
     assert p2.step_combo.currentData() == 20.0 and p2.latency_combo.currentData() == 0.0
     assert p2.rate_combo.currentData() == 44100
     assert p2.refine is False and not p2.act_refine.isChecked()
-    assert "A4 = 415 Hz" in p2.tuner.context
+    assert "A4 = 415 Hz" in p2.view.tuner.context
     p2.shutdown()
 
 
@@ -96,22 +96,22 @@ def test_readout_transposition_pause_and_gaps(qtbot, tmp_path, no_portaudio):
     panel.resize(1000, 600)
     panel.show()
     panel.transpose_combo.setCurrentText("B\u266d instrument")
-    panel._ingest([frames(0.0, 50, 58.1)])  # concert B-flat 3, 10 cents sharp
-    panel._redraw(force=True)
-    assert panel.tuner.shown_text().startswith("C4 +10 \u00a2 234.")  # written C4, real frequency in Hz
-    panel._ingest([frames(0.5, 30, 60.0, conf=0.1)])  # unvoiced: gaps, readout blank after the hold
-    panel._redraw(force=True)
-    assert panel.tuner.shown_text() == ""
-    assert panel.plot.curve_layers[0].n_points == 80
+    panel.session.ingest([frames(0.0, 50, 58.1)])  # concert B-flat 3, 10 cents sharp
+    panel.view.redraw(force=True)
+    assert panel.view.tuner.shown_text().startswith("C4 +10 \u00a2 234.")  # written C4, real frequency in Hz
+    panel.session.ingest([frames(0.5, 30, 60.0, conf=0.1)])  # unvoiced: gaps, readout blank after the hold
+    panel.view.redraw(force=True)
+    assert panel.view.tuner.shown_text() == ""
+    assert panel.view.plot.curve_layers[0].n_points == 80
     # paused: history grows, the view is frozen
     panel.set_paused(True)
-    before = panel.plot.curve_layers[0].n_points
-    panel._ingest([frames(0.8, 100, 64.0)])
-    panel._tick()
-    assert len(panel.history) == 180 and panel.plot.curve_layers[0].n_points == before
+    before = panel.view.plot.curve_layers[0].n_points
+    panel.session.ingest([frames(0.8, 100, 64.0)])
+    panel.tick()
+    assert len(panel.session.history) == 180 and panel.view.plot.curve_layers[0].n_points == before
     panel.set_paused(False)
-    assert panel.plot.curve_layers[0].n_points == 180
-    assert panel.tuner.shown_text().startswith("F\u266f4")  # E4 concert = F#4 for a B-flat instrument
+    assert panel.view.plot.curve_layers[0].n_points == 180
+    assert panel.view.tuner.shown_text().startswith("F\u266f4")  # E4 concert = F#4 for a B-flat instrument
     panel.shutdown()
 
 
@@ -147,23 +147,23 @@ def test_scroll_back_through_the_session_while_paused(qtbot, tmp_path, no_portau
     panel.show()
     t = 0.0
     for k in range(20):  # 20 s: notes C4, D4, ... then rests
-        panel._ingest([frames(t, 60, 60 + (k % 7) * 2)])
-        panel._ingest([frames(t + 0.6, 40, 60, conf=0.05)])
+        panel.session.ingest([frames(t, 60, 60 + (k % 7) * 2)])
+        panel.session.ingest([frames(t + 0.6, 40, 60, conf=0.05)])
         t += 1.0
-    panel._redraw(force=True)
-    assert panel.follow and panel.plot.getPlotItem().vb.viewRange()[0] == [-10.0, 0.0]  # seconds ago
+    panel.view.redraw(force=True)
+    assert panel.view.follow and panel.view.plot.getPlotItem().vb.viewRange()[0] == [-10.0, 0.0]  # seconds ago
     panel.set_paused(True)
-    panel._ingest([frames(t, 500, 64)])  # 5 s more arrive while paused
-    panel._update_status()
-    assert panel.scrollbar.maximum() == pytest.approx(150, abs=1)  # (25 - 10 s) in tenths: new audio reachable
-    panel.scrollbar.setValue(0)  # back to the start of the session
-    assert not panel.follow
-    (x0, x1), _ = panel.plot.getPlotItem().vb.viewRange()
-    ref = panel._t_ref
+    panel.session.ingest([frames(t, 500, 64)])  # 5 s more arrive while paused
+    panel.update_status()
+    assert panel.view.scrollbar.maximum() == pytest.approx(150, abs=1)  # (25 - 10 s) in tenths: new audio reachable
+    panel.view.scrollbar.setValue(0)  # back to the start of the session
+    assert not panel.view.follow
+    (x0, x1), _ = panel.view.plot.getPlotItem().vb.viewRange()
+    ref = panel.view.time_ref
     assert x0 + ref == pytest.approx(0.0, abs=0.05) and x1 - x0 == pytest.approx(10.0)
-    shown = panel.plot.curve_layers[0]
+    shown = panel.view.plot.curve_layers[0]
     assert shown.n_points > 0
     panel.go_live()
-    assert panel.follow and not panel.paused
-    assert panel.history.end_s == pytest.approx(t + 4.99)
+    assert panel.view.follow and not panel.paused
+    assert panel.session.history.end_s == pytest.approx(t + 4.99)
     panel.shutdown()

@@ -74,3 +74,29 @@ def test_unwritable_destination_is_a_named_error(tmp_path):
     written = rec.save(tmp_path / "retry")  # the recording is still there for another try
     assert len(written) == 3
     rec.discard()
+
+
+@pytest.mark.parametrize("refine", [True, False])
+def test_recorded_decoding_says_what_the_stream_does(refine):
+    """The NPZ's ``decoding`` of a live recording names the refinement when the engine refines (the default)."""
+    from app.live.session import LiveSession
+
+    session = LiveSession()
+    ring = RingBuffer(4 * SR)
+    wakeup = threading.Event()
+    session.worker = LiveWorker(ring, wakeup, lambda: PitchStream(sr=SR, step_ms=10.0, refine=refine),
+                                start_cursor=0)
+    session.worker.start()
+    deadline = time.monotonic() + 60
+    while not session.worker.ready and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert session.start_recording(), session.messages
+    rec = session.recorder
+    assert rec.decoding == ("alwa+refine" if refine else "alwa") + ", live (mirror=1)"
+    ring.write(synth_melody(SR)[0][:SR])
+    wakeup.set()
+    session.stop_recording(ask_save=False)
+    assert rec.wait_finished(20)
+    assert rec.track().decoding == rec.decoding and len(rec.track()) > 0
+    session.worker.stop()
+    rec.discard()
