@@ -14,6 +14,12 @@ from .player import Player
 from .view import FileView
 
 
+def clock_text(t_s: float) -> str:
+    """``m:ss.mmm`` of a time in seconds (the playhead's label)."""
+    m, s = divmod(max(t_s, 0.0), 60)
+    return f"{int(m)}:{s:06.3f}"
+
+
 class PlaybackController(QtCore.QObject):
     """Plays the view's document and moves its playhead.
 

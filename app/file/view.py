@@ -82,10 +82,12 @@ class _DetailJob(QtCore.QRunnable):
 class FileView(QtWidgets.QWidget):
     """Waveform overview + pitch plot + confidence lane + readout for one :class:`FileDocument`.
 
-    Signals: ``seek_requested(t_s)`` (a click on the waveform or the pitch plot).
+    Signals: ``seek_requested(t_s)`` (a click on the waveform or the pitch plot); ``detail_ready(image)`` when a
+    zoomed-in heatmap (float32 (columns, bins), see :meth:`ActivationStore.detail`) arrives and is drawn.
     """
 
     seek_requested = QtCore.Signal(float)
+    detail_ready = QtCore.Signal(object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -236,6 +238,10 @@ class FileView(QtWidgets.QWidget):
             self.pitch.set_heatmap(None)
         else:
             self._render_heatmap()
+
+    def wait_for_jobs(self, timeout_ms: int = 5000) -> None:
+        """Wait for the zoomed-in heatmap being computed (before its activation file is closed)."""
+        self._pool.waitForDone(timeout_ms)
 
     # ------------------------------------------------------------------------------------------------ view
     def visible_range(self):
@@ -412,6 +418,7 @@ class FileView(QtWidgets.QWidget):
         bps = max(1, store.n_bins // 128) if store is not None else 3
         self._detail_shown = True
         self._set_heatmap(img, t0, dt, bps, heat_level(store.overview_max if store else 0.0), first_bin)
+        self.detail_ready.emit(img)
 
     def _on_mouse(self, args) -> None:
         pos = args[0]

@@ -16,6 +16,8 @@ from PySide6 import QtCore
 from pesto_core.audio import AudioReader
 from pesto_core.errors import PestoError
 
+from ..common.threads import lower_thread_priority
+
 ENVELOPE_BUCKETS = 4096
 BLOCK_SAMPLES = 1 << 20
 
@@ -71,8 +73,6 @@ class EnvelopeWorker(QtCore.QThread):
         self._cancel.set()
 
     def run(self) -> None:  # worker thread
-        from ..common.threads import lower_thread_priority
-
         lower_thread_priority()
         try:
             mins, maxs, bucket_s = compute_envelope(self.path, self.channel, cancelled=self._cancel.is_set)
@@ -84,6 +84,46 @@ class EnvelopeWorker(QtCore.QThread):
             return
         if not self._cancel.is_set():
             self.done.emit(mins, maxs, bucket_s)
+
+
+class EnvelopeJobs(QtCore.QObject):
+    """One :class:`EnvelopeWorker` per open document (a newer request for a document replaces the older one).
+
+    Signals (GUI thread): ``done(doc, mins, maxs, bucket_s)``, ``failed(doc, message)``. GUI thread only.
+    """
+
+    done = QtCore.Signal(object, object, object, float)
+    failed = QtCore.Signal(object, str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._workers = {}  # id(doc) -> EnvelopeWorker
+
+    def start(self, doc) -> None:
+        """Read ``doc``'s envelope (its current channel choice) on a low-priority thread."""
+        worker = EnvelopeWorker(doc.path, doc.channel, self)
+        worker.done.connect(lambda mins, maxs, bucket_s, d=doc: self.done.emit(d, mins, maxs, bucket_s))
+        worker.failed.connect(lambda msg, d=doc: self.failed.emit(d, msg))
+        worker.finished.connect(lambda d=doc, w=worker: self._finished(d, w))
+        self._workers[id(doc)] = worker
+        worker.start(QtCore.QThread.LowPriority)
+
+    def _finished(self, doc, worker) -> None:
+        if self._workers.get(id(doc)) is worker:
+            del self._workers[id(doc)]
+        worker.deleteLater()
+
+    def cancel(self, doc, timeout_ms: int = 60000) -> None:
+        """Stop reading ``doc``'s envelope (it is being closed) and wait for the thread."""
+        worker = self._workers.pop(id(doc), None)
+        if worker is not None:
+            worker.cancel()
+            worker.wait(timeout_ms)
+
+    def cancel_all(self, timeout_ms: int = 5000) -> None:
+        for worker in list(self._workers.values()):
+            worker.cancel()
+            worker.wait(timeout_ms)
 
 
 class WaveformOverview(pg.PlotWidget):

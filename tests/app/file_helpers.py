@@ -47,7 +47,7 @@ def file_panel(qtbot, tmp_path):
 
 def wait_idle(qtbot, panel, timeout_ms: int = 60000) -> None:
     """Wait until the panel's queue (analyses, exports) is empty."""
-    if panel.busy or panel._queue:
+    if panel.busy or panel.queue:
         with qtbot.waitSignal(panel.idle, timeout=timeout_ms):
             pass
     assert not panel.busy

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.common.render import pooled_image
+from app.common.heatmap import heatmap_image
 from app.file import activations as file_activations
 from app.file.activations import ActivationStore
 
@@ -23,7 +23,7 @@ def test_store_keeps_everything_and_a_pooled_overview(tmp_path, monkeypatch, tot
     np.testing.assert_array_equal(store.activations(), acts)  # bit for bit: the NPZ export reads these
     overview, factor = store.overview_image()
     assert factor == max(1, -(-total // columns)) and len(overview) <= columns
-    expected = pooled_image(acts, conf, columns)
+    expected, _ = heatmap_image(acts, conf, columns)
     np.testing.assert_allclose(overview.astype(np.float32), expected, rtol=1e-3, atol=1e-4)  # float16
     assert store.overview_max == pytest.approx(float(expected.max()))
     img, f = store.detail(100, 400, conf[100:400], 1000)

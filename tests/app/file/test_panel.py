@@ -89,13 +89,13 @@ def test_cancel_mid_analysis_leaves_no_output(qtbot, file_panel, tmp_path):  # n
     # an export queued behind the analysis must not happen either
     panel.export([doc], ExportOptions(("csv", "npz"), str(out)))
     qtbot.waitUntil(lambda: doc.frames_done > 0, timeout=60000)
-    worker = panel._worker
+    worker = panel.worker
     assert worker is not None and worker.isRunning()
     with qtbot.waitSignal(panel.job_finished, timeout=30000) as sig:
         panel.cancel()
     assert sig.args[1] == "cancelled"
     wait_idle(qtbot, panel)
-    assert worker.isFinished() or panel._worker is None
+    assert worker.isFinished() or panel.worker is None
     assert doc.state == fd.CANCELLED and 0 < doc.frames_done < doc.total_frames
     assert not out.exists() or not any(out.iterdir())
     assert not list(tmp_path.glob("long.*.csv")) and not list(tmp_path.glob("*.part"))
@@ -277,7 +277,7 @@ def test_heatmap_overview_then_detail_when_zoomed(qtbot, file_panel, tmp_path, m
     track = doc.track()
     expected = track.activations[f0:f0 + info["shape"][0], b0:b0 + nb] * track.confidence[f0:f0 + info["shape"][0], None]
     last = {}
-    view._detail_signals.ready.connect(lambda req, img, *a: last.setdefault("img", img))
+    view.detail_ready.connect(lambda img: last.setdefault("img", img))
     view.set_heatmap_visible(True)  # ask again, catch the image
     qtbot.waitUntil(lambda: "img" in last, timeout=5000)
     np.testing.assert_allclose(last["img"], expected, rtol=0, atol=1e-7)
@@ -323,7 +323,7 @@ def test_bad_checkpoint_and_dropped_folder(qtbot, file_panel, tmp_path):  # noqa
     folder.mkdir()
     copy_data("synth_16k.wav", folder)
     (folder / "readme.txt").write_text("x")
-    panel._open_dropped([str(folder)])  # what a drop of a folder does: its audio files only
+    panel.open_dropped([str(folder)])  # what a drop of a folder does: its audio files only
     assert [d.name for d in panel.docs] == ["synth_16k.wav"]
     wait_idle(qtbot, panel)
     doc = panel.docs[0]
@@ -392,7 +392,7 @@ def test_close_while_analysing_and_progress(qtbot, file_panel, tmp_path):  # noq
     panel.close_document(doc)
     assert panel.docs == [] and not store_path.exists()  # the activation file is gone
     wait_idle(qtbot, panel)
-    assert panel._worker is None
+    assert panel.worker is None
 
 
 def test_space_belongs_to_the_file_tab_only(qtbot, tmp_path):

@@ -112,7 +112,7 @@ def test_no_portaudio_disables_playback_with_the_reason(qtbot, file_panel, tmp_p
 
     # the panel: play disabled with the reason; analysis still works
     _, panel = file_panel
-    panel.player = p
+    panel.playback.player = p
     audio = copy_data("synth_16k.wav", tmp_path)
     doc = panel.open_files([str(audio)])[0]
     wait_idle(qtbot, panel)
