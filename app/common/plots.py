@@ -228,8 +228,8 @@ class PitchPlot(pg.PlotWidget):
     """Pitch over time on a note axis.
 
     * ``set_curve(time_s, pitch_semitones, confidence, gate)``: the gated curve, thin and faint where confidence is
-      low, thick and bright where it is high; frames under the gate are gaps. ``curve`` is the base layer (settings such as clip-to-view and downsampling
-      made on it are applied to every layer).
+      low, thick and bright where it is high; frames under the gate are gaps. ``curve`` is the base layer
+      (settings such as clip-to-view and downsampling made on it are applied to every layer).
     * ``set_heatmap(image, t0_s, dt_s, bins_per_semitone, level, first_bin)``: PESTO's distribution
       (frames, bins) behind it, column ``j`` at ``t0_s + j * dt_s``, row ``i`` at MIDI ``(first_bin + i) / bps``.
     * ``on_paint``: optional callable(monotonic time) called after each repaint (the live mode's latency probe).
@@ -274,7 +274,8 @@ class PitchPlot(pg.PlotWidget):
         y = gated_curve(pitch_semitones, conf, gate)
         base = getattr(self.curve, "opts", {})
         for k, item in enumerate(self.curve_layers):
-            if item is not self.curve and not self.fast:  # same drawing options as the base layer (set by the caller on `curve`)
+            # the other layers take the drawing options the caller set on the base layer (`curve`)
+            if item is not self.curve and not self.fast:
                 if item.opts.get("clipToView") != base.get("clipToView"):
                     item.setClipToView(base.get("clipToView", False))
                 ds = (base.get("downsample"), base.get("autoDownsample"), base.get("downsampleMethod"))

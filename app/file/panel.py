@@ -133,7 +133,8 @@ class FilePanel(QtWidgets.QWidget):
         bar.addAction(self.act_play)
         self.act_stop = bar.addAction("Stop", self.stop_playback)
         self.playback.playing_changed.connect(lambda on: self.act_play.setText("Pause" if on else "Play"))
-        self.playback.time_changed.connect(lambda t, dur: self.time_label.setText(f"{clock_text(t)} / {clock_text(dur)}"))
+        self.playback.time_changed.connect(
+            lambda t, dur: self.time_label.setText(f"{clock_text(t)} / {clock_text(dur)}"))
         self.time_label = QtWidgets.QLabel("0:00.000 / 0:00.000")
         self.time_label.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont))
         self.time_label.setContentsMargins(8, 0, 8, 0)

@@ -3,8 +3,8 @@
 Frames arrive in batches from the worker (:class:`app.live.worker.LiveFrames`). Pitch, confidence and volume are kept
 for the whole session up to ``max_seconds`` (1 h at a 10 ms step is 360 000 frames, 8 MB); the heatmap columns
 (confidence-weighted activations, float16: the File tab's picture, see :mod:`app.common.heatmap`), bigger, only for
-the last ``heat_seconds`` (2 min at 10 ms: 9 MB). When an array is full its oldest quarter is dropped (one copy per quarter
-of the capacity: cheap on average, and memory never grows past the bound).
+the last ``heat_seconds`` (2 min at 10 ms: 9 MB). When an array is full its oldest quarter is dropped (one copy per
+quarter of the capacity: cheap on average, and memory never grows past the bound).
 
 GUI thread only.
 """

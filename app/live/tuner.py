@@ -1,10 +1,11 @@
 """The tuner: nearest note, cents and frequency of the live pitch, held steady against jitter (no Qt; the widget
 that draws it is :mod:`app.live.tuner_widget`).
 
-Maths (pure Python/numpy; units from :mod:`pesto_core.units`): pitch arrives from the engine in MIDI semitones relative to A4 = 440 Hz. The
-tuner re-references it to the chosen A4 (415-466 Hz), then transposes it for the instrument (a B-flat clarinet's
-written C sounds B-flat: written = concert + 2 semitones). The note shown is the nearest one in that frame, the cents
-are the distance to it; the frequency shown is always the real (concert) one in Hz.
+Maths (pure Python/numpy; units from :mod:`pesto_core.units`): pitch arrives from the engine in MIDI semitones
+relative to A4 = 440 Hz. The tuner re-references it to the chosen A4 (415-466 Hz), then transposes it for the
+instrument (a B-flat clarinet's written C sounds B-flat: written = concert + 2 semitones). The note shown is the
+nearest one in that frame, the cents are the distance to it; the frequency shown is always the real (concert) one
+in Hz.
 
 Threading: the GUI thread (the live session feeds the filter from its timer).
 """
@@ -107,7 +108,8 @@ class TunerFilter:
         """Semitones added to the engine's pitch (A4 = 440 Hz) to get the written pitch."""
         return reference_shift(self.a4_hz) + self.transposition
 
-    def feed(self, time_s: np.ndarray, pitch_semitones: np.ndarray, voiced: np.ndarray) -> List[Tuple[float, Optional[str]]]:
+    def feed(self, time_s: np.ndarray, pitch_semitones: np.ndarray,
+             voiced: np.ndarray) -> List[Tuple[float, Optional[str]]]:
         """Feed frames of the engine (in time order).
 
         Parameters

@@ -85,7 +85,8 @@ class TunerWidget(QtWidgets.QWidget):
         if r is None:
             return None
         g = self._geometry()
-        return (r.note, round(r.cents), round(r.f0_hz, 1), round(self._x_of(g, r.cents)), self.colour_for(r.cents).rgb())
+        return (r.note, round(r.cents), round(r.f0_hz, 1), round(self._x_of(g, r.cents)),
+                self.colour_for(r.cents).rgb())
 
     def _font(self, pixels: int, bold: bool = False) -> QtGui.QFont:
         f = QtGui.QFont(self.font())

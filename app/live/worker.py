@@ -14,6 +14,7 @@ needs arrived in the audio callback: the start of the arrival-to-screen latency 
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 import traceback
@@ -23,6 +24,8 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from .ringbuffer import RingBuffer
+
+logger = logging.getLogger(__name__)
 
 #: results kept for the GUI if it stops draining (about 40 s of 10 ms frames in batches of one)
 MAX_PENDING = 4096
@@ -191,6 +194,7 @@ class LiveWorker:
                 self.min_hops_per_push = 1  # cost per frame, not per call: no reason to wait for a second hop
         except Exception as e:  # reported to the user, who can change the settings
             self.failed = True
+            logger.exception("the live engine could not start")
             self._publish(WorkerNotice("error", f"The pitch engine could not start: {type(e).__name__}: {e}"))
             return
         self.session_start = self.cursor = self.ring.write_cursor if self._start_cursor is None \
@@ -258,12 +262,14 @@ class LiveWorker:
                     window_audio = window_compute = 0.0
         except Exception as e:  # never die silently
             self.failed = True
+            logger.exception("live analysis stopped")
             detail = traceback.format_exception_only(type(e), e)[-1].strip()
             self._publish(WorkerNotice("error", f"Live analysis stopped after an error: {detail}"))
 
     def _fall_back(self, error: Exception, n_hops: int):
         """Replace a failing engine by the fallback one, skipping the block it failed on. Worker thread."""
         make, self.make_fallback = self.make_fallback, None
+        logger.warning("the live engine failed; switching to the fallback", exc_info=error)
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         stream = make()
         self._describe(stream)

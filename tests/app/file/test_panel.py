@@ -30,7 +30,8 @@ def assert_npz_equal(a_path: Path, b_path: Path) -> None:
         assert np.array_equal(x, y), key  # identical, not close: same engine, same writers
 
 
-@pytest.mark.parametrize("name,step_ms,reduction", [("speech_22k.wav", 10.0, "alwa"), ("synth_16k.wav", 20.0, "argmax")])
+@pytest.mark.parametrize("name,step_ms,reduction",
+                         [("speech_22k.wav", 10.0, "alwa"), ("synth_16k.wav", 20.0, "argmax")])
 def test_open_analyse_export_equals_cli(qtbot, file_panel, tmp_path, name, step_ms, reduction):  # noqa: F811
     _, panel = file_panel
     panel.settings_box.set_analysis_settings(AnalysisSettings(step_ms=step_ms, reduction=reduction))
@@ -275,7 +276,8 @@ def test_heatmap_overview_then_detail_when_zoomed(qtbot, file_panel, tmp_path, m
     f0 = int(round(info["t0_s"] / frame_s))
     b0, nb = info["first_bin"], info["shape"][1]
     track = doc.track()
-    expected = track.activations[f0:f0 + info["shape"][0], b0:b0 + nb] * track.confidence[f0:f0 + info["shape"][0], None]
+    f1 = f0 + info["shape"][0]
+    expected = track.activations[f0:f1, b0:b0 + nb] * track.confidence[f0:f1, None]
     last = {}
     view.detail_ready.connect(lambda img: last.setdefault("img", img))
     view.set_heatmap_visible(True)  # ask again, catch the image

@@ -57,7 +57,8 @@ def start_live(qtbot, panel, sr=48000):
     panel.device_combo.setCurrentIndex(0)  # the system default input: vmic
     assert panel.start(), panel.messages
     # PulseAudio through ALSA takes ~1.5 s to deliver the first block
-    qtbot.waitUntil(lambda: panel.session.worker is not None and panel.session.worker.ready and panel.session.capture.callbacks > 5,
+    session = panel.session
+    qtbot.waitUntil(lambda: session.worker is not None and session.worker.ready and session.capture.callbacks > 5,
                     timeout=15000)
 
 
@@ -98,7 +99,8 @@ def test_melody_is_tracked_readout_names_notes_and_session_is_recorded(qtbot, wi
     gaps = (~voiced[rests]).mean()
     report = dict(offset_s=offset, voiced_frames=int(steady.sum()), within_20_cents=float(accuracy),
                   rest_frames=int(rests.sum()), rests_as_gaps=float(gaps),
-                  latency_ms_median=1000 * float(np.median(panel.session.latencies_s)) if panel.session.latencies_s else None)
+                  latency_ms_median=(1000 * float(np.median(panel.session.latencies_s))
+                                     if panel.session.latencies_s else None))
     (ARTIFACTS / "live_melody.json").write_text(json.dumps(report, indent=2))
     assert steady.sum() > 300 and rests.sum() > 60
     assert accuracy >= 0.90, report

@@ -98,7 +98,8 @@ class SlowStream:
     def __init__(self, factor):
         self.inner = PitchStream(sr=SR, step_ms=10.0)
         self.factor = factor
-        self.sr, self.hop_length, self.latency_samples = self.inner.sr, self.inner.hop_length, self.inner.latency_samples
+        inner = self.inner
+        self.sr, self.hop_length, self.latency_samples = inner.sr, inner.hop_length, inner.latency_samples
 
     def push(self, block):
         time.sleep(self.factor * len(block) / SR)
