@@ -1,7 +1,7 @@
 """The view of one analysed file: waveform overview, pitch curve on a note axis (gated by confidence, optional
 activation heatmap behind it), confidence lane, playhead, crosshair readout; zoom and pan with mouse and keys.
 
-Composes the shared plots of :mod:`app.common.plots` (owned by the live mode) without changing them.
+Composes the plots shared with the Live tab (:mod:`app.common.plots`) without changing them.
 
 Long files: the curve handed to the plot is the visible time range plus a margin (re-sliced when the view moves),
 drawn with pyqtgraph's clip-to-view and subsampling, so a redraw costs the same for a minute or an hour; the

@@ -1,1 +1,2 @@
-"""placeholder"""
+"""The Live tab: microphone -> capture (ring buffer) -> worker (streaming engine) -> session (history, tuner,
+recording) -> view. Never imports :mod:`app.file`."""

@@ -95,6 +95,8 @@ def test_recorded_decoding_says_what_the_stream_does(refine):
     assert rec.decoding == ("alwa+refine" if refine else "alwa") + ", live (mirror=1)"
     ring.write(synth_melody(SR)[0][:SR])
     wakeup.set()
+    while session.worker.cursor < SR // 2 and time.monotonic() < deadline:  # half a second analysed
+        time.sleep(0.01)
     session.stop_recording(ask_save=False)
     assert rec.wait_finished(20)
     assert rec.track().decoding == rec.decoding and len(rec.track()) > 0
