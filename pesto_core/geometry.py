@@ -114,7 +114,7 @@ class StreamTiming:
         A frame with time ``t`` is complete once the stream has received ``(t + latency_s) * sr`` samples; with
         hop-sized blocks that is exactly the block that produces it. (Blocks longer than a hop add their own wait.)
         """
-        return self.geometry.lag / self.geometry.sr
+        return self.latency_samples / self.geometry.sr
 
 
 def offline_equivalent(geometry: StreamGeometry) -> Tuple[int, int]:

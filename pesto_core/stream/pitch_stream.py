@@ -13,6 +13,7 @@ from ..decode import reduce_activations
 from ..device import select_device
 from ..errors import ParameterError
 from ..geometry import StreamTiming, hop_length_for
+from ..glitch import DEFAULT_LAG, GlitchFilter
 from ..model import PestoModel
 from ..refine import refine_pitch
 from ..units import semitones_to_hz
@@ -45,6 +46,16 @@ def _frame_flags(bad: np.ndarray, pending_bad: np.ndarray, pending: int, hop: in
     return frame_bad, padded[:, used:].any(axis=1)
 
 
+def _concatenate(a: "StreamFrames", b: "StreamFrames") -> "StreamFrames":
+    """Frames of ``a`` then those of ``b`` (same streams and shape)."""
+    if len(a) == 0:
+        return b
+    axis = {"time_s": 0, "frame_index": 0}
+    lead = a.pitch_semitones.ndim - 1  # 0 for one squeezed stream, 1 with a stream axis
+    return StreamFrames(**{k: np.concatenate([getattr(a, k), getattr(b, k)], axis=axis.get(k, lead))
+                           for k in StreamFrames.__dataclass_fields__})
+
+
 @dataclass(frozen=True)
 class StreamFrames:
     """Frames completed by one :meth:`PitchStream.push` (or :meth:`PitchStream.flush`), as numpy arrays.
@@ -69,6 +80,9 @@ class StreamFrames:
     activations : float32 (..., frames, 128 * bps)
     input_finite : bool
         False for a frame whose newest hop held NaN/Inf samples (they were replaced by zeros).
+    voiced : bool
+        The stream's voicing decision: ``confidence >= gate`` (the stream's ``gate``) on a finite input. Gaps,
+        curves and tuners use this, never a threshold of their own.
     """
 
     time_s: np.ndarray
@@ -78,6 +92,7 @@ class StreamFrames:
     volume: np.ndarray
     activations: np.ndarray
     input_finite: np.ndarray
+    voiced: np.ndarray
 
     def __len__(self) -> int:
         return len(self.time_s)
@@ -118,6 +133,13 @@ class PitchStream(StreamTiming):
     native : bool
         On the CPU, compute frames with the native frame engine (:mod:`pesto_core.native`: the same numbers to
         float32 rounding, several times faster per hop) where it can be built; False forces the torch engine.
+    gate : float
+        Confidence at or above which a frame is ``voiced``.
+    smooth : bool
+        Remove isolated pitch jumps with the glitch filter (:mod:`pesto_core.glitch`): frames come ``smooth_lag``
+        hops later (included in :attr:`latency_s`); real note changes are not delayed further or smoothed.
+    smooth_lag : int
+        Look-ahead of the glitch filter in frames (1 or 2).
 
     Notes
     -----
@@ -126,11 +148,18 @@ class PitchStream(StreamTiming):
 
     def __init__(self, sr: int, step_ms: float = 10.0, model_name: str = DEFAULT_MODEL, mirror: float = 1.0,
                  n_streams: int = 1, device=None, reduction: str = "alwa", *, hop_length: Optional[int] = None,
-                 model: Optional[PestoModel] = None, refine: bool = False, native: bool = True):
+                 model: Optional[PestoModel] = None, refine: bool = False, native: bool = True, gate: float = 0.5,
+                 smooth: bool = False, smooth_lag: int = DEFAULT_LAG):
         sr = check_sr(sr)
         hop_length = check_positive_int(hop_length_for(step_ms, sr) if hop_length is None else hop_length,
                                         "hop length (samples)")
         n_streams = check_positive_int(n_streams, "n_streams")
+        if not (isinstance(gate, (int, float)) and 0.0 <= gate <= 1.0):
+            raise ParameterError(f"gate must be a confidence in [0, 1], got {gate!r}")
+        self.gate = float(gate)
+        if smooth and not (isinstance(smooth_lag, (int, np.integer)) and 1 <= smooth_lag <= 2):
+            raise ParameterError(f"smooth_lag must be 1 or 2 frames (at most 2 hops of latency), got {smooth_lag!r}")
+        self._glitch = GlitchFilter(n_streams, gate=self.gate, lag=int(smooth_lag)) if smooth else None
         check_reduction(reduction)
         if model is None:
             model = PestoModel(load_checkpoint(model_name), hop_length * 1000.0 / sr, reduction=reduction)
@@ -163,7 +192,14 @@ class PitchStream(StreamTiming):
     @property
     def frames_emitted(self) -> int:
         """Frames returned since the start (or the last reset/flush)."""
-        return self._n_frames
+        return self._n_returned
+
+    @property
+    def latency_samples(self) -> int:
+        """Samples from a frame's centre to the end of the hop after which it is returned: ``W/2 - m``, plus the
+        glitch filter's look-ahead (``smooth_lag`` hops) when it is on."""
+        extra = self._glitch.lag * self.geometry.hop_length if self._glitch is not None else 0
+        return self.geometry.lag + extra
 
     @property
     def native(self) -> bool:
@@ -178,7 +214,10 @@ class PitchStream(StreamTiming):
         self._fill = self.geometry.cache
         self._pending_bad = np.zeros(self.n_streams, dtype=bool)
         self._n_samples = 0
-        self._n_frames = 0
+        self._n_frames = 0  # frames computed
+        self._n_returned = 0  # frames returned (the glitch filter holds back its look-ahead)
+        if self._glitch is not None:
+            self._glitch.reset()
 
     def push(self, block, sr: Optional[int] = None) -> StreamFrames:
         """Add samples; return every frame they complete (possibly none).
@@ -252,6 +291,9 @@ class PitchStream(StreamTiming):
             frames = self.push(block[0] if squeeze and self.n_streams == 1 else block)
             if squeeze != (frames.pitch_semitones.ndim == 1):
                 frames = self._reshape(frames, squeeze)
+            rest = self._glitch.flush() if self._glitch is not None else None
+            if rest:
+                frames = _concatenate(frames, self._frames(rest, squeeze))
         self.reset()
         return frames
 
@@ -287,7 +329,7 @@ class PitchStream(StreamTiming):
                             pitch_semitones=np.zeros(lead + (0,), np.float32),
                             confidence=np.zeros(lead + (0,), np.float32), volume=np.zeros(lead + (0,), np.float32),
                             activations=np.zeros(lead + (0, self._n_out), np.float32),
-                            input_finite=np.ones(lead + (0,), bool))
+                            input_finite=np.ones(lead + (0,), bool), voiced=np.zeros(lead + (0,), bool))
 
     @staticmethod
     def _reshape(frames: StreamFrames, squeeze: bool) -> StreamFrames:
@@ -295,7 +337,7 @@ class PitchStream(StreamTiming):
         return StreamFrames(time_s=frames.time_s, frame_index=frames.frame_index,
                             pitch_semitones=conv(frames.pitch_semitones), confidence=conv(frames.confidence),
                             volume=conv(frames.volume), activations=conv(frames.activations),
-                            input_finite=conv(frames.input_finite))
+                            input_finite=conv(frames.input_finite), voiced=conv(frames.voiced))
 
     def _refine(self, pitch: np.ndarray, n_frames: int) -> np.ndarray:
         """Refined pitch (streams, n_frames) of the frames about to be emitted, from the buffered samples."""
@@ -366,7 +408,52 @@ class PitchStream(StreamTiming):
             finite = ~frame_bad
         k = np.arange(self._n_frames, self._n_frames + n_frames, dtype=np.int64)
         self._n_frames += n_frames
+        fields = dict(time_s=g.centre(k) / g.sr, frame_index=k, pitch_semitones=pitch, confidence=c, volume=v,
+                      activations=a, input_finite=finite)
+        if self._glitch is not None:
+            fields = self._glitch.push(fields)
+        return self._frames(fields, squeeze)
+
+    def _frames(self, fields: dict, squeeze: bool) -> StreamFrames:
+        """StreamFrames of per-stream arrays ``(n_streams, frames, ...)`` (time_s, frame_index: ``(frames,)``)."""
+        if not fields or len(fields["frame_index"]) == 0:
+            return self._empty(squeeze)
+        fields = dict(fields, voiced=(fields["confidence"] >= self.gate) & fields["input_finite"])
+        self._n_returned += len(fields["frame_index"])
         if squeeze:
-            pitch, c, v, a, finite = pitch[0], c[0], v[0], a[0], finite[0]
-        return StreamFrames(time_s=g.centre(k) / g.sr, frame_index=k, pitch_semitones=pitch, confidence=c,
-                            volume=v, activations=a, input_finite=finite)
+            fields = {k: (v if k in GlitchFilter.SHARED else v[0]) for k, v in fields.items()}
+        return StreamFrames(**fields)
+
+
+# The Live tab's configuration, in one place (the app builds its stream through live_stream, so the Python API and
+# the app cannot drift). mirror=1 with the glitch filter's 2-hop look-ahead: 25 ms of latency at 48 kHz with a 10 ms
+# step; see BENCHMARKS.md ("Live mode") for the measurements behind these values.
+LIVE_MODEL = "tracker-1-live"
+LIVE_DEFAULTS = dict(step_ms=10.0, mirror=1.0, refine=True, smooth=True, smooth_lag=DEFAULT_LAG, gate=0.5)
+
+
+def live_model_name() -> str:
+    """The live preset's model: ``tracker-1-live`` where it is bundled, else the published ``mir-1k_g7``."""
+    from ..bundled import bundled_models
+
+    return LIVE_MODEL if LIVE_MODEL in bundled_models() else DEFAULT_MODEL
+
+
+def live_stream(sr: int, n_streams: int = 1, **overrides) -> PitchStream:
+    """The :class:`PitchStream` exactly as the Live tab configures it by default.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate of the input (Hz).
+    n_streams : int
+        Independent streams fed together.
+    **overrides
+        Any :class:`PitchStream` keyword (``mirror``, ``model_name``, ``gate``, ``smooth``...) replacing the preset.
+
+    The preset (:data:`LIVE_DEFAULTS`): the live model (:func:`live_model_name`), lowest-latency mirror, cent-precise
+    refinement, the glitch filter with a 2-hop look-ahead, and the voicing gate. ``latency_s`` includes the filter.
+    """
+    options = dict(LIVE_DEFAULTS, model_name=live_model_name())
+    options.update(overrides)
+    return PitchStream(sr, n_streams=n_streams, **options)
