@@ -22,8 +22,8 @@ from PySide6 import QtCore
 
 from pesto_core import bundled
 from pesto_core.bundled import DEFAULT_MODEL
-from pesto_core.errors import PestoError
-from pesto_core.validation import REDUCTIONS
+from pesto_core.errors import ParameterError, PestoError
+from pesto_core.validation import check_reduction, check_step_ms
 
 from ..common.threads import lower_thread_priority
 from .activations import ActivationStore
@@ -248,9 +248,11 @@ class _Cancelled(Exception):
 
 
 def check_settings(settings: AnalysisSettings) -> Optional[str]:
-    """A message when the settings cannot work (checked on the GUI thread before queueing), else None."""
-    if settings.reduction not in REDUCTIONS:
-        return f"unknown reduction '{settings.reduction}'"
-    if not np.isfinite(settings.step_ms) or settings.step_ms <= 0:
-        return f"the step must be a positive number of milliseconds, got {settings.step_ms}"
+    """A message when the settings cannot work (checked on the GUI thread before queueing), else None: the engine's
+    own checks (:mod:`pesto_core.validation`), so the message is the one ``pesto`` gives."""
+    try:
+        check_reduction(settings.reduction)
+        check_step_ms(settings.step_ms)
+    except ParameterError as e:
+        return str(e)
     return None

@@ -112,6 +112,7 @@ class LiveView(QtWidgets.QWidget):
         self.auto_y = True
         self._x_range = None
         self._t_ref = 0.0
+        self._drawn_total = -1
         self.tuner.set_reading(None)
         self.plot.set_curve(np.zeros(0), np.zeros(0), np.zeros(0), self.session.gate)
         self.plot.set_heatmap(None)
