@@ -47,7 +47,7 @@ class TunerReading:
     note : int
         Written MIDI note (after A4 reference and transposition).
     cents : float
-        Deviation from ``note`` in cents (smoothed), normally within about +-50.
+        Deviation from ``note`` in cents (smoothed), always within +-50.
     f0_hz : float
         Concert frequency in Hz (smoothed).
     time_s : float
@@ -68,10 +68,13 @@ class TunerReading:
 class TunerFilter:
     """Turns frame-by-frame pitch into a steady reading.
 
-    * A new note replaces the held one only after it has been the nearest note for ``hold_s`` seconds in a row;
-      while the pitch stays within 50 + ``margin_cents`` cents of the held note no other note even becomes a
-      candidate. This stops the name flickering on a note sung between two semitones or with a wide vibrato; the
-      cents keep showing how far the pitch is from the note shown.
+    * While the pitch stays within 50 + ``margin_cents`` cents of the held note, that note stays (no flicker on a
+      note sung between two semitones or with a wide vibrato). Once the pitch has been farther than that from it for
+      ``hold_s`` seconds in a row, however many notes it passed on the way (a glide, a fast run, an octave jump),
+      the nearest note replaces it. While the pitch is away but the hold time has not passed, the readout is blank:
+      the old note no longer describes the pitch and the new one is not settled yet.
+    * The readout never names a note with a deviation beyond +-50 cents: in the hysteresis margin (50 to
+      50 + ``margin_cents`` cents from the held note) the cents are shown as +-50 (the meter's end).
     * Cents and frequency are smoothed with a first-order filter of time constant ``smooth_s`` (reset on a note change).
     * After ``release_s`` without a voiced frame the reading goes blank (``None``); shorter gaps keep the last reading.
 
@@ -139,8 +142,7 @@ class TunerFilter:
         self._f0 = math.nan
         self._last_voiced_s = -math.inf
         self._last_t = -math.inf
-        self._candidate: Optional[int] = None
-        self._candidate_since = 0.0
+        self._away_since: Optional[float] = None  # since when the pitch has been out of the held note's range
         self.reading: Optional[TunerReading] = None
 
     def update(self, time_s: float, written_semitones: float, f0_hz: float, voiced: bool) -> Optional[TunerReading]:
@@ -148,7 +150,7 @@ class TunerFilter:
         if not voiced or not math.isfinite(written_semitones):
             if time_s - self._last_voiced_s > self.release_s:
                 self._held = None
-                self._candidate = None
+                self._away_since = None
                 self.reading = None
             return self.reading
         dt = max(0.0, time_s - self._last_t) if math.isfinite(self._last_t) else 0.0
@@ -159,21 +161,25 @@ class TunerFilter:
         if self._held is None or gap > self.release_s:
             self._switch(nearest, written_semitones, f0_hz)
         elif abs(written_semitones - self._held) <= 0.5 + self.margin:
-            self._candidate = None
+            self._away_since = None
         else:
-            if self._candidate != nearest:
-                self._candidate, self._candidate_since = nearest, time_s
-            if time_s - self._candidate_since >= self.hold_s:
+            if self._away_since is None:
+                self._away_since = time_s
+            if time_s - self._away_since >= self.hold_s - 1e-9:
                 self._switch(nearest, written_semitones, f0_hz)
+            else:
+                self.reading = None  # moving: blank rather than a note the pitch has left
+                return None
         a = 1.0 if self.smooth_s <= 0 else 1.0 - math.exp(-dt / self.smooth_s)
         self._pitch += a * (written_semitones - self._pitch)
         self._f0 += a * (f0_hz - self._f0)
-        self.reading = TunerReading(self._held, 100.0 * (self._pitch - self._held), self._f0, time_s)
+        cents = min(50.0, max(-50.0, 100.0 * (self._pitch - self._held)))
+        self.reading = TunerReading(self._held, cents, self._f0, time_s)
         return self.reading
 
     def _switch(self, note: int, pitch: float, f0_hz: float) -> None:
         self._held = note
-        self._candidate = None
+        self._away_since = None
         self._pitch = pitch
         self._f0 = f0_hz
 
