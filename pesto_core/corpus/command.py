@@ -153,6 +153,8 @@ def _announce(plan: Plan, progress: Progress, quiet: bool) -> None:
         return
     if plan.n_not_audio:
         progress.message(f"pesto: skipped {plan.n_not_audio} file(s) that are not audio (listed in the run summary)")
+    if plan.stale_removed:
+        progress.message(f"pesto: removed {plan.stale_removed} temporary file(s) left by an interrupted run")
     if existing:
         progress.message(f"pesto: {existing} file(s) already have their results (--skip-existing)")
     if plan.renamed:
