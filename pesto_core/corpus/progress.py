@@ -17,6 +17,11 @@ def _hms(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def _hours(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{hours:.1f}" if hours >= 10 else f"{hours:.2f}" if hours >= 0.1 else f"{hours:.4f}"
+
+
 class Progress:
     """Follows a run of ``n_files`` files totalling ``total_bytes`` bytes.
 
@@ -58,7 +63,7 @@ class Progress:
     def line(self) -> str:
         elapsed = self.elapsed_s
         speed = self.audio_s / elapsed if elapsed > 0 else 0.0
-        parts = [f"{self.files}/{self.n_files} files", f"{self.audio_s / 3600:.2f} h audio"]
+        parts = [f"{self.files}/{self.n_files} files", f"{_hours(self.audio_s)} h audio"]
         if self.audio_s > 0:
             parts.append(f"{speed:.0f}x real time" if speed >= 10 else f"{speed:.1f}x real time")
         done = self.bytes + self.partial_bytes
