@@ -17,7 +17,10 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
 4. **Joining.** Consecutive pieces with the same pitch (within ``merge_semitones``) separated by at most
    ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
    note. A voiced run shorter than ``min_note_s`` (noise) gives no note.
-5. **Measures** of each note from its raw (unsmoothed) voiced frames: :func:`~.intonation.measure_note`.
+5. **Extending.** A note is widened over the unvoiced frames next to it (at most ``extend_s``) that carry its
+   pitch (within ``merge_semitones``) at a level at most ``extend_db`` below its median: attacks and releases
+   where the confidence lags the sound.
+6. **Measures** of each note from its raw (unsmoothed) voiced frames: :func:`~.intonation.measure_note`.
 
 Frames are consumed with a delay of ``dip_window_s + median_s + smooth_s`` (0.25 s at the defaults): the live
 tracker's finished notes arrive that much after their end; its *current* note is measured on the raw frames.
@@ -50,6 +53,8 @@ class SegmentParams:
     max_span_s: float = 2.5
     commit_s: float = 6.0
     lag_s: float = 1.0
+    extend_s: float = 0.1
+    extend_db: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,8 @@ class NoteTracker:
         self.pending: Optional[Tuple[int, int]] = None
         self.out: List[Note] = []
         self.raw_start = 0
+        self.last_end = 0
+        self.E = fr(self.p.extend_s)
 
     # ------------------------------------------------------------------ input
     def push(self, time_s: float, pitch_semitones: float, voiced: bool, volume: Optional[float] = None,
@@ -321,10 +328,33 @@ class NoteTracker:
             self._emit(*self.pending[:2])
             self.pending = None
 
+    def _extend(self, lo: int, hi: int, centre: float) -> Tuple[int, int]:
+        """Bounds widened over unvoiced frames next to the note that carry its pitch at a level near its own
+        (the attack before the confidence rises, the release after it falls)."""
+        if self.E <= 0:
+            return lo, hi
+        sel = self.u.view(lo, hi) > 0
+        floor = float(np.median(self.db.view(lo, hi)[sel])) - self.p.extend_db
+
+        def same(k: int) -> bool:
+            pk = self.pitch[k]
+            return (self.v[k] <= 0 and self.dip[k] <= 0 and self.db[k] >= floor and math.isfinite(pk)
+                    and abs(pk - centre) < self.p.merge_semitones)
+
+        a = lo
+        while a > max(self.t.base, self.last_end, lo - self.E) and same(a - 1):
+            a -= 1
+        b = hi
+        while b < min(self.n_u, hi + self.E) and same(b):
+            b += 1
+        return a, b
+
     def _emit(self, lo: int, hi: int) -> None:
         sel = self.u.view(lo, hi) > 0
         conf = self.conf.view(lo, hi)[sel]
-        note = measure_note(self.t[lo] - self.step_s / 2, self.t[hi - 1] + self.step_s / 2,
+        a, b = self._extend(lo, hi, float(np.median(self.pitch.view(lo, hi)[sel])))
+        self.last_end = b
+        note = measure_note(self.t[a] - self.step_s / 2, self.t[b - 1] + self.step_s / 2,
                             self.t.view(lo, hi)[sel], self.pitch.view(lo, hi)[sel],
                             None if np.all(np.isnan(conf)) else conf, self.a4_hz)
         if note is not None:
@@ -335,7 +365,7 @@ class NoteTracker:
         if self.run is not None:
             keep = min(keep, self.run["r"])
         if self.pending is not None:
-            keep = min(keep, self.pending[0])
+            keep = min(keep, self.pending[0] - self.E - 1)
         keep = min(keep, self.t.n - 2 * int(self.steady_s / self.step_s) - self.W - self.m - self.a - 2)
         if keep > 0:
             for g in (self.t, self.pitch, self.conf, self.db, self.v, self.u, self.dip, self.med, self.s):
