@@ -16,7 +16,9 @@ Everything is generated from a seed (numpy ``default_rng``), so a set is reprodu
   rests; some notes with a pitch-bend vibrato of 4.5-6.5 Hz, ±40 cents; some transitions with a 60-100 ms
   pitch-bend glide) rendered by FluidSynth with the FluidR3 GM sound font, one of eight monophonic GM
   instruments per phrase. The reference notes are the MIDI notes (on to off; for the glides the boundary is the
-  glide's middle).
+  glide's middle). Each note is cut at its note-off (All Sound Off on its channel; consecutive notes alternate
+  between two channels so that the next note is untouched): a release tail would overlap the next note, which a
+  monophonic reference cannot describe.
 
 Reference notes: ``(onset_s, offset_s, frequency_hz)``.
 """
@@ -171,7 +173,9 @@ def _smf(events: List[Tuple[float, bytes]]) -> bytes:
     """Format-0 file, 120 bpm, 480 ticks per beat, from (time_s, message) pairs."""
     body = bytearray(b"\x00\xff\x51\x03\x07\xa1\x20")
     now = 0
-    for t, msg in sorted(events, key=lambda e: (round(e[0] * 960), e[1][0] & 0xF0 != 0x80)):
+    # at one tick: note-offs and all-sound-off first, then the rest (a note-on on the other channel survives)
+    for t, msg in sorted(events, key=lambda e: (round(e[0] * 960), not (e[1][0] & 0xF0 == 0x80 or
+                                                                        (e[1][0] & 0xF0 == 0xB0 and e[1][1] == 120)))):
         tick = int(round(t * 960))
         body += _vlq(tick - now) + msg
         now = tick
@@ -179,43 +183,45 @@ def _smf(events: List[Tuple[float, bytes]]) -> bytes:
     return b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", len(body)) + bytes(body)
 
 
-def _bend(semis: float) -> bytes:
+def _bend(semis: float, ch: int = 0) -> bytes:
     v = int(min(16383, max(0, round(8192 + 8192 * semis / 2))))
-    return bytes([0xE0, v & 0x7F, v >> 7])
+    return bytes([0xE0 | ch, v & 0x7F, v >> 7])
 
 
 def instrument_phrase(rng) -> Phrase:
     notes, joins = _plan(rng, integer=True)
     program = int(rng.choice(PROGRAMS))
-    ev: List[Tuple[float, bytes]] = [(0.0, bytes([0xC0, program])), (0.0, bytes([0xB0, 101, 0])),
-                                     (0.0, bytes([0xB0, 100, 0])), (0.0, bytes([0xB0, 6, 2])),
-                                     (0.0, bytes([0xB0, 38, 0])), (0.0, bytes([0xB0, 7, 110])), (0.0, _bend(0))]
+    ev: List[Tuple[float, bytes]] = []
+    for ch in (0, 1):  # consecutive notes alternate between two channels (see the module's description)
+        ev += [(0.0, bytes([0xC0 | ch, program])), (0.0, bytes([0xB0 | ch, 101, 0])),
+               (0.0, bytes([0xB0 | ch, 100, 0])), (0.0, bytes([0xB0 | ch, 6, 2])), (0.0, bytes([0xB0 | ch, 38, 0])),
+               (0.0, bytes([0xB0 | ch, 7, 110])), (0.0, _bend(0, ch))]
     time, bounds = 0.3, []
     for k in range(len(notes)):
         p, dur = notes[k][:2]
         shift = notes[k][2] if len(notes[k]) == 3 else 0.0
-        key, vel = int(p), int(rng.integers(70, 115))
+        key, vel, ch = int(p), int(rng.integers(70, 115)), k % 2
         on, off = time, time + dur
-        ev.append((on, bytes([0x90, key, vel])))
+        ev.append((on, bytes([0x90 | ch, key, vel])))
         join_out = joins[k][0] if k < len(joins) else "rest"
         if dur >= 0.35 and rng.random() < 0.35:
             rate, start = rng.uniform(4.5, 6.5), on + rng.uniform(0.05, 0.15)
             for t in np.arange(start, off - 0.05, 0.01):
-                ev.append((t, _bend(0.4 * np.sin(2 * np.pi * rate * (t - start)))))
-            ev.append((off - 0.04, _bend(0)))
+                ev.append((t, _bend(0.4 * np.sin(2 * np.pi * rate * (t - start)), ch)))
+            ev.append((off - 0.04, _bend(0, ch)))
+        end = off
         if join_out == "glide" and k + 1 < len(notes) and abs(notes[k + 1][0] - p) <= 2:
             # bend into the next note over the last 60-100 ms, which then starts at the glide's middle
             g = rng.uniform(0.06, 0.1)
             nxt = notes[k + 1][0] - p
             for t in np.arange(off - g, off, 0.01):
-                ev.append((t, _bend(nxt * (t - (off - g)) / g)))
-            ev.append((off, bytes([0x80, key, 0])))
-            ev.append((off, _bend(0)))
-            bounds.append((on - shift, off - g / 2, _midi_hz(p)))
+                ev.append((t, _bend(nxt * (t - (off - g)) / g, ch)))
+            end = off - g / 2
             notes[k + 1] = (notes[k + 1][0], notes[k + 1][1], g / 2)
-        else:
-            ev.append((off, bytes([0x80, key, 0])))
-            bounds.append((on - shift, off, _midi_hz(p)))
+        ev.append((off, bytes([0x80 | ch, key, 0])))
+        ev.append((off, bytes([0xB0 | ch, 120, 0])))  # all sound off: the note stops at its note-off
+        ev.append((off, _bend(0, ch)))
+        bounds.append((on - shift, end, _midi_hz(p)))
         time = off + (joins[k][1] if k < len(joins) else 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         mid, wav = os.path.join(tmp, "p.mid"), os.path.join(tmp, "p.wav")

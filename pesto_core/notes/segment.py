@@ -2,8 +2,10 @@
 
 Method (one pipeline, run frame by frame, so that the offline and the live results are identical):
 
-1. **Voicing.** A frame is voiced when its confidence is at least ``gate`` and its pitch is finite, and it is not
-   in a loudness *dip*: a frame more than ``dip_db`` below the loudest frame within ``dip_window_s`` on *both*
+1. **Voicing.** A frame is voiced when its pitch is finite and its confidence is at least ``gate`` -- or at least
+   ``low_gate`` while its pitch holds within ``stable_semitones`` for ``stable_s`` on both sides and its level is
+   at most ``quiet_db`` below the loudest frame so far (timbres that PESTO is less sure of; noise has no steady
+   pitch) -- and it is not in a loudness *dip*: a frame more than ``dip_db`` below the loudest frame within ``dip_window_s`` on *both*
    sides (the short gap between two repeated notes; a steady decay or an attack is not a dip).
 2. **Smoothing.** Within each run of voiced frames the pitch is median-filtered (half-width ``median_s``; removes
    short octave errors) and then averaged (half-width ``smooth_s``; removes most of a vibrato's swing while a
@@ -14,6 +16,8 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    longer than a few frames pays for its own note; a vibrato, whose smoothed swing is small, does not; a glide is
    cut where it crosses the middle. Runs are independent (a run restarts the programme), so the work per frame is
    bounded by ``max_span_s``; very long runs are committed in pieces (``commit_s``, ``lag_s``).
+   A piece shorter than ``transition_s`` whose pitch lies between its neighbours' is the passage of a fast
+   change (the analysis window straddles both notes): it is shared between them.
 4. **Joining.** Consecutive pieces with the same pitch (within ``merge_semitones``) separated by at most
    ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
    note. A voiced run shorter than ``min_note_s`` (noise) gives no note.
@@ -42,10 +46,14 @@ class SegmentParams:
     """Settings of the segmenter (times in seconds; see the module's description)."""
 
     gate: float = 0.5
-    min_note_s: float = 0.06
-    penalty: float = 2.0
+    low_gate: float = 0.15
+    stable_s: float = 0.03
+    stable_semitones: float = 0.5
+    quiet_db: float = 40.0
+    min_note_s: float = 0.1
+    penalty: float = 6.0
     median_s: float = 0.03
-    smooth_s: float = 0.05
+    smooth_s: float = 0.01
     dip_db: float = 8.0
     dip_window_s: float = 0.12
     max_gap_s: float = 0.03
@@ -54,6 +62,7 @@ class SegmentParams:
     commit_s: float = 6.0
     lag_s: float = 1.0
     extend_s: float = 0.1
+    transition_s: float = 0.15
     extend_db: float = 20.0
 
 
@@ -148,6 +157,11 @@ class NoteTracker:
         self.raw_start = 0
         self.last_end = 0
         self.E = fr(self.p.extend_s)
+        self.T = fr(self.p.transition_s)
+        self.H = max(1, fr(self.p.stable_s))
+        self.W = max(self.W, self.H)
+        self.loudest = -math.inf
+        self.relaxed = 0
 
     # ------------------------------------------------------------------ input
     def push(self, time_s: float, pitch_semitones: float, voiced: bool, volume: Optional[float] = None,
@@ -165,6 +179,7 @@ class NoteTracker:
         self.conf.append(float(confidence))
         self.v.append(1.0 if voiced and math.isfinite(pitch) else 0.0)
         self.db.append(10.0 * math.log10(max(float(volume), 1e-12)) if volume is not None else 0.0)
+        self.loudest = max(self.loudest, self.db[self.db.n - 1])
         self._advance()
 
     def finish(self) -> List[Note]:
@@ -203,7 +218,17 @@ class NoteTracker:
             left, right = self.db.view(lo, k), self.db.view(k + 1, hi)
             dip = bool(len(left) and len(right) and self.db[k] < min(left.max(), right.max()) - self.p.dip_db)
         self.dip.append(1.0 if dip else 0.0)
-        self.u.append(1.0 if self.v[k] > 0 and not dip else 0.0)
+        voiced = self.v[k] > 0
+        if not voiced and self.p.low_gate < self.p.gate and self.conf[k] >= self.p.low_gate:
+            # a less confident frame whose pitch holds still, at a level near the loudest so far
+            h = self.H
+            lo, hi = max(self.t.base, k - h), min(self.t.n, k + h + 1)
+            near = self.pitch.view(lo, hi)
+            voiced = bool(hi - lo == 2 * h + 1 and np.all(np.abs(near - self.pitch[k]) < self.p.stable_semitones)
+                          and self.db[k] >= self.loudest - self.p.quiet_db)
+            if voiced:
+                self.relaxed += 1
+        self.u.append(1.0 if voiced and not dip else 0.0)
         self.n_u += 1
 
     def _extent(self, k: int, half: int, done: int) -> Tuple[int, int]:
@@ -276,13 +301,30 @@ class NoteTracker:
             e = i
         return segs[::-1]
 
+    def _transitions(self, run: dict, segs: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+        """Pieces shorter than ``transition_s`` whose pitch lies between their two neighbours' (the frames of a
+        fast change between two notes) are given half to each neighbour."""
+        S1 = run["S1"]
+        mean = lambda i, e: (S1[e] - S1[i]) / (e - i)  # noqa: E731
+        segs = list(segs)
+        k = 1
+        while k < len(segs) - 1:
+            (a0, a1), (b0, b1), (c0, c1) = segs[k - 1:k + 2]
+            ma, mb, mc = mean(a0, a1), mean(b0, b1), mean(c0, c1)
+            if b1 - b0 < self.T and min(ma, mc) < mb < max(ma, mc):
+                mid = (b0 + b1) // 2
+                segs[k - 1:k + 2] = [(a0, mid), (mid, c1)]
+            else:
+                k += 1
+        return segs
+
     def _close_run(self) -> None:
         run, self.run = self.run, None
         if run is None:
             return
         n = run["F"].n - 1
         if n >= self.Lmin and math.isfinite(run["F"][n]):
-            for i, e in self._path(run, n):
+            for i, e in self._transitions(run, self._path(run, n)):
                 self._segment(run["r"] + i, run["r"] + e)
 
     def _commit(self, n: int) -> None:
@@ -294,7 +336,7 @@ class NoteTracker:
                 cut = e
         if cut <= 0:
             return
-        for i, e in self._path(run, cut):
+        for i, e in self._transitions(run, self._path(run, cut)):
             self._segment(run["r"] + i, run["r"] + e)
         r = run["r"] + cut
         self.run = dict(r=r, s0=self.s[r], S1=_Grow(), S2=_Grow(), F=_Grow(), back=[-1])
@@ -354,7 +396,9 @@ class NoteTracker:
         conf = self.conf.view(lo, hi)[sel]
         a, b = self._extend(lo, hi, float(np.median(self.pitch.view(lo, hi)[sel])))
         self.last_end = b
-        note = measure_note(self.t[a] - self.step_s / 2, self.t[b - 1] + self.step_s / 2,
+        onset = self.t[a] - self.step_s / 2
+        onset = max(onset, min(self.t[a], 0.0))  # a note starting at the first frame starts at 0, not before
+        note = measure_note(onset, self.t[b - 1] + self.step_s / 2,
                             self.t.view(lo, hi)[sel], self.pitch.view(lo, hi)[sel],
                             None if np.all(np.isnan(conf)) else conf, self.a4_hz)
         if note is not None:
