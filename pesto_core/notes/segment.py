@@ -26,7 +26,7 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    where the confidence lags the sound.
 6. **Measures** of each note from its raw (unsmoothed) voiced frames: :func:`~.intonation.measure_note`.
 
-Frames are consumed with a delay of ``dip_window_s + median_s + smooth_s`` (0.25 s at the defaults): the live
+Frames are consumed with a delay of ``dip_window_s + median_s + smooth_s`` (0.12 s at the defaults): the live
 tracker's finished notes arrive that much after their end; its *current* note is measured on the raw frames.
 """
 from __future__ import annotations
@@ -54,8 +54,8 @@ class SegmentParams:
     penalty: float = 6.0
     median_s: float = 0.03
     smooth_s: float = 0.01
-    dip_db: float = 8.0
-    dip_window_s: float = 0.12
+    dip_db: float = 12.0
+    dip_window_s: float = 0.08
     max_gap_s: float = 0.03
     merge_semitones: float = 0.5
     max_span_s: float = 2.5
