@@ -38,9 +38,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mir_eval  # noqa: E402
-import soundfile as sf  # noqa: E402
-
 import notes_data  # noqa: E402
+import soundfile as sf  # noqa: E402
 
 CONDITIONS = ("clean", "10dB", "instruments")
 

@@ -5,8 +5,9 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
 1. **Voicing.** A frame is voiced when its pitch is finite and its confidence is at least ``gate`` -- or at least
    ``low_gate`` while its pitch holds within ``stable_semitones`` for ``stable_s`` on both sides and its level is
    at most ``quiet_db`` below the loudest frame so far (timbres that PESTO is less sure of; noise has no steady
-   pitch) -- and it is not in a loudness *dip*: a frame more than ``dip_db`` below the loudest frame within ``dip_window_s`` on *both*
-   sides (the short gap between two repeated notes; a steady decay or an attack is not a dip).
+   pitch) -- and it is not in a loudness *dip*: a frame more than ``dip_db`` below the loudest frame within
+   ``dip_window_s`` on *both* sides (the short gap between two repeated notes; a steady decay or an attack is not
+   a dip).
 2. **Smoothing.** Within each run of voiced frames the pitch is median-filtered (half-width ``median_s``; removes
    short octave errors) and then averaged (half-width ``smooth_s``; removes most of a vibrato's swing while a
    step between two notes stays a step centred where it was).
@@ -43,7 +44,9 @@ from .intonation import Note, measure_note
 
 @dataclass(frozen=True)
 class SegmentParams:
-    """Settings of the segmenter (times in seconds; see the module's description)."""
+    """Settings of the segmenter (times in seconds, levels in dB, pitches in semitones; see the module's
+    description). The defaults were chosen on the benchmark's tuning set (benchmarks/notes_eval.py, seed 7),
+    never on the reported set."""
 
     gate: float = 0.5
     low_gate: float = 0.15
@@ -127,9 +130,10 @@ class _Grow:
 class NoteTracker:
     """Incremental note segmentation of frames arriving one by one (live), identical to :func:`segment_notes`.
 
-    ``push(time_s, pitch_semitones, voiced, volume)`` for each frame in time order, then ``finish()`` at the
-    end. ``step_s`` is the time between frames (s); ``volume`` is the frame's linear power (as
-    ``PitchTrack.volume``; None disables dip detection).
+    ``push(time_s, pitch_semitones, voiced, volume, confidence)`` for each frame in time order, then ``finish()``
+    at the end. ``step_s`` is the time between frames (s); ``voiced`` is ``confidence >= gate``; ``volume`` is the
+    frame's linear power (as ``PitchTrack.volume``; None disables dip detection); ``confidence`` in [0, 1] (NaN
+    when unknown: no relaxed voicing, no mean confidence).
     """
 
     def __init__(self, step_s: float = 0.01, *, a4_hz: float = A4_HZ, params: Optional[SegmentParams] = None,

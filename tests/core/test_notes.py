@@ -13,9 +13,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pesto_core.notes import (NoteTracker, SegmentParams, delete_note, delete_notes, measure_note, merge_notes,
-                              midi_bytes, notes_csv_bytes, notes_from_csv, read_midi_notes, segment_arrays,
-                              segment_notes, set_reference, shift_octave, split_note)
+from pesto_core.notes import (
+    NoteTracker,
+    delete_note,
+    delete_notes,
+    measure_note,
+    merge_notes,
+    midi_bytes,
+    notes_csv_bytes,
+    notes_from_csv,
+    read_midi_notes,
+    segment_arrays,
+    segment_notes,
+    set_reference,
+    shift_octave,
+    split_note,
+)
 from pesto_core.track import PitchTrack
 
 STEP = 0.01
@@ -343,3 +356,28 @@ def test_cli_unvoiced_input_writes_header_only_and_empty_midi(tmp_path):
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "quiet.notes.csv").read_text().count("\n") == 1
     assert [m for m in mido.MidiFile(str(tmp_path / "quiet.mid")) if m.type == "note_on"] == []
+
+
+def test_steady_pitch_below_the_gate_is_a_note_and_noise_is_not():
+    """Relaxed voicing: confidence 0.3 with a steady pitch is voiced; confidence 0.3 with a wandering pitch is not."""
+    rng = np.random.default_rng(1)
+    p, c, v = phrase((None, 0.2), (62.0, 0.6), (None, 0.2), (62.0, 0.6), (None, 0.2))
+    c[frames(0.2):frames(0.8)] = 0.3
+    noise = slice(frames(1.0), frames(1.6))
+    c[noise] = 0.3
+    p[noise] = rng.uniform(50, 80, noise.stop - noise.start)
+    notes = segment_notes(make_track(p, c, v))
+    assert [n.midi_note for n in notes] == [62], bounds(notes)  # the first note, not the noise
+    assert abs(notes[0].onset_s - 0.2) <= 0.01 and abs(notes[0].offset_s - 0.8) <= 0.01  # s
+
+
+def test_file_names_of_the_notes_formats(tmp_path):
+    from pesto_core.writers import notes_path, write_track
+
+    assert notes_path(tmp_path / "take.f0", "notes") == tmp_path / "take.notes.csv"
+    assert notes_path(tmp_path / "take.semitones", "mid") == tmp_path / "take.mid"
+    track, _ = two_notes()
+    written = write_track(track, tmp_path / "take.f0", ["csv", "notes", "mid"], a4_hz=442.0)
+    assert [p.name for p in written] == ["take.f0.csv", "take.notes.csv", "take.mid"]
+    notes = notes_from_csv(tmp_path / "take.notes.csv")
+    assert notes[0].a4_hz == 442.0 and notes[0].midi_note == 60 and notes[0].deviation_cents < -7
