@@ -6,10 +6,12 @@ be created (a missing library, no audio device) is replaced by a message, so the
 """
 from __future__ import annotations
 
-import traceback
+import logging
 from typing import Sequence
 
 from PySide6 import QtCore, QtWidgets
+
+logger = logging.getLogger(__name__)
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -20,8 +22,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs = QtWidgets.QTabWidget()
         self.setCentralWidget(self.tabs)
         self.panels = []
-        self._add_panel("Live", "app.live_panel", "LivePanel")
-        self._add_panel("File", "app.file_panel", "FilePanel")
+        # imported here, not at the top: a tab whose libraries are missing must not keep the window from opening
+        self._add_panel("Live", "app.live.panel", "LivePanel")
+        self._add_panel("File", "app.file.panel", "FilePanel")
         for panel in self.panels:
             if hasattr(panel, "install_menus"):
                 panel.install_menus(self.menuBar())
@@ -42,7 +45,7 @@ class MainWindow(QtWidgets.QMainWindow):
             panel = QtWidgets.QLabel(f"{title} mode is unavailable:\n{type(e).__name__}: {e}")
             panel.setAlignment(QtCore.Qt.AlignCenter)
             panel.setWordWrap(True)
-            traceback.print_exc()
+            logger.exception("the %s tab cannot be created", title)
         self.tabs.addTab(panel, title)
 
     def panel(self, cls_name: str):

@@ -3,7 +3,7 @@
     python benchmarks/file_analysis.py --minutes 60          # offscreen unless DISPLAY is set
 
 Writes a synthetic recording (a sine with vibrato and pauses, 16 kHz PCM16) into a temporary folder, opens it in a
-:class:`app.file_panel.FilePanel` as a user would (analysis starts on open), and reports:
+:class:`app.file.panel.FilePanel` as a user would (analysis starts on open), and reports:
 
 * the analysis wall time and its speed (seconds of audio per second);
 * the event loop's gaps, measured by a 10 ms timer over the whole analysis (max, 99th percentile);
@@ -59,12 +59,12 @@ def main() -> int:
     from PySide6 import QtCore, QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    from app.file_panel import FilePanel
+    from app.file.panel import FilePanel
 
     with tempfile.TemporaryDirectory() as tmp:
         audio = Path(tmp) / "long.wav"
         write_recording(audio, args.minutes)
-        from app.settings import Settings
+        from app.common.settings import Settings
 
         settings = Settings("file", path=Path(tmp) / "s.ini")
         window = QtWidgets.QMainWindow()

@@ -72,11 +72,11 @@ def main(argv=None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
     from PySide6 import QtCore, QtWidgets
 
-    from app.settings import Settings
+    from app.common.settings import Settings
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    from app.live.panel import LivePanel
     from app.main_window import MainWindow
-    from app.live_panel import LivePanel
 
     tmp = tempfile.mkdtemp(prefix="pesto-live-bench-")
     settings = Settings("live", path=os.path.join(tmp, "settings.ini"))
@@ -114,13 +114,13 @@ def main(argv=None) -> int:
             state["player"] = subprocess.Popen(["paplay", wav])
 
     def begin():  # after warm-up: the first block takes ~1.5 s through PulseAudio/ALSA
-        panel.latencies_s.clear()
-        state["dropped0"] = panel.worker.dropped_frames if panel.worker else 0
-        state["overflows0"] = panel.capture.overflows
+        panel.session.latencies_s.clear()
+        state["dropped0"] = panel.session.worker.dropped_frames if panel.session.worker else 0
+        state["overflows0"] = panel.session.capture.overflows
         state["t0"] = time.monotonic()
         state["cpu0"] = time.process_time()
         state["th0"] = thread_cpu()
-        state["frames0"] = panel.history.total
+        state["frames0"] = panel.session.history.total
 
     def finish():
         wall = time.monotonic() - state["t0"]
@@ -131,14 +131,14 @@ def main(argv=None) -> int:
             d = v - state["th0"].get(key, 0.0)
             if d > 0.005 * wall:
                 per_thread[f"{key[1]}[{key[0]}]"] = round(d / wall, 3)
-        lat = np.asarray(panel.latencies_s, dtype=np.float64)
-        worker = panel.worker
+        lat = np.asarray(panel.session.latencies_s, dtype=np.float64)
+        worker = panel.session.worker
         hop_s = worker.hop_length / worker.sr if worker else args.step_ms / 1000
         res = dict(
             seconds=round(wall, 1), sr=args.sr, step_ms=args.step_ms, heatmap=args.heatmap, refine=args.refine,
             latency_mode=args.latency_mode,
-            frames=int(panel.history.total - state["frames0"]),
-            overflows=int(panel.capture.overflows - state["overflows0"]),
+            frames=int(panel.session.history.total - state["frames0"]),
+            overflows=int(panel.session.capture.overflows - state["overflows0"]),
             dropped_frames=int((worker.dropped_frames if worker else 0) - state["dropped0"]),
             latency_ms_median=round(1000 * float(np.median(lat)), 1) if lat.size else None,
             latency_ms_p99=round(1000 * float(np.percentile(lat, 99)), 1) if lat.size else None,

@@ -19,8 +19,8 @@ def file_panel(qtbot, tmp_path):
     """``(window, panel)``: a FilePanel in a QMainWindow with its menus and status widgets, shown."""
     from PySide6 import QtWidgets
 
-    from app.file_panel import FilePanel
-    from app.settings import Settings
+    from app.common.settings import Settings
+    from app.file.panel import FilePanel
 
     settings = Settings("file", path=tmp_path / "settings.ini")
     window = QtWidgets.QMainWindow()
@@ -47,7 +47,7 @@ def file_panel(qtbot, tmp_path):
 
 def wait_idle(qtbot, panel, timeout_ms: int = 60000) -> None:
     """Wait until the panel's queue (analyses, exports) is empty."""
-    if panel.busy or panel._queue:
+    if panel.busy or panel.queue:
         with qtbot.waitSignal(panel.idle, timeout=timeout_ms):
             pass
     assert not panel.busy
