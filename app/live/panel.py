@@ -18,6 +18,8 @@ from typing import Callable, List, Optional
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from pesto_core.presets import LATENCY_MODES, LIVE_DEFAULTS
+
 from ..common.settings import Settings
 from .banner import MessageBanner
 from .recording import SessionRecorder
@@ -28,7 +30,7 @@ from .view import LiveView
 
 SAMPLE_RATES = (0, 16000, 22050, 32000, 44100, 48000, 88200, 96000)  # 0: the device's default
 STEPS_MS = (5.0, 10.0, 20.0)
-LATENCY_MODES = (("Lowest latency", 1.0), ("Exact (delayed ~85 ms)", 0.0))
+# the latency modes and the defaults of the engine settings are the live preset's (pesto_core.presets)
 TICK_MS = 16  # ~60 Hz: drain the worker, feed the tuner
 # The plots redraw at most this often. pyqtgraph's repaint of the pitch plot, heatmap and lane costs a few ms of
 # CPU; at 60 Hz the GUI alone would use a third of a core on a small machine. 25 Hz (film rate: the scrolling
@@ -37,7 +39,8 @@ TICK_MS = 16  # ~60 Hz: drain the worker, feed the tuner
 PLOT_FPS = 25.0
 STATUS_MS = 250
 
-DEFAULTS = dict(device="", sr=48000, step_ms=10.0, mirror=1.0, gate=0.5, a4_hz=440.0,
+DEFAULTS = dict(device="", sr=48000, step_ms=LIVE_DEFAULTS["step_ms"], mirror=LIVE_DEFAULTS["mirror"],
+                gate=LIVE_DEFAULTS["gate"], a4_hz=440.0,
                 transposition="Concert (C)", history_s=10, heatmap=True, refine=True, record_dir="")
 
 
@@ -129,8 +132,9 @@ class LivePanel(QtWidgets.QWidget):
         for name, mirror in LATENCY_MODES:
             self.latency_combo.addItem(name, mirror)
         self.latency_combo.setToolTip("Lowest latency: the newest part of each analysis window is approximated "
-                                      "(PESTO's mirror padding).\nExact: the same frames as the offline analysis, "
-                                      "half a VQT window later.")
+                                      "(PESTO's mirror padding).\nLow latency / Balanced: less of it approximated, "
+                                      "for more accuracy and 20 / 40 ms more latency.\nExact: the same frames as "
+                                      "the offline analysis, half a VQT window later (85 ms at 48 kHz).")
         self.gate_spin = QtWidgets.QDoubleSpinBox()
         self.gate_spin.setRange(0.0, 1.0)
         self.gate_spin.setSingleStep(0.05)

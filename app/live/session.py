@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from pesto_core.bundled import DEFAULT_MODEL
+from pesto_core.presets import LIVE_DEFAULTS, live_model_name
 
 from .capture import AudioCapture, CaptureError, CaptureInfo, InputDevice, list_input_devices
 from .history import SessionHistory
@@ -36,7 +36,7 @@ from .worker import LiveFrames, LiveWorker, WorkerNotice
 
 logger = logging.getLogger(__name__)
 
-MODEL_NAME = DEFAULT_MODEL
+MODEL_NAME = live_model_name()  # the live preset's model (pesto_core.presets)
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,11 @@ def default_stream_factory(sr: int, step_ms: float, mirror: float, refine: bool,
     model never blocks the window. ``cache`` keeps the loaded network between starts (the GUI never touches it)."""
 
     def make():
-        from pesto_core.stream import PitchStream  # torch is imported here, on the worker thread
+        # the Live tab's engine is the live preset (pesto_core.stream.live_stream: live model, refinement, glitch
+        # filter, voicing gate), with the latency mode and step chosen here; torch is imported on the worker thread
+        from pesto_core.stream import live_stream
 
-        stream = PitchStream(sr=sr, step_ms=step_ms, mirror=mirror, refine=bool(refine), model=cache.get(MODEL_NAME))
+        stream = live_stream(sr, step_ms=step_ms, mirror=mirror, refine=bool(refine), model=cache.get(MODEL_NAME))
         cache[MODEL_NAME] = stream.model
         return stream
 
@@ -105,7 +107,7 @@ class LiveSession:
         self.config = LiveConfig()
         self.history = SessionHistory(100.0)
         self.tuner_filter = TunerFilter()
-        self.gate = 0.5  # confidence at or above which a frame is voiced
+        self._gate = LIVE_DEFAULTS["gate"]  # confidence at or above which a frame is voiced
         self.readout_log: collections.deque = collections.deque(maxlen=10000)  # (session time, note name or None)
         self.latencies_s: collections.deque = collections.deque(maxlen=200000)  # arrival-to-screen, per frame
         self.messages: List[tuple] = []  # every (level, text) reported, for the record (and the tests)
@@ -121,6 +123,17 @@ class LiveSession:
         self.on_ready: Optional[Callable[[CaptureInfo], None]] = None
         self.on_stopped: Optional[Callable[[], None]] = None
         self.on_recording_finished: Optional[Callable[[SessionRecorder, bool], None]] = None
+
+    @property
+    def gate(self) -> float:
+        """The voicing gate (confidence); setting it applies to the running engine's next frames. GUI thread."""
+        return self._gate
+
+    @gate.setter
+    def gate(self, value: float) -> None:
+        self._gate = float(value)
+        if self.worker is not None:
+            self.worker.gate = self._gate
 
     # ================================================================================================ messages
     def report(self, level: str, text: str) -> None:
@@ -180,6 +193,7 @@ class LiveSession:
         self.worker = LiveWorker(self.capture.ring, self.capture.wakeup, make, make_fallback=fallback,
                                  fallback_note="continuing without the cent-precise refinement",
                                  min_hops_per_push=min_hops)
+        self.worker.gate = self._gate
         self.history = SessionHistory(1000.0 / step_ms)
         self.tuner_filter.reset()
         self.readout_log.clear()
@@ -259,7 +273,7 @@ class LiveSession:
         n = 0
         for fr in batches:
             self.history.append(fr.time_s, fr.pitch_semitones, fr.confidence, fr.volume, fr.activations)
-            self.readout_log.extend(self.tuner_filter.feed(fr.time_s, fr.pitch_semitones, fr.confidence >= self.gate))
+            self.readout_log.extend(self.tuner_filter.feed(fr.time_s, fr.pitch_semitones, fr.voiced))
             self._pending_arrivals.append(fr.arrival_s)
             n += len(fr)
         return n

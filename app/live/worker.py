@@ -23,6 +23,8 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
+from pesto_core.presets import LIVE_DEFAULTS
+
 from .ringbuffer import RingBuffer
 
 logger = logging.getLogger(__name__)
@@ -45,8 +47,12 @@ class LiveFrames:
         Engine outputs (MIDI semitones, 69 = A4 = 440 Hz; confidence in [0, 1]; linear VQT power).
     activations : float32 (n, 128 * bins_per_semitone)
         PESTO's pitch distribution per frame.
+    voiced : bool (n,)
+        The engine's voicing decision (its confidence gate, see :attr:`LiveWorker.gate`); gaps and the tuner use it.
+        (Left out, it is ``confidence >= `` the live preset's gate.)
     arrival_s : float64 (n,)
-        ``time.monotonic()`` when the newest sample each frame needs arrived in the audio callback (NaN if unknown).
+        ``time.monotonic()`` when the newest sample each frame waited for arrived in the audio callback (the glitch
+        filter's look-ahead included; NaN if unknown).
     published_s : float
         ``time.monotonic()`` when the worker published the batch.
     compute_s : float
@@ -65,6 +71,11 @@ class LiveFrames:
     published_s: float
     compute_s: float
     hops: int
+    voiced: Optional[np.ndarray] = None
+
+    def __post_init__(self):
+        if self.voiced is None:  # an engine without a voicing decision of its own: the preset's gate
+            object.__setattr__(self, "voiced", self.confidence >= LIVE_DEFAULTS["gate"])
 
     def __len__(self) -> int:
         return len(self.time_s)
@@ -126,6 +137,7 @@ class LiveWorker:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self.recorder = None  # set by the GUI thread; read here once per push
+        self.gate: Optional[float] = None  # voicing gate set by the GUI thread; applied to the engine before a push
         # statistics, written by the worker, read by the GUI (plain numbers: atomic under the GIL)
         self.sr = 0
         self.hop_length = 0
@@ -189,6 +201,9 @@ class LiveWorker:
             self.sr = int(stream.sr)
             self.hop_length = hop = int(stream.hop_length)
             self.latency_samples = int(getattr(stream, "latency_samples", 0) or stream.geometry.lag)
+            # a frame's centre is the VQT's lag before the end of its hop; latency_samples may add look-ahead
+            geometry = getattr(stream, "geometry", None)
+            self.centre_lag = int(geometry.lag) if geometry is not None else self.latency_samples
             self._describe(stream)
             if getattr(stream, "native", False):
                 self.min_hops_per_push = 1  # cost per frame, not per call: no reason to wait for a second hop
@@ -221,6 +236,9 @@ class LiveWorker:
                 if block is None:  # overwritten while we read it
                     origin = self._skip(stream, self.ring.write_cursor - self.cursor)
                     continue
+                gate = self.gate
+                if gate is not None and getattr(stream, "gate", gate) != gate:
+                    stream.gate = gate  # the GUI changed the voicing gate: frames from now on use it
                 t0 = time.perf_counter()
                 try:
                     fr = stream.push(block)
@@ -316,15 +334,19 @@ class LiveWorker:
         """Session-time numpy copy of the engine's frames. Worker thread."""
         k = np.asarray(fr.frame_index, dtype=np.int64)
         hop = self.hop_length
-        centre = origin + (k + 1) * hop - self.latency_samples
-        needed = origin + (k + 1) * hop - 1  # newest sample frame k needs (see pesto_core.stream)
+        centre = origin + (k + 1) * hop - self.centre_lag
+        needed = centre + self.latency_samples - 1  # newest sample frame k waited for (see pesto_core.stream)
+        confidence = np.asarray(fr.confidence, dtype=np.float32)
+        voiced = getattr(fr, "voiced", None)
+        voiced = np.asarray(voiced, bool) if voiced is not None else None
         return LiveFrames(
             time_s=(centre - self.session_start) / float(self.sr),
             centre=centre,
             pitch_semitones=np.asarray(fr.pitch_semitones, dtype=np.float32),
-            confidence=np.asarray(fr.confidence, dtype=np.float32),
+            confidence=confidence,
             volume=np.asarray(fr.volume, dtype=np.float32),
             activations=np.asarray(fr.activations, dtype=np.float32),
+            voiced=voiced,
             arrival_s=self.ring.arrival_time(needed),
             published_s=time.monotonic(),
             compute_s=compute,

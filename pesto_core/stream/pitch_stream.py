@@ -15,6 +15,7 @@ from ..errors import ParameterError
 from ..geometry import StreamTiming, hop_length_for
 from ..glitch import DEFAULT_LAG, GlitchFilter
 from ..model import PestoModel
+from ..presets import LIVE_DEFAULTS, live_model_name
 from ..refine import refine_pitch
 from ..units import semitones_to_hz
 from ..validation import check_positive_int, check_reduction, check_sr
@@ -423,20 +424,6 @@ class PitchStream(StreamTiming):
         if squeeze:
             fields = {k: (v if k in GlitchFilter.SHARED else v[0]) for k, v in fields.items()}
         return StreamFrames(**fields)
-
-
-# The Live tab's configuration, in one place (the app builds its stream through live_stream, so the Python API and
-# the app cannot drift). mirror=1 with the glitch filter's 2-hop look-ahead: 25 ms of latency at 48 kHz with a 10 ms
-# step; see BENCHMARKS.md ("Live mode") for the measurements behind these values.
-LIVE_MODEL = "tracker-1-live"
-LIVE_DEFAULTS = dict(step_ms=10.0, mirror=1.0, refine=True, smooth=True, smooth_lag=DEFAULT_LAG, gate=0.5)
-
-
-def live_model_name() -> str:
-    """The live preset's model: ``tracker-1-live`` where it is bundled, else the published ``mir-1k_g7``."""
-    from ..bundled import bundled_models
-
-    return LIVE_MODEL if LIVE_MODEL in bundled_models() else DEFAULT_MODEL
 
 
 def live_stream(sr: int, n_streams: int = 1, **overrides) -> PitchStream:

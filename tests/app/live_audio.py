@@ -26,12 +26,20 @@ MELODY = [
 ]
 NOTES_IN_ORDER = ["A3", "E4", "A4", "F\u266f4"]
 
+# A fast run and a wide glide, for the tuner: eight notes of 100 ms (C4 D4 E4 F4 G4 A4 B4 C5, legato), a held C5,
+# a glide down a fifth (C5 -> F4) in 0.5 s, a held F4.
+RUN = [(0.00, 0.50, None, None)]
+RUN += [(0.50 + 0.1 * i, 0.60 + 0.1 * i, float(m), float(m)) for i, m in enumerate((60, 62, 64, 65, 67, 69, 71))]
+RUN += [(1.20, 1.70, 72.0, 72.0), (1.70, 2.20, 72.0, 65.0), (2.20, 2.80, 65.0, 65.0), (2.80, 3.30, None, None)]
+RUN_NOTES_IN_ORDER = ["C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5", "F4"]
 
-def true_pitch(t: np.ndarray) -> np.ndarray:
-    """MIDI pitch of the melody at times ``t`` (s, float64 (n,)); NaN in rests and outside the melody."""
+
+def true_pitch(t: np.ndarray, melody=None) -> np.ndarray:
+    """MIDI pitch of a melody (default :data:`MELODY`) at times ``t`` (s, float64 (n,)); NaN in rests and outside
+    the melody."""
     t = np.asarray(t, dtype=np.float64)
     out = np.full(t.shape, np.nan)
-    for a, b, m0, m1 in MELODY:
+    for a, b, m0, m1 in (MELODY if melody is None else melody):
         if m0 is None:
             continue
         sel = (t >= a) & (t < b)
@@ -49,12 +57,13 @@ def boundary_distance(t: np.ndarray) -> np.ndarray:
     return np.min(np.abs(np.asarray(t)[:, None] - edges[None, :]), axis=1)
 
 
-def synth_melody(sr: int = 48000, amplitude: float = 0.25, partials: int = 6) -> Tuple[np.ndarray, float]:
-    """The melody as float32 samples (samples,) at ``sr``, and its duration in seconds."""
-    duration = MELODY[-1][1]
+def synth_melody(sr: int = 48000, amplitude: float = 0.25, partials: int = 6, melody=None) -> Tuple[np.ndarray, float]:
+    """A melody (default :data:`MELODY`) as float32 samples (samples,) at ``sr``, and its duration in seconds."""
+    melody = MELODY if melody is None else melody
+    duration = melody[-1][1]
     n = int(round(duration * sr))
     t = np.arange(n) / sr
-    midi = true_pitch(t)
+    midi = true_pitch(t, melody)
     voiced = np.isfinite(midi)
     f0 = np.where(voiced, 440.0 * 2.0 ** ((np.nan_to_num(midi) - 69.0) / 12.0), 0.0)
     phase = 2 * np.pi * np.cumsum(f0) / sr  # integrated frequency: the glide is continuous
@@ -63,9 +72,16 @@ def synth_melody(sr: int = 48000, amplitude: float = 0.25, partials: int = 6) ->
         x += np.sin(h * phase) / h
     env = np.zeros(n)
     fade = int(0.015 * sr)
-    for a, b, m0, _ in MELODY:
+    # one envelope per phrase of consecutive notes (legato notes are not faded between them)
+    phrases = []
+    for a, b, m0, _ in melody:
         if m0 is None:
             continue
+        if phrases and abs(phrases[-1][1] - a) < 1e-9:
+            phrases[-1][1] = b
+        else:
+            phrases.append([a, b])
+    for a, b in phrases:
         i0, i1 = int(round(a * sr)), int(round(b * sr))
         e = np.ones(i1 - i0)
         e[:fade] = np.linspace(0, 1, fade)
@@ -77,17 +93,18 @@ def synth_melody(sr: int = 48000, amplitude: float = 0.25, partials: int = 6) ->
 
 
 def align(time_s: np.ndarray, pitch: np.ndarray, voiced: np.ndarray, search: Tuple[float, float],
-          step: float = 0.005) -> float:
+          step: float = 0.005, melody=None) -> float:
     """Offset ``o`` (s) such that tracked frame time ``t`` corresponds to melody time ``t - o``.
 
     Chosen to maximise the frames where tracker and melody agree within 50 cents (voiced) or are both unvoiced.
     """
+    melody = MELODY if melody is None else melody
     best, best_score = search[0], -1
     for o in np.arange(search[0], search[1], step):
-        truth = true_pitch(time_s - o)
+        truth = true_pitch(time_s - o, melody)
         tv = np.isfinite(truth)
         score = np.sum(tv & voiced & (np.abs(pitch - np.nan_to_num(truth)) < 0.5)) + np.sum(~tv & ~voiced & (
-            (time_s - o >= 0) & (time_s - o < MELODY[-1][1])))
+            (time_s - o >= 0) & (time_s - o < melody[-1][1])))
         if score > best_score:
             best, best_score = o, score
     return float(best)

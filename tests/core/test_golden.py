@@ -6,8 +6,18 @@ import torch
 from pesto_core import load_model, predict
 from pesto_core.decode import REDUCTIONS, reduce_activations
 
-from .golden import (ACT_ATOL, CASES, CONF_ATOL, VOL_RTOL, VQT_DB_ATOL, VQT_FLOOR_DB, assert_pitch_close, audio,
-                     golden, offline_steps)
+from .golden import (
+    ACT_ATOL,
+    CASES,
+    CONF_ATOL,
+    VOL_RTOL,
+    VQT_DB_ATOL,
+    VQT_FLOOR_DB,
+    assert_pitch_close,
+    audio,
+    golden,
+    offline_steps,
+)
 
 PARAMS = [(case, step) for case in CASES for step in offline_steps(case)]
 

@@ -212,3 +212,51 @@ def test_no_input_device_gives_a_message(tmp_path):
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["ok"] is False
     assert any("No audio input device found" in text for _, text in res["messages"])
+
+
+def test_tuner_readout_on_a_fast_run_and_a_glide_never_lies(qtbot, window):
+    """What the tuner widget shows while a fast run (100 ms notes) and a glide over a fifth are played into the
+    microphone: every reading names a note within +-50 cents, the note + cents it shows is where the pitch was a
+    moment before (the 50 ms smoothing and the latency), and the run's notes are named in order."""
+    from tests.app.live_audio import RUN, RUN_NOTES_IN_ORDER
+
+    panel = window.panel("LivePanel")
+    shown = []  # (session time of the reading, note, cents), as the widget received them
+    tuner = panel.view.tuner
+    original = tuner.set_reading
+
+    def record(reading):
+        if reading is not None:
+            shown.append((reading.time_s, reading.note, reading.cents))
+        original(reading)
+
+    tuner.set_reading = record
+    start_live(qtbot, panel)
+    x, duration = synth_melody(48000, melody=RUN)
+    wav = Path(os.environ.get("TMPDIR", "/tmp")) / f"run-{os.getpid()}.wav"
+    sf.write(wav, x, 48000, subtype="FLOAT")
+    try:
+        qtbot.wait(300)
+        player = play(str(wav))
+        qtbot.waitUntil(lambda: player.poll() is not None, timeout=int(duration * 1000) + 10000)
+        qtbot.wait(700)
+    finally:
+        wav.unlink()
+    h = panel.session.history
+    voiced = h.confidence >= panel.gate
+    offset = align(h.time_s, h.pitch_semitones.astype(np.float64), voiced, (h.start_s - 1.0, h.end_s), melody=RUN)
+    log = [(ts, name) for ts, name in panel.session.readout_log]
+    (ARTIFACTS / "live_run_tuner.json").write_text(json.dumps(dict(offset_s=offset, shown=shown, log=log)))
+    assert shown, "the tuner showed nothing"
+    for t, note, cents in shown:
+        assert -50.0 <= cents <= 50.0
+        mt = t - offset
+        recent = true_pitch(np.linspace(mt - 0.12, mt, 25), RUN)  # where the pitch was over the last 120 ms
+        recent = recent[np.isfinite(recent)]
+        if len(recent):
+            shown_pitch = note + cents / 100.0
+            assert recent.min() - 0.3 <= shown_pitch <= recent.max() + 0.3, (mt, note, cents, recent)
+    names = [name for ts, name in panel.session.readout_log if name is not None and 0 <= ts - offset < duration]
+    it = iter(names)
+    assert all(any(n == want for n in it) for want in RUN_NOTES_IN_ORDER), names
+    panel.stop()

@@ -62,7 +62,7 @@ def test_settings_persist_between_runs(qtbot, tmp_path, no_portaudio):
     p1.history_spin.setValue(25)
     p1.heatmap_check.setChecked(False)
     p1.step_combo.setCurrentIndex(p1.step_combo.findData(20.0))
-    p1.latency_combo.setCurrentIndex(1)
+    p1.latency_combo.setCurrentIndex(p1.latency_combo.findData(0.0))  # "Exact"
     p1.rate_combo.setCurrentIndex(p1.rate_combo.findData(44100))
     assert p1.refine is True  # the refined (cent-precise) pitch by default
     p1.act_refine.trigger()

@@ -1,0 +1,23 @@
+"""The Live tab's engine configuration, in one place (light: no torch).
+
+:func:`pesto_core.stream.live_stream` builds a :class:`~pesto_core.stream.PitchStream` from it, and the app reads its
+defaults (latency mode, gate) from here, so that the Python API and the app cannot drift. The values are chosen by
+measurement: see BENCHMARKS.md, "Live mode" (``benchmarks/live_accuracy.py``).
+"""
+from __future__ import annotations
+
+from .bundled import DEFAULT_MODEL, bundled_models
+from .glitch import DEFAULT_LAG
+
+LIVE_MODEL = "tracker-1-live"
+
+# mirror=1 (lowest latency) with the glitch filter's 2-hop look-ahead: 25 ms of latency at 48 kHz with a 10 ms step
+LIVE_DEFAULTS = dict(step_ms=10.0, mirror=1.0, refine=True, smooth=True, smooth_lag=DEFAULT_LAG, gate=0.5)
+
+# The latency modes the Live tab offers: (label, mirror). The first is the default.
+LATENCY_MODES = (("Lowest latency", 1.0), ("Low latency", 0.75), ("Balanced", 0.5), ("Exact (offline frames)", 0.0))
+
+
+def live_model_name() -> str:
+    """The live preset's model: ``tracker-1-live`` where it is bundled, else the published ``mir-1k_g7``."""
+    return LIVE_MODEL if LIVE_MODEL in bundled_models() else DEFAULT_MODEL
