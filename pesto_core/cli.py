@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write results here instead of next to each input, mirroring each input's path below the "
                         "folder it was found in")
     p.add_argument("-e", "--export_format", nargs="+", default=["csv"], choices=FORMATS, metavar="FMT",
-                   help="one or more of csv npz png (default: csv)")
+                   help="one or more of csv npz png notes mid (default: csv); notes: <name>.notes.csv, the "
+                        "segmented notes; mid: <name>.mid, a MIDI file of them")
     p.add_argument("-r", "--reduction", default="alwa", choices=REDUCTIONS,
                    help="how the pitch distribution is reduced to a pitch (default: alwa)")
     p.add_argument("-s", "--step_size", type=float, default=10., metavar="MS",
@@ -48,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smooth", action="store_true",
                    help="remove isolated pitch jumps (octave errors of 1-2 frames) with the live mode's glitch "
                         "filter; real note changes are kept (default off: upstream's exact numbers)")
+    p.add_argument("--a4", type=float, default=440.0, metavar="HZ",
+                   help="reference of the notes' names and deviations in -e notes / mid (default: 440)")
+    p.add_argument("--midi-bends", action="store_true",
+                   help="-e mid: pitch bends (range +-2 semitones) that follow the pitch curve within each note")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     corpus = p.add_argument_group("corpus runs (see README, 'Corpus runs')")
     corpus.add_argument("-j", "--jobs", type=int, metavar="N",

@@ -30,6 +30,9 @@ def check_options(args: argparse.Namespace) -> Optional[str]:
         value = getattr(args, name, None)
         if value is not None and value < 1:
             return f"{flag} must be at least 1, got {value}"
+    a4 = getattr(args, "a4", 440.0)
+    if not 100.0 <= a4 <= 1000.0:
+        return f"--a4 must be between 100 and 1000 Hz, got {a4}"
     return None
 
 
@@ -74,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         num_chunks=args.num_chunks,
         refine=args.refine,
         smooth=args.smooth,
+        a4_hz=getattr(args, "a4", 440.0),
+        midi_bends=getattr(args, "midi_bends", False),
         device=device,
         threads=args.threads,
     )

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..errors import ParameterError
+from ..writers import result_path
 
 #: Extensions (lower case, without the dot) of the formats libsndfile reads: what a folder walk analyses.
 AUDIO_EXTENSIONS = frozenset(
@@ -272,7 +273,7 @@ def plan_outputs(
         )
     for index, f, _rel in candidates:
         stem = stems[index]
-        if skip_existing and all(os.path.exists(f"{stem}.{fmt}") for fmt in formats):
+        if skip_existing and all(os.path.exists(result_path(stem, fmt)) for fmt in formats):
             plan.skipped.append(Skipped(index, f.path, "results already exist (--skip-existing)", stem))
             continue
         try:
@@ -291,7 +292,7 @@ def remove_stale_parts(tasks: Sequence[Task], formats: Sequence[str]) -> int:
     by_folder: Dict[str, set] = {}
     for task in tasks:
         folder, name = os.path.split(task.stem)
-        by_folder.setdefault(folder or ".", set()).update(f".{name}.{fmt}." for fmt in formats)
+        by_folder.setdefault(folder or ".", set()).update(f".{result_path(name, fmt)}." for fmt in formats)
     removed = 0
     for folder, prefixes in by_folder.items():
         try:

@@ -36,6 +36,8 @@ class Job:
     num_chunks: int = 1
     refine: bool = False
     smooth: bool = False
+    a4_hz: float = 440.0  # notes formats: reference of the notes' names and deviations
+    midi_bends: bool = False  # mid: pitch bends that follow the curve
     device: str = "cpu"  # "cpu" or "cuda:N"
     threads: int = 1  # torch intra-op threads per worker, identical in every mode (see the module docstring)
 
@@ -113,7 +115,8 @@ class Worker:
                     keep_activations=bool({"npz", "png"} & set(job.formats)),
                     progress=progress,
                 )
-                write_track(track, task.stem, job.formats, convert_to_freq=not job.no_convert_to_freq)
+                write_track(track, task.stem, job.formats, convert_to_freq=not job.no_convert_to_freq,
+                            a4_hz=job.a4_hz, midi_bends=job.midi_bends)
                 result.status = "ok"
                 result.frames = len(track)
                 _add_statistics(result, track)
