@@ -6,12 +6,14 @@ Run:  python3 benchmarks/cli_memory.py [--wav /tmp/pesto_bench_1h_48k.wav] [--ho
 1. Writes the test file once (16-bit PCM WAV, 48 kHz mono, the benchmark signal in 60 s pieces) unless it exists.
 2. Runs ``python -m pesto_core FILE -o DIR -q`` (CSV) in a child process and reads the child's peak resident set
    size from ``wait4`` (``ru_maxrss``); the same with ``-c 10`` (10x more chunks) and ``-c 997`` (chunks of a size
-   unrelated to the engine's internal tiles; ``--chunks`` sets the list), comparing the CSVs byte for byte; with ``--npz`` also the CSV + NPZ
+   unrelated to the engine's internal tiles; ``--chunks`` sets the list), comparing the CSVs byte for byte; with
+   ``--npz`` also the CSV + NPZ
    export (activations kept in memory: 360001 x 384 float32 = 553 MB for one hour, by design of the format).
 3. Side by side: upstream PESTO's own CLI cannot read files in the reference environment (its torchaudio is
    stubbed), so upstream is measured with ``pesto.predict`` on the file's first ``--upstream-minutes`` minutes read
    with soundfile (``num_chunks`` = one per 10 s), and our CLI on the same excerpt, each in a fresh process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +65,13 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--sr", type=int, default=48000)
     parser.add_argument("--npz", action="store_true", help="also measure the CSV + NPZ export")
-    parser.add_argument("--chunks", type=int, nargs="*", default=[10, 997],
-                        help="-c values whose CSV must equal the default run's (default: 10 997)")
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        nargs="*",
+        default=[10, 997],
+        help="-c values whose CSV must equal the default run's (default: 10 997)",
+    )
     parser.add_argument("--upstream-minutes", type=float, default=5.0)
     add_common_args(parser, "OMP_NUM_THREADS for the child processes (default: torch's default)")
     args = parser.parse_args()
@@ -89,8 +96,9 @@ def main() -> None:
             csv = out / (args.wav.stem + ".f0.csv")
             outs[label] = csv.read_bytes()
             same = "reference" if label == "csv" else ("identical" if outs[label] == outs["csv"] else "DIFFERENT")
-            rows.append([f"ours, CLI, {duration(seconds)}", label, f"{wall:.0f}", f"{seconds / wall:.1f}x",
-                         f"{rss:.0f}", same])
+            rows.append(
+                [f"ours, CLI, {duration(seconds)}", label, f"{wall:.0f}", f"{seconds / wall:.1f}x", f"{rss:.0f}", same]
+            )
             print(f"#   {label}: {wall:.0f} s, peak RSS {rss:.0f} MB, CSV {same}", flush=True)
         if up is not None:
             minutes = args.upstream_minutes
@@ -98,12 +106,27 @@ def main() -> None:
             x, sr = sf.read(str(args.wav), frames=int(minutes * 60 * args.sr), dtype="int16")
             sf.write(str(excerpt), x, sr, subtype="PCM_16")
             wall, rss = run_cli([str(excerpt), "-o", str(Path(tmp) / "excerpt"), "-q"], env)
-            rows.append([f"ours, CLI, {duration(minutes * 60)}", "csv", f"{wall:.0f}", f"{minutes * 60 / wall:.1f}x",
-                         f"{rss:.0f}", ""])
+            rows.append(
+                [
+                    f"ours, CLI, {duration(minutes * 60)}",
+                    "csv",
+                    f"{wall:.0f}",
+                    f"{minutes * 60 / wall:.1f}x",
+                    f"{rss:.0f}",
+                    "",
+                ]
+            )
             reply = up.call("memory", wav=str(excerpt), seconds=minutes * 60, chunks=max(1, int(minutes * 6)))
-            rows.append([f"upstream, predict, {duration(minutes * 60)}", f"num_chunks={max(1, int(minutes * 6))}",
-                         f"{reply['seconds']:.0f}", f"{minutes * 60 / reply['seconds']:.1f}x",
-                         f"{reply['peak_rss_mb']:.0f}", ""])
+            rows.append(
+                [
+                    f"upstream, predict, {duration(minutes * 60)}",
+                    f"num_chunks={max(1, int(minutes * 6))}",
+                    f"{reply['seconds']:.0f}",
+                    f"{minutes * 60 / reply['seconds']:.1f}x",
+                    f"{reply['peak_rss_mb']:.0f}",
+                    "",
+                ]
+            )
             up.close()
     print_table(["run", "outputs", "wall (s)", "realtime", "peak RSS (MB)", "CSV vs default"], rows, args.markdown)
 

@@ -12,6 +12,7 @@ Writes a synthetic recording (a sine with vibrato and pauses, 16 kHz PCM16) into
 
 Not a test: numbers depend on the machine and its load.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,20 +108,29 @@ def main() -> int:
         loop.exec()
         wall = time.perf_counter() - t0
         timer.stop()
-        disk = doc.store.path.stat().st_size / 2 ** 20 if doc.store and doc.store.path else 0.0
+        disk = doc.store.path.stat().st_size / 2**20 if doc.store and doc.store.path else 0.0
         g = np.array(gaps) * 1000
-        print(f"audio: {args.minutes:g} min, {doc.total_frames} frames at {doc.settings.step_ms:g} ms; state: "
-              f"{doc.state}")
-        print(f"analysis: {wall:.1f} s wall, {args.minutes * 60 / wall:.1f}x real time "
-              f"(torch threads: {__import__('torch').get_num_threads()}, cores: {os.cpu_count()})")
-        print(f"event loop gaps: max {g.max():.0f} ms, 99th percentile {np.percentile(g, 99):.0f} ms, "
-              f"{(g > 100).sum()} over 100 ms of {len(g)}")
-        print("gaps over 100 ms (s after opening, ms, frames done then): " + ", ".join(
-            f"{a:.2f} s {1000 * g:.0f} ms ({n})" for a, g, n in long_gaps[:20]))
-        print(f"memory: anonymous RSS {rss0:.0f} MB before opening, peak {peak[0]:.0f} MB; file-backed RSS "
-              f"{file0:.0f} -> peak {peak_file[0]:.0f} MB (the memmap's page cache); max RSS of the process "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; activation file on disk "
-              f"{disk:.0f} MB; overview in RAM {doc.store.overview.nbytes / 2 ** 20:.1f} MB")
+        print(
+            f"audio: {args.minutes:g} min, {doc.total_frames} frames at {doc.settings.step_ms:g} ms; state: {doc.state}"
+        )
+        print(
+            f"analysis: {wall:.1f} s wall, {args.minutes * 60 / wall:.1f}x real time "
+            f"(torch threads: {__import__('torch').get_num_threads()}, cores: {os.cpu_count()})"
+        )
+        print(
+            f"event loop gaps: max {g.max():.0f} ms, 99th percentile {np.percentile(g, 99):.0f} ms, "
+            f"{(g > 100).sum()} over 100 ms of {len(g)}"
+        )
+        print(
+            "gaps over 100 ms (s after opening, ms, frames done then): "
+            + ", ".join(f"{a:.2f} s {1000 * g:.0f} ms ({n})" for a, g, n in long_gaps[:20])
+        )
+        print(
+            f"memory: anonymous RSS {rss0:.0f} MB before opening, peak {peak[0]:.0f} MB; file-backed RSS "
+            f"{file0:.0f} -> peak {peak_file[0]:.0f} MB (the memmap's page cache); max RSS of the process "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; activation file on disk "
+            f"{disk:.0f} MB; overview in RAM {doc.store.overview.nbytes / 2**20:.1f} MB"
+        )
         panel.shutdown()
     return 0
 

@@ -21,6 +21,7 @@ and false-alarm rate, and false spikes per voiced minute: runs of 1-3 estimated-
 the reference, with correct frames (within 50 cents) on both sides. Latency: frame centre to the newest sample it
 needed, plus the glitch filter's look-ahead, at 48 kHz with a 10 ms step.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,14 +93,14 @@ def phrase(condition: str, sr: int, rng: np.random.Generator):
             seg /= np.abs(seg).max() + 1e-9
         m = len(seg)
         ramp = np.minimum(1.0, np.minimum(np.arange(m), np.arange(m)[::-1]) / (0.01 * sr))  # 10 ms edges
-        x[pos:pos + m] = seg * ramp * rng.uniform(0.2, 1.0)
-        f0[pos:pos + m] = sf0
+        x[pos : pos + m] = seg * ramp * rng.uniform(0.2, 1.0)
+        f0[pos : pos + m] = sf0
         pos += m + (int(rng.uniform(0.1, 0.5) * sr) if rng.random() < 0.6 else 0)  # legato or a rest
     level = np.sqrt(np.mean(x[f0 > 0] ** 2)) if (f0 > 0).any() else 0.1
     if condition.startswith("noise"):
         snr = float(condition.split()[1])
         noise = _noise(str(rng.choice(["white", "pink"])), total, rng)
-        x = x + noise * level / np.sqrt(np.mean(noise ** 2)) / 10 ** (snr / 20)
+        x = x + noise * level / np.sqrt(np.mean(noise**2)) / 10 ** (snr / 20)
     else:
         x = x + 1e-3 * level * smooth_noise(total, sr, 4000.0, rng)  # room tone in the rests
     x = x / (np.abs(x).max() + 1e-9) * rng.uniform(0.1, 0.8)
@@ -134,8 +135,14 @@ def offline(model, x: np.ndarray, sr: int):
     with torch.inference_mode():
         out = model._analyse_array(x)
         pitch = reduce_activations(out["activations"], "alwa").numpy()
-    pitch = refine_signal(x, pitch, sr=sr, hop_length=model.hop_length, kernel_width=model.vqt.kernel_width,
-                          bins_per_semitone=model.bins_per_semitone)
+    pitch = refine_signal(
+        x,
+        pitch,
+        sr=sr,
+        hop_length=model.hop_length,
+        kernel_width=model.vqt.kernel_width,
+        bins_per_semitone=model.bins_per_semitone,
+    )
     return np.arange(len(pitch)) * model.hop_length, pitch, out["confidence"].numpy()
 
 
@@ -143,11 +150,15 @@ def streaming(model, x: np.ndarray, sr: int, mirror: float, smooth: bool):
     """(centres, pitch, confidence) of PitchStream (refined, hop-sized blocks) and its latency in seconds."""
     s = PitchStream(sr, model=model_for(model, sr), mirror=mirror, refine=True, smooth=smooth, gate=GATE)
     hop = s.hop_length
-    parts = [s.push(x[i:i + hop]) for i in range(0, len(x), hop)] + [s.flush()]
+    parts = [s.push(x[i : i + hop]) for i in range(0, len(x), hop)] + [s.flush()]
     k = np.concatenate([p.frame_index for p in parts])
     centres = s.geometry.centre(k)
-    return (centres, np.concatenate([p.pitch_semitones for p in parts]),
-            np.concatenate([p.confidence for p in parts]), s.latency_s)
+    return (
+        centres,
+        np.concatenate([p.pitch_semitones for p in parts]),
+        np.concatenate([p.confidence for p in parts]),
+        s.latency_s,
+    )
 
 
 _models = {}
@@ -203,11 +214,15 @@ def score(rows, gate: float = GATE):
     within10 = ref_v & (np.abs(err) <= 10)
     oa = (np.sum(ok & est_v) + np.sum(~ref_v & ~est_v)) / len(ref)
     voiced_min = ref_v.sum() * STEP_MS / 1000 / 60
-    return dict(rpa=100 * ok.sum() / ref_v.sum(), rca=100 * chroma.sum() / ref_v.sum(),
-                w10=100 * within10.sum() / ref_v.sum(), oa=100 * oa,
-                recall=100 * np.sum(ref_v & est_v) / ref_v.sum(),
-                fa=100 * np.sum(~ref_v & est_v) / max(1, np.sum(~ref_v)),
-                spikes=n_spikes / voiced_min)
+    return dict(
+        rpa=100 * ok.sum() / ref_v.sum(),
+        rca=100 * chroma.sum() / ref_v.sum(),
+        w10=100 * within10.sum() / ref_v.sum(),
+        oa=100 * oa,
+        recall=100 * np.sum(ref_v & est_v) / ref_v.sum(),
+        fa=100 * np.sum(~ref_v & est_v) / max(1, np.sum(~ref_v)),
+        spikes=n_spikes / voiced_min,
+    )
 
 
 def main() -> int:
@@ -217,17 +232,26 @@ def main() -> int:
     p.add_argument("--models", nargs="+", default=None, help="default: every bundled model")
     p.add_argument("--mirrors", type=float, nargs="+", default=[1.0, 0.9, 0.75, 0.5, 0.0])
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--gates", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5],
-                   help="voicing gates swept for the live preset (mirror 1, glitch filter on)")
+    p.add_argument(
+        "--gates",
+        type=float,
+        nargs="+",
+        default=[0.2, 0.3, 0.4, 0.5],
+        help="voicing gates swept for the live preset (mirror 1, glitch filter on)",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     models = args.models or bundled_models()
     data = make_set(args.phrases, args.seed)
     secs = sum(len(x) / sr for _, sr, x, _ in data)
-    print(f"# live_accuracy: {len(data)} phrases ({secs / 60:.1f} min) seed {args.seed}, step {STEP_MS:g} ms, "
-          f"gate {GATE}, refinement on; torch threads {args.threads}")
-    header = ("| model | engine | mirror | latency @48k (ms) | RPA | RCA | <10c | OA | recall | FA | spikes/min |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"# live_accuracy: {len(data)} phrases ({secs / 60:.1f} min) seed {args.seed}, step {STEP_MS:g} ms, "
+        f"gate {GATE}, refinement on; torch threads {args.threads}"
+    )
+    header = (
+        "| model | engine | mirror | latency @48k (ms) | RPA | RCA | <10c | OA | recall | FA | spikes/min |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|"
+    )
     per_cond = []
     print(header)
     for name in models:
@@ -253,10 +277,21 @@ def main() -> int:
             label = "offline" if engine == "offline" else ("live + glitch filter" if smooth else "live")
             lat_ms = "-" if engine == "offline" else f"{1000 * latency:.0f}"
             mir = "-" if mirror is None else f"{mirror:g}"
-            print(f"| {name} | {label} | {mir} | {lat_ms} | {s['rpa']:.1f} | {s['rca']:.1f} | {s['w10']:.1f} | "
-                  f"{s['oa']:.1f} | {s['recall']:.1f} | {s['fa']:.1f} | {s['spikes']:.2f} |", flush=True)
-            per_cond.append((name, label, mir, {c: score(v) for c, v in by_cond.items()},
-                             {sr: score(v) for sr, v in by_sr.items()}, time.perf_counter() - t0))
+            print(
+                f"| {name} | {label} | {mir} | {lat_ms} | {s['rpa']:.1f} | {s['rca']:.1f} | {s['w10']:.1f} | "
+                f"{s['oa']:.1f} | {s['recall']:.1f} | {s['fa']:.1f} | {s['spikes']:.2f} |",
+                flush=True,
+            )
+            per_cond.append(
+                (
+                    name,
+                    label,
+                    mir,
+                    {c: score(v) for c, v in by_cond.items()},
+                    {sr: score(v) for sr, v in by_sr.items()},
+                    time.perf_counter() - t0,
+                )
+            )
     print("\n# voicing of the live preset (mirror 1, glitch filter) against the gate: recall / false alarms / OA")
     print("| model | " + " | ".join(f"gate {g:g}" for g in args.gates) + " |")
     print("|---|" + "---|" * len(args.gates))

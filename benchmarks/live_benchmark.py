@@ -16,6 +16,7 @@ the source ``vmic``). Run it the same way:
 
 Uses a temporary settings file: your own settings are untouched.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,8 @@ def thread_cpu():
                 s = f.read()
         except OSError:
             continue
-        name = s[s.index("(") + 1:s.rindex(")")]
-        fields = s[s.rindex(")") + 2:].split()
+        name = s[s.index("(") + 1 : s.rindex(")")]
+        fields = s[s.rindex(")") + 2 :].split()
         out[(tid, name)] = (int(fields[11]) + int(fields[12])) / tick
     return out
 
@@ -135,7 +136,11 @@ def main(argv=None) -> int:
         worker = panel.session.worker
         hop_s = worker.hop_length / worker.sr if worker else args.step_ms / 1000
         res = dict(
-            seconds=round(wall, 1), sr=args.sr, step_ms=args.step_ms, heatmap=args.heatmap, refine=args.refine,
+            seconds=round(wall, 1),
+            sr=args.sr,
+            step_ms=args.step_ms,
+            heatmap=args.heatmap,
+            refine=args.refine,
             latency_mode=args.latency_mode,
             frames=int(panel.session.history.total - state["frames0"]),
             overflows=int(panel.session.capture.overflows - state["overflows0"]),

@@ -7,6 +7,7 @@ Offline: ``predict(x, sr)`` on 20 s of a test signal at 48 kHz (milliseconds per
 1000 hops). Models are interleaved in every repetition (machines are shared and noisy), medians of the repetitions;
 the ratio to the first model is printed, so a model of the same architecture should read 1.00 within noise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,11 +41,11 @@ def stream_ms_per_hop(name: str, x: np.ndarray, hops: int) -> float:
     s = PitchStream(SR, model_name=name, mirror=1.0, refine=True)
     hop = s.hop_length
     for i in range(100):  # warm-up
-        s.push(x[i * hop:(i + 1) * hop])
+        s.push(x[i * hop : (i + 1) * hop])
     times = []
     for i in range(100, 100 + hops):
         t = time.perf_counter()
-        s.push(x[i * hop:(i + 1) * hop])
+        s.push(x[i * hop : (i + 1) * hop])
         times.append(time.perf_counter() - t)
     return float(np.median(times)) * 1000
 
@@ -58,8 +59,10 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     models = args.models or bundled_models()
     x = test_signal(SR, 20.0)
-    print(f"# model_cost: 48 kHz, 10 ms step, {args.reps} interleaved repetitions, medians; torch threads "
-          f"{args.threads}; streaming engine: {native_status()}")
+    print(
+        f"# model_cost: 48 kHz, 10 ms step, {args.reps} interleaved repetitions, medians; torch threads "
+        f"{args.threads}; streaming engine: {native_status()}"
+    )
     offline = {m: [] for m in models}
     stream = {m: [] for m in models}
     for rep in range(args.reps):
@@ -72,8 +75,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for m in models:
         o, s = np.median(offline[m]), np.median(stream[m])
-        print(f"| {m} | {o:.1f} | {o / np.median(offline[base]):.2f} | {s:.3f} | "
-              f"{s / np.median(stream[base]):.2f} |")
+        print(f"| {m} | {o:.1f} | {o / np.median(offline[base]):.2f} | {s:.3f} | {s / np.median(stream[base]):.2f} |")
     return 0
 
 

@@ -22,6 +22,7 @@ Everything is generated from a seed (numpy ``default_rng``), so a set is reprodu
 
 Reference notes: ``(onset_s, offset_s, frequency_hz)``.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,8 @@ PROGRAMS = (73, 40, 71, 56, 65, 68, 42, 52)
 
 @dataclass
 class Phrase:
-    audio: np.ndarray            # (samples,) float32 at SR
-    notes: np.ndarray            # (n, 3) onset_s, offset_s, frequency_hz
+    audio: np.ndarray  # (samples,) float32 at SR
+    notes: np.ndarray  # (n, 3) onset_s, offset_s, frequency_hz
     label: str
 
 
@@ -155,7 +156,7 @@ def add_noise(x: np.ndarray, rng, snr_db: float, pink: bool) -> np.ndarray:
         spec[1:] /= np.sqrt(f[1:])
         spec[0] = 0
         noise = np.fft.irfft(spec, len(x))
-    noise *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(noise ** 2))
+    noise *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(noise**2))
     return (x + noise).astype(np.float32)
 
 
@@ -174,8 +175,10 @@ def _smf(events: List[Tuple[float, bytes]]) -> bytes:
     body = bytearray(b"\x00\xff\x51\x03\x07\xa1\x20")
     now = 0
     # at one tick: note-offs and all-sound-off first, then the rest (a note-on on the other channel survives)
-    for t, msg in sorted(events, key=lambda e: (round(e[0] * 960), not (e[1][0] & 0xF0 == 0x80 or
-                                                                        (e[1][0] & 0xF0 == 0xB0 and e[1][1] == 120)))):
+    for t, msg in sorted(
+        events,
+        key=lambda e: (round(e[0] * 960), not (e[1][0] & 0xF0 == 0x80 or (e[1][0] & 0xF0 == 0xB0 and e[1][1] == 120))),
+    ):
         tick = int(round(t * 960))
         body += _vlq(tick - now) + msg
         now = tick
@@ -193,9 +196,15 @@ def instrument_phrase(rng) -> Phrase:
     program = int(rng.choice(PROGRAMS))
     ev: List[Tuple[float, bytes]] = []
     for ch in (0, 1):  # consecutive notes alternate between two channels (see the module's description)
-        ev += [(0.0, bytes([0xC0 | ch, program])), (0.0, bytes([0xB0 | ch, 101, 0])),
-               (0.0, bytes([0xB0 | ch, 100, 0])), (0.0, bytes([0xB0 | ch, 6, 2])), (0.0, bytes([0xB0 | ch, 38, 0])),
-               (0.0, bytes([0xB0 | ch, 7, 110])), (0.0, _bend(0, ch))]
+        ev += [
+            (0.0, bytes([0xC0 | ch, program])),
+            (0.0, bytes([0xB0 | ch, 101, 0])),
+            (0.0, bytes([0xB0 | ch, 100, 0])),
+            (0.0, bytes([0xB0 | ch, 6, 2])),
+            (0.0, bytes([0xB0 | ch, 38, 0])),
+            (0.0, bytes([0xB0 | ch, 7, 110])),
+            (0.0, _bend(0, ch)),
+        ]
     time, bounds = 0.3, []
     for k in range(len(notes)):
         p, dur = notes[k][:2]
@@ -227,8 +236,12 @@ def instrument_phrase(rng) -> Phrase:
         mid, wav = os.path.join(tmp, "p.mid"), os.path.join(tmp, "p.wav")
         with open(mid, "wb") as f:
             f.write(_smf(ev))
-        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(SR), "-F", wav, SOUNDFONT, mid],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(SR), "-F", wav, SOUNDFONT, mid],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         x, sr = sf.read(wav, dtype="float32", always_2d=True)
     x = x.mean(1)
     x = np.concatenate([x, np.zeros(int(0.2 * SR), np.float32)])
@@ -240,8 +253,9 @@ def make_set(seed: int, n: int) -> dict:
     """``{"clean": [...], "10dB": [...], "instruments": [...]}`` of ``n`` phrases each."""
     rng = np.random.default_rng(seed)
     clean = [synth_phrase(rng) for _ in range(n)]
-    noisy = [Phrase(add_noise(p.audio, rng, 10.0, pink=bool(i % 2)), p.notes, p.label + (" pink" if i % 2 else
-                                                                                        " white"))
-             for i, p in enumerate(clean)]
+    noisy = [
+        Phrase(add_noise(p.audio, rng, 10.0, pink=bool(i % 2)), p.notes, p.label + (" pink" if i % 2 else " white"))
+        for i, p in enumerate(clean)
+    ]
     inst = [instrument_phrase(rng) for _ in range(n)]
     return {"clean": clean, "10dB": noisy, "instruments": inst}

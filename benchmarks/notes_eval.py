@@ -23,6 +23,7 @@ Scores: mir_eval.transcription.precision_recall_f1_overlap, COnP = onset within 
 (``offset_ratio=None``); COnPOff = also offset within max(50 ms, 20 % of the note) (``offset_ratio=0.2,
 offset_min_tolerance=0.05``). Mean of the per-phrase F1 (and P, R) per condition.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,9 +57,11 @@ def scores(ref: np.ndarray, est: list) -> dict:
     e = np.array(est, np.float64)
     ei, ep = e[:, :2], e[:, 2]
     p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
-        ri, rp, ei, ep, onset_tolerance=0.05, pitch_tolerance=50.0, offset_ratio=None)
+        ri, rp, ei, ep, onset_tolerance=0.05, pitch_tolerance=50.0, offset_ratio=None
+    )
     _, _, f2, _ = mir_eval.transcription.precision_recall_f1_overlap(
-        ri, rp, ei, ep, onset_tolerance=0.05, pitch_tolerance=50.0, offset_ratio=0.2, offset_min_tolerance=0.05)
+        ri, rp, ei, ep, onset_tolerance=0.05, pitch_tolerance=50.0, offset_ratio=0.2, offset_min_tolerance=0.05
+    )
     return dict(conp=f, conpoff=f2, p=p, r=r)
 
 
@@ -91,8 +94,13 @@ def swift(phrases):
     for ph in phrases:
         res = det.detect(ph.audio, notes_data.SR)
         theirs.append([(n.start, n.end, n.pitch_hz) for n in segment_notes(res)])
-        notes = segment_arrays(res.timestamps, hz_to_semitones(res.pitch_hz), res.confidence >= 0.5,
-                               10 ** (res.loudness_db / 10), res.confidence)
+        notes = segment_arrays(
+            res.timestamps,
+            hz_to_semitones(res.pitch_hz),
+            res.confidence >= 0.5,
+            10 ** (res.loudness_db / 10),
+            res.confidence,
+        )
         mine.append([(n.onset_s, n.offset_s, n.frequency_hz) for n in notes])
     return theirs, mine
 
@@ -151,11 +159,16 @@ def main():
     if args.basic_pitch:
         bp = [d for d in os.listdir(args.basic_pitch) if d.startswith("basic_pitch-") and d.endswith(".dist-info")]
         versions.append(f"basic-pitch {bp[0][12:-10] if bp else '?'} (ONNX model, onnxruntime)")
-    print(f"# date (UTC): {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}; {os.cpu_count()} CPUs; "
-          f"torch {torch.__version__}, 1 thread; " + ", ".join(versions))
-    print(f"# seed {args.seed}, {args.n} phrases per condition; ours: pesto_core mir-1k_g7, 10 ms, alwa, "
-          f"segment_notes defaults; swift-f0: SwiftF0(threads=1).detect(audio, 16000), "
-          f"segment_notes(pitch_hold_ms=80)", flush=True)
+    print(
+        f"# date (UTC): {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}; {os.cpu_count()} CPUs; "
+        f"torch {torch.__version__}, 1 thread; " + ", ".join(versions)
+    )
+    print(
+        f"# seed {args.seed}, {args.n} phrases per condition; ours: pesto_core mir-1k_g7, 10 ms, alwa, "
+        f"segment_notes defaults; swift-f0: SwiftF0(threads=1).detect(audio, 16000), "
+        f"segment_notes(pitch_hold_ms=80)",
+        flush=True,
+    )
     t0 = time.time()
     data = notes_data.make_set(args.seed, args.n)
     print(f"data: seed {args.seed}, {args.n} phrases per condition, {time.time() - t0:.1f} s", file=sys.stderr)
@@ -186,9 +199,12 @@ def main():
             results[cond] = row
             n_notes = sum(len(r) for r in refs)
             for system, v in row.items():
-                print(f"{cond:12s} {system:22s} COnP F1 {v['conp']:.3f} (P {v['p']:.3f} R {v['r']:.3f})  "
-                      f"COnPOff F1 {v['conpoff']:.3f}  [{len(refs)} phrases, {n_notes} notes, "
-                      f"{v['seconds']:.0f} s]", flush=True)
+                print(
+                    f"{cond:12s} {system:22s} COnP F1 {v['conp']:.3f} (P {v['p']:.3f} R {v['r']:.3f})  "
+                    f"COnPOff F1 {v['conpoff']:.3f}  [{len(refs)} phrases, {n_notes} notes, "
+                    f"{v['seconds']:.0f} s]",
+                    flush=True,
+                )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 

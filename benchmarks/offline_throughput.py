@@ -12,6 +12,7 @@ wall-clock time and of the process CPU time (all threads; on a busy machine the 
 the process waits for a CPU). Each engine gets
 one untimed warm-up call per sample rate. The activations of both are compared once (max absolute difference).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,11 @@ def main() -> None:
     add_common_args(parser)
     args = parser.parse_args()
     up = start_run(args)
-    print(f"# {args.seconds:g} s of audio per call, step {args.step_ms:g} ms, {args.reps} interleaved repetitions, "
-          f"medians", flush=True)
+    print(
+        f"# {args.seconds:g} s of audio per call, step {args.step_ms:g} ms, {args.reps} interleaved repetitions, "
+        f"medians",
+        flush=True,
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for sr in args.rates:
@@ -64,24 +68,42 @@ def main() -> None:
                         ours_s.append(time.perf_counter() - t)
                         ours_cpu.append(time.process_time() - c)
                     elif up is not None:
-                        reply = up.call("offline", npy=npy, sr=sr, step_ms=args.step_ms,
-                                        save=acts_npy if rep == 0 else None)
+                        reply = up.call(
+                            "offline", npy=npy, sr=sr, step_ms=args.step_ms, save=acts_npy if rep == 0 else None
+                        )
                         up_s.append(reply["seconds"])
                         up_cpu.append(reply["cpu_seconds"])
-                print(f"#   {sr} Hz rep {rep + 1}: ours {ours_s[-1]:.2f} s (CPU {ours_cpu[-1]:.2f} s)"
-                      + (f", upstream {up_s[-1]:.2f} s (CPU {up_cpu[-1]:.2f} s)" if up_s else ""), flush=True)
+                print(
+                    f"#   {sr} Hz rep {rep + 1}: ours {ours_s[-1]:.2f} s (CPU {ours_cpu[-1]:.2f} s)"
+                    + (f", upstream {up_s[-1]:.2f} s (CPU {up_cpu[-1]:.2f} s)" if up_s else ""),
+                    flush=True,
+                )
             o, oc = median(ours_s), median(ours_cpu)
             row = [str(sr), f"{o:.2f}", f"{args.seconds / o:.1f}x", f"{oc:.2f}"]
             if up_s:
                 u, uc = median(up_s), median(up_cpu)
                 diff = float(np.abs(np.load(acts_npy) - acts.numpy()).max())
-                row += [f"{u:.2f}", f"{args.seconds / u:.1f}x", f"{uc:.2f}", f"{u / o:.2f}x",
-                        f"{median(np.array(up_s) / np.array(ours_s)):.2f}x", f"{uc / oc:.2f}x", f"{diff:.1e}"]
+                row += [
+                    f"{u:.2f}",
+                    f"{args.seconds / u:.1f}x",
+                    f"{uc:.2f}",
+                    f"{u / o:.2f}x",
+                    f"{median(np.array(up_s) / np.array(ours_s)):.2f}x",
+                    f"{uc / oc:.2f}x",
+                    f"{diff:.1e}",
+                ]
             rows.append(row)
     header = ["sr (Hz)", "ours (s)", "ours realtime", "ours CPU (s)"]
     if up is not None:
-        header += ["upstream (s)", "upstream realtime", "upstream CPU (s)", "speed-up (wall medians)",
-                   "speed-up (median of pairs)", "speed-up (CPU medians)", "max |d act|"]
+        header += [
+            "upstream (s)",
+            "upstream realtime",
+            "upstream CPU (s)",
+            "speed-up (wall medians)",
+            "speed-up (median of pairs)",
+            "speed-up (CPU medians)",
+            "max |d act|",
+        ]
         up.close()
     print_table(header, rows, args.markdown)
 

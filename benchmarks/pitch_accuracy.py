@@ -25,6 +25,7 @@ of the absolute error in cents, share of frames within 10 and within 50 cents.
 ``--stream`` also scores the streaming engine (PitchStream) with and without refinement; ``--timing`` measures the
 offline cost of the refinement (median of repeated runs) and its per-hop cost in streaming.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,7 +82,7 @@ def normalise(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def add_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     noise = rng.standard_normal(len(x))
-    noise *= np.sqrt(np.mean(x ** 2) / np.mean(noise ** 2) / 10 ** (snr_db / 10))
+    noise *= np.sqrt(np.mean(x**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
     return x + noise
 
 
@@ -122,7 +123,7 @@ def formant_gain(freq: np.ndarray, formants: np.ndarray, bandwidths: np.ndarray)
     """Magnitude of a cascade of second-order resonances at ``freq`` (any shape), unit gain at 0 Hz."""
     g = np.ones_like(freq)
     for fc, bw in zip(formants, bandwidths):
-        g *= fc ** 2 / np.sqrt((fc ** 2 - freq ** 2) ** 2 + (bw * freq) ** 2)
+        g *= fc**2 / np.sqrt((fc**2 - freq**2) ** 2 + (bw * freq) ** 2)
     return g
 
 
@@ -138,7 +139,9 @@ def voice_note(sr: int, rng: np.random.Generator):
     step = semis[np.searchsorted(bounds, t)]
     glide_s = rng.uniform(0.06, 0.12)
     kernel = np.hanning(max(3, int(glide_s * sr)))
-    step = np.convolve(np.pad(step, len(kernel), mode="edge"), kernel / kernel.sum(), mode="same")[len(kernel):-len(kernel)]
+    step = np.convolve(np.pad(step, len(kernel), mode="edge"), kernel / kernel.sum(), mode="same")[
+        len(kernel) : -len(kernel)
+    ]
     vib_depth = rng.uniform(0.0, 0.5)  # semitones
     vib = vib_depth * np.sin(2 * np.pi * rng.uniform(5, 7) * t + rng.uniform(0, 2 * np.pi))
     vib *= np.clip(t / 0.3, 0, 1)  # vibrato grows in, as singers do
@@ -153,7 +156,7 @@ def voice_note(sr: int, rng: np.random.Generator):
     fmt = np.array(VOWELS[v0][0])[:, None, None] * (1 - mix) + np.array(VOWELS[v1][0])[:, None, None] * mix
     bw = np.array(VOWELS[v0][1])[:, None, None]
     freq = h * f0[None, :]
-    amps = (1.0 / h ** 2) * formant_gain(freq[None], fmt, bw).prod(axis=0) ** (1 / 1)  # source -12 dB/oct
+    amps = (1.0 / h**2) * formant_gain(freq[None], fmt, bw).prod(axis=0) ** (1 / 1)  # source -12 dB/oct
     phases = rng.uniform(0, 2 * np.pi, n_h)
     x = harmonic_signal(f0, sr, amps, phases)
     shimmer = 1 + 0.05 * smooth_noise(n, sr, 30.0, rng)
@@ -217,8 +220,13 @@ def truth_at_frames(f0: np.ndarray, sr: int, centres: np.ndarray):
 
 def score(errors_cents: np.ndarray) -> dict:
     e = np.abs(errors_cents)
-    return {"n": len(e), "median": float(np.median(e)), "p95": float(np.percentile(e, 95)),
-            "within10": float(np.mean(e <= 10)), "within50": float(np.mean(e <= 50))}
+    return {
+        "n": len(e),
+        "median": float(np.median(e)),
+        "p95": float(np.percentile(e, 95)),
+        "within10": float(np.mean(e <= 10)),
+        "within50": float(np.mean(e <= 50)),
+    }
 
 
 def evaluate(items, model, decoders):
@@ -235,14 +243,18 @@ def evaluate(items, model, decoders):
 
 def table(errors, mixed=("vibrato", "glide", "noisy", "voice")) -> str:
     conds = list(next(iter(errors.values())))
-    rows = ["| condition | decoding | frames | median (cents) | p95 (cents) | within 10 c | within 50 c |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| condition | decoding | frames | median (cents) | p95 (cents) | within 10 c | within 50 c |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for cond in conds + ["mixed"]:
         for dec, per in errors.items():
             e = np.concatenate([per[c] for c in mixed]) if cond == "mixed" else per[cond]
             s = score(e)
-            rows.append(f"| {cond} | {dec} | {s['n']} | {s['median']:.2f} | {s['p95']:.2f} | "
-                        f"{100 * s['within10']:.1f}% | {100 * s['within50']:.1f}% |")
+            rows.append(
+                f"| {cond} | {dec} | {s['n']} | {s['median']:.2f} | {s['p95']:.2f} | "
+                f"{100 * s['within10']:.1f}% | {100 * s['within50']:.1f}% |"
+            )
     return "\n".join(rows)
 
 
@@ -252,24 +264,31 @@ def right_note_table(errors) -> str:
     The refinement keeps the network's note by design, so this is the measure of the refinement itself; each refined
     decoding is masked with its unrefined counterpart's errors.
     """
-    rows = ["| condition | decoding | frames (right note) | median (cents) | p95 (cents) | within 3 c | within 10 c |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| condition | decoding | frames (right note) | median (cents) | p95 (cents) | within 3 c | within 10 c |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for cond in [c for c in next(iter(errors.values())) if c.startswith("steady")]:
         for dec, per in errors.items():
             base = errors[dec.replace("+refine", "")][cond]
             right = np.abs(base) < 50
             e = np.abs(per[cond][right])
-            rows.append(f"| {cond} | {dec} | {right.sum()} ({100 * right.mean():.0f}%) | {np.median(e):.2f} | "
-                        f"{np.percentile(e, 95):.2f} | {100 * np.mean(e <= 3):.1f}% | {100 * np.mean(e <= 10):.1f}% |")
+            rows.append(
+                f"| {cond} | {dec} | {right.sum()} ({100 * right.mean():.0f}%) | {np.median(e):.2f} | "
+                f"{np.percentile(e, 95):.2f} | {100 * np.mean(e <= 3):.1f}% | {100 * np.mean(e <= 10):.1f}% |"
+            )
     return "\n".join(rows)
 
 
 def stream_decoders():
     """Streaming decoders (PitchStream, default mirror=1: lowest latency), fed hop-sized blocks."""
+
     def run(refine):
         def fn(model, x, sr):
             return stream_pitch(model, x, sr, refine)
+
         return fn
+
     return {"stream alwa": run(False), "stream alwa+refine": run(True)}
 
 
@@ -279,7 +298,7 @@ def stream_pitch(model, x: np.ndarray, sr: int, refine: bool, block: int = 0, mi
 
     stream = PitchStream(sr=sr, refine=refine, model=model, mirror=mirror, hop_length=model.hop_length)
     block = block or stream.hop_length
-    parts = [stream.push(x[i:i + block]) for i in range(0, len(x), block)] + [stream.flush()]
+    parts = [stream.push(x[i : i + block]) for i in range(0, len(x), block)] + [stream.flush()]
     pitch = np.concatenate([p.pitch_semitones for p in parts])
     centres = np.round(np.concatenate([p.time_s for p in parts]) * sr).astype(np.int64)
     return pitch, centres
@@ -332,14 +351,15 @@ def stream_timing(model, seconds: float = 5.0):
             out = _inner(*args)
             stage.append(time.perf_counter() - t0)
             return out
+
         refining._refine = timed
         hop = model.hop_length
         push = []
         for i in range(0, len(x) - hop + 1, hop):
             t0 = time.perf_counter()
-            plain.push(x[i:i + hop])
+            plain.push(x[i : i + hop])
             push.append(time.perf_counter() - t0)
-            refining.push(x[i:i + hop])
+            refining.push(x[i : i + hop])
         rows.append(f"| {sr} | {hop} | {1000 * np.median(push[10:]):.3f} | {1000 * np.median(stage[10:]):.3f} |")
     return "\n".join(rows)
 

@@ -1,4 +1,5 @@
 """Shared parts of the benchmarks: the upstream worker process, machine description, statistics, test signals."""
+
 from __future__ import annotations
 
 import datetime
@@ -31,8 +32,9 @@ class Upstream:
     """A persistent upstream PESTO process (see upstream_worker.py), driven by JSON lines."""
 
     def __init__(self, python: Path, threads: Optional[int] = None):
-        self.proc = subprocess.Popen([str(python), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [str(python), str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
         if threads is not None:
             self.call("threads", n=threads)
         self.info = self.call("info")
@@ -90,14 +92,18 @@ def machine_lines(threads: int, upstream: Optional[Upstream]) -> list:
     except OSError:
         pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
-    lines = [f"date (UTC): {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}",
-             f"machine: {platform.machine()} {cpu}, {os.cpu_count()} logical CPUs; {platform.system()} "
-             f"{platform.release()}; Python {platform.python_version()}",
-             f"torch (ours): {torch.__version__}, intra-op threads: {threads}",
-             f"load average at start (1/5/15 min): {' '.join(f'{v:.2f}' for v in load)}"]
+    lines = [
+        f"date (UTC): {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}",
+        f"machine: {platform.machine()} {cpu}, {os.cpu_count()} logical CPUs; {platform.system()} "
+        f"{platform.release()}; Python {platform.python_version()}",
+        f"torch (ours): {torch.__version__}, intra-op threads: {threads}",
+        f"load average at start (1/5/15 min): {' '.join(f'{v:.2f}' for v in load)}",
+    ]
     if upstream is not None:
-        lines.append(f"upstream: pesto-pitch {upstream.info['pesto']}, torch {upstream.info['torch']}, "
-                     f"intra-op threads: {upstream.info['threads']}")
+        lines.append(
+            f"upstream: pesto-pitch {upstream.info['pesto']}, torch {upstream.info['torch']}, "
+            f"intra-op threads: {upstream.info['threads']}"
+        )
     else:
         lines.append("upstream: not measured")
     return lines

@@ -22,6 +22,7 @@ shared machine falls on both. Reported for the wall-clock time of each call and 
 it (all threads; a busy machine makes the wall-clock time also count waits for a CPU): median, 99th percentile and
 maximum over the hops, and the ratio of the medians.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,9 +61,12 @@ def main() -> None:
     args = parser.parse_args()
     up = start_run(args)
     print(f"# ours: {'torch engine (native=False)' if args.torch_engine else native_status()}")
-    print(f"# batch 1, mirror 1, {args.warmup} warm-up hops then {args.hops} timed hops in {args.segments} "
-          f"alternating segments" + (", paced in real time (one call per hop duration)" if args.realtime else
-                                     ", back to back"), flush=True)
+    print(
+        f"# batch 1, mirror 1, {args.warmup} warm-up hops then {args.hops} timed hops in {args.segments} "
+        f"alternating segments"
+        + (", paced in real time (one call per hop duration)" if args.realtime else ", back to back"),
+        flush=True,
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for cfg in args.configs:
@@ -72,8 +76,10 @@ def main() -> None:
             npy = str(Path(tmp) / "x.npy")
             np.save(npy, x)
             variants = [("ours", False)] + ([("ours+refine", True)] if args.refine else [])
-            streams = {name: PitchStream(sr, hop_length=hop, mirror=1.0, refine=refine, native=not args.torch_engine)
-                       for name, refine in variants}
+            streams = {
+                name: PitchStream(sr, hop_length=hop, mirror=1.0, refine=refine, native=not args.torch_engine)
+                for name, refine in variants
+            }
             pos = {name: 0 for name, _ in variants}
 
             pace = hop / sr if args.realtime else 0.0
@@ -86,7 +92,7 @@ def main() -> None:
                     if pace:
                         due += pace
                         time.sleep(max(0.0, due - time.perf_counter()))
-                    block = x[pos[name]:pos[name] + hop]
+                    block = x[pos[name] : pos[name] + hop]
                     t, c = time.perf_counter_ns(), time.process_time_ns()
                     frames = stream.push(block)
                     ns.append(time.perf_counter_ns() - t)
@@ -124,8 +130,11 @@ def main() -> None:
                         u = stats_ms(b)
                         row += [f"{u[0]:.2f}", f"{u[1]:.2f}", f"{u[2]:.1f}", f"{u[0] / o[0]:.1f}x"]
                     rows.append(row)
-                    print(f"#   {cfg} {name} {kind}: median {o[0]:.3f} ms p99 {o[1]:.3f} ms"
-                          + (f"; upstream median {u[0]:.2f} ms p99 {u[1]:.2f} ms" if b else ""), flush=True)
+                    print(
+                        f"#   {cfg} {name} {kind}: median {o[0]:.3f} ms p99 {o[1]:.3f} ms"
+                        + (f"; upstream median {u[0]:.2f} ms p99 {u[1]:.2f} ms" if b else ""),
+                        flush=True,
+                    )
     header = ["sr/hop", "engine", "time", "hop (ms)", "median (ms)", "p99 (ms)", "max (ms)"]
     if up is not None:
         header += ["upstream median (ms)", "upstream p99 (ms)", "upstream max (ms)", "speed-up (medians)"]

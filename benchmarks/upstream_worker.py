@@ -18,15 +18,15 @@ object per line on stdin, one JSON reply per line on stdout; audio is exchanged 
   ``pesto.predict`` on the file's first ``s`` seconds (read with soundfile: torchaudio is stubbed in the reference
   environment, so upstream's own CLI cannot read files there).
 """
+
 import json
 import subprocess
 import sys
 import time
 
 import numpy as np
-import torch
-
 import pesto
+import torch
 
 MEMORY_CHILD = r"""
 import resource, sys, time
@@ -47,8 +47,11 @@ def main():
         req = json.loads(line)
         cmd = req["cmd"]
         if cmd == "info":
-            reply = {"torch": torch.__version__, "pesto": getattr(pesto, "__version__", "?"),
-                     "threads": torch.get_num_threads()}
+            reply = {
+                "torch": torch.__version__,
+                "pesto": getattr(pesto, "__version__", "?"),
+                "threads": torch.get_num_threads(),
+            }
         elif cmd == "threads":
             torch.set_num_threads(int(req["n"]))
             reply = {"threads": torch.get_num_threads()}
@@ -61,8 +64,9 @@ def main():
                 np.save(req["save"], act.numpy())
         elif cmd == "stream_open":
             hop = int(req["hop"])
-            model = pesto.load_model("mir-1k_g7", hop * 1000.0 / int(req["sr"]), sampling_rate=int(req["sr"]),
-                                     streaming=True, mirror=1.0)
+            model = pesto.load_model(
+                "mir-1k_g7", hop * 1000.0 / int(req["sr"]), sampling_rate=int(req["sr"]), streaming=True, mirror=1.0
+            )
             stream = {"model": model, "hop": hop, "x": torch.from_numpy(np.load(req["npy"])), "pos": 0}
             reply = {"hop_ms": float(model.hop_size)}
         elif cmd == "stream_run":
@@ -76,7 +80,7 @@ def main():
                         due += pace
                         time.sleep(max(0.0, due - time.perf_counter()))
                     p = stream["pos"]
-                    block = x[p:p + hop].reshape(1, hop)
+                    block = x[p : p + hop].reshape(1, hop)
                     t, c = time.perf_counter_ns(), time.process_time_ns()
                     model(block)
                     ns.append(time.perf_counter_ns() - t)
@@ -84,8 +88,12 @@ def main():
                     stream["pos"] = p + hop
             reply = {"ns": ns, "cpu_ns": cpu_ns}
         elif cmd == "memory":
-            out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, req["wav"], str(req["seconds"]),
-                                  str(req["chunks"])], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", MEMORY_CHILD, req["wav"], str(req["seconds"]), str(req["chunks"])],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             seconds, rss_kb = out.stdout.split()[-2:]
             reply = {"seconds": float(seconds), "peak_rss_mb": int(rss_kb) / 1024}
         elif cmd == "quit":

@@ -7,6 +7,7 @@ Importing the package is cheap: torch is imported when a name that needs it is f
 ``pesto_core.load_model``...), not at ``import pesto_core``. The light modules (``units``, ``track``, ``errors``,
 ``bundled``, ``validation``, ``writers``, ``audio``, ``device``) never import torch at module level.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -18,14 +19,34 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it (imported on first use)
 _LAZY = {
-    "predict": "core", "predict_from_files": "core", "load_model": "core", "analyse_file": "core",
+    "predict": "core",
+    "predict_from_files": "core",
+    "load_model": "core",
+    "analyse_file": "core",
     "iter_file_track": "core",
-    "select_device": "device", "available_devices": "device", "set_threads": "device", "get_threads": "device",
+    "select_device": "device",
+    "available_devices": "device",
+    "set_threads": "device",
+    "get_threads": "device",
 }
 
-__all__ = ["predict", "predict_from_files", "load_model", "analyse_file", "iter_file_track", "select_device",
-           "available_devices", "set_threads", "get_threads",
-           "PitchTrack", "PestoError", "ParameterError", "CheckpointError", "AudioError", "OutputError"]
+__all__ = [
+    "predict",
+    "predict_from_files",
+    "load_model",
+    "analyse_file",
+    "iter_file_track",
+    "select_device",
+    "available_devices",
+    "set_threads",
+    "get_threads",
+    "PitchTrack",
+    "PestoError",
+    "ParameterError",
+    "CheckpointError",
+    "AudioError",
+    "OutputError",
+]
 
 
 def __getattr__(name: str):

@@ -1,4 +1,5 @@
 """``python -m pesto_core``: the ``pesto`` command line."""
+
 import sys
 
 from .cli import main

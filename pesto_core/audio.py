@@ -3,6 +3,7 @@
 Files are read in blocks on demand (:class:`AudioReader`), so an hour-long recording is never held in memory as a
 whole, and every block is checked (NaN/Inf samples, truncation) so that a bad file gives a message naming it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,8 +46,9 @@ def audio_info(path: str | Path) -> AudioInfo:
         raise AudioError(f"{path}: contains no audio (zero length)")
     missing = _wav_missing_bytes(path) if info.format in ("WAV", "WAVEX", "RF64") else 0
     if missing > 0:
-        raise AudioError(f"{path}: truncated: the WAV header announces {missing} more bytes of audio than the file "
-                         "holds")
+        raise AudioError(
+            f"{path}: truncated: the WAV header announces {missing} more bytes of audio than the file holds"
+        )
     if info.samplerate <= 0 or info.channels <= 0:
         raise AudioError(f"{path}: invalid header (sample rate {info.samplerate}, {info.channels} channels)")
     return AudioInfo(path, int(info.samplerate), int(info.frames), int(info.channels), str(info.format))
@@ -93,8 +95,10 @@ class AudioReader:
     def __init__(self, path: str | Path, channel: Optional[int] = None):
         self.info = audio_info(path)
         if channel is not None and not 0 <= channel < self.info.channels:
-            raise AudioError(f"{self.info.path}: has {self.info.channels} channel(s), channel {channel} requested "
-                             "(channels are numbered from 0)")
+            raise AudioError(
+                f"{self.info.path}: has {self.info.channels} channel(s), channel {channel} requested "
+                "(channels are numbered from 0)"
+            )
         self.channel = channel
         self._file = sf.SoundFile(str(self.info.path))
         self._pos = 0
@@ -115,18 +119,25 @@ class AudioReader:
                 self._file.seek(start)
             block = self._file.read(stop - start, dtype="float32", always_2d=True)
         except Exception as e:
-            raise AudioError(f"{self.info.path}: corrupt or truncated audio data near sample {start} "
-                             f"({_reason(e)})") from None
+            raise AudioError(
+                f"{self.info.path}: corrupt or truncated audio data near sample {start} ({_reason(e)})"
+            ) from None
         self._pos = start + len(block)
         if len(block) < stop - start:
-            raise AudioError(f"{self.info.path}: truncated or corrupt: the header announces {self.n_samples} "
-                             f"samples but reading stopped at {start + len(block)}")
-        mono = block[:, self.channel] if self.channel is not None else (
-            block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32))
+            raise AudioError(
+                f"{self.info.path}: truncated or corrupt: the header announces {self.n_samples} "
+                f"samples but reading stopped at {start + len(block)}"
+            )
+        mono = (
+            block[:, self.channel]
+            if self.channel is not None
+            else (block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32))
+        )
         if not np.isfinite(mono).all():
             bad = start + int(np.flatnonzero(~np.isfinite(mono))[0])
-            raise AudioError(f"{self.info.path}: contains NaN or infinite samples (first at sample {bad}, "
-                             f"{bad / self.sr:.3f} s)")
+            raise AudioError(
+                f"{self.info.path}: contains NaN or infinite samples (first at sample {bad}, {bad / self.sr:.3f} s)"
+            )
         return np.ascontiguousarray(mono)
 
     def read_all(self) -> np.ndarray:

@@ -4,6 +4,7 @@ In a source checkout the weights live in the repository's top-level ``resources/
 files as the package data ``pesto_core/resources/`` (``pyproject.toml`` maps the one onto the other), so an
 installed package finds its models from any working directory.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -12,6 +12,7 @@ Two formats are accepted:
 
 Both give a :class:`Checkpoint`: the model's configuration as plain Python values plus its ``state_dict``.
 """
+
 from __future__ import annotations
 
 import collections
@@ -73,6 +74,7 @@ class Checkpoint:
 # --------------------------------------------------------------------------------------------------------------------
 # allow-listed unpickling of original checkpoints
 
+
 class _OmegaStandIn:
     """Inert replacement for omegaconf containers and nodes: only remembers its pickled state."""
 
@@ -88,10 +90,16 @@ def _stand_in(name: str) -> type:
 
 
 _OMEGACONF_CLASSES = {
-    ("omegaconf.dictconfig", "DictConfig"), ("omegaconf.listconfig", "ListConfig"),
-    ("omegaconf.nodes", "AnyNode"), ("omegaconf.nodes", "StringNode"), ("omegaconf.nodes", "IntegerNode"),
-    ("omegaconf.nodes", "FloatNode"), ("omegaconf.nodes", "BooleanNode"), ("omegaconf.nodes", "ValueNode"),
-    ("omegaconf.base", "ContainerMetadata"), ("omegaconf.base", "Metadata"),
+    ("omegaconf.dictconfig", "DictConfig"),
+    ("omegaconf.listconfig", "ListConfig"),
+    ("omegaconf.nodes", "AnyNode"),
+    ("omegaconf.nodes", "StringNode"),
+    ("omegaconf.nodes", "IntegerNode"),
+    ("omegaconf.nodes", "FloatNode"),
+    ("omegaconf.nodes", "BooleanNode"),
+    ("omegaconf.nodes", "ValueNode"),
+    ("omegaconf.base", "ContainerMetadata"),
+    ("omegaconf.base", "Metadata"),
 }
 _STAND_INS = {key: _stand_in(key[1]) for key in _OMEGACONF_CLASSES}
 
@@ -99,12 +107,20 @@ _STAND_INS = {key: _stand_in(key[1]) for key in _OMEGACONF_CLASSES}
 _SAFE_GLOBALS = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("collections", "defaultdict"): collections.defaultdict,
-    ("builtins", "dict"): dict, ("__builtin__", "dict"): dict,
-    ("builtins", "list"): list, ("__builtin__", "list"): list,
-    ("builtins", "set"): set, ("builtins", "tuple"): tuple,
-    ("builtins", "int"): int, ("__builtin__", "long"): int, ("__builtin__", "int"): int,
-    ("builtins", "float"): float, ("builtins", "str"): str, ("builtins", "bool"): bool,
-    ("builtins", "object"): object, ("__builtin__", "object"): object,
+    ("builtins", "dict"): dict,
+    ("__builtin__", "dict"): dict,
+    ("builtins", "list"): list,
+    ("__builtin__", "list"): list,
+    ("builtins", "set"): set,
+    ("builtins", "tuple"): tuple,
+    ("builtins", "int"): int,
+    ("__builtin__", "long"): int,
+    ("__builtin__", "int"): int,
+    ("builtins", "float"): float,
+    ("builtins", "str"): str,
+    ("builtins", "bool"): bool,
+    ("builtins", "object"): object,
+    ("__builtin__", "object"): object,
     ("typing", "Any"): object,
     ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
@@ -121,8 +137,10 @@ class _AllowListUnpickler(pickle.Unpickler):
             return _SAFE_GLOBALS[key]
         if module == "torch" and name.endswith("Storage"):  # torch's own wrapper maps these first
             return getattr(torch, name)
-        raise CheckpointError(f"refusing to load: the file references '{module}.{name}', which is not allowed in a "
-                              "PESTO checkpoint (it could run code)")
+        raise CheckpointError(
+            f"refusing to load: the file references '{module}.{name}', which is not allowed in a "
+            "PESTO checkpoint (it could run code)"
+        )
 
 
 # torch.load wants a module-like object exposing Unpickler (and load for legacy files)
@@ -154,6 +172,7 @@ def _plain(obj: Any) -> Any:
 
 # --------------------------------------------------------------------------------------------------------------------
 
+
 def resolve(name_or_path: str | Path) -> Path:
     """Path of a checkpoint given a bundled model name (``"mir-1k_g7"``) or a file path."""
     path = Path(name_or_path).expanduser()
@@ -162,8 +181,10 @@ def resolve(name_or_path: str | Path) -> Path:
     bundled = bundled_path(str(name_or_path))
     if bundled is not None:
         return bundled
-    raise CheckpointError(f"{name_or_path}: no such checkpoint file, and not a bundled model name "
-                          f"(bundled: {', '.join(bundled_models()) or 'none'})")
+    raise CheckpointError(
+        f"{name_or_path}: no such checkpoint file, and not a bundled model name "
+        f"(bundled: {', '.join(bundled_models()) or 'none'})"
+    )
 
 
 def load_checkpoint(name_or_path: str | Path = DEFAULT_MODEL) -> Checkpoint:
@@ -195,8 +216,7 @@ def load_checkpoint(name_or_path: str | Path = DEFAULT_MODEL) -> Checkpoint:
 
 def _to_checkpoint(raw: Any, path: Path) -> Checkpoint:
     if not isinstance(raw, dict) or not {"hparams", "hcqt_params", "state_dict"} <= raw.keys():
-        raise CheckpointError(f"{path}: not a PESTO checkpoint (expected keys 'hparams', 'hcqt_params', "
-                              "'state_dict')")
+        raise CheckpointError(f"{path}: not a PESTO checkpoint (expected keys 'hparams', 'hcqt_params', 'state_dict')")
     hparams = raw["hparams"]
     state_dict = raw["state_dict"]
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):

@@ -1,5 +1,6 @@
 """Python API, named as upstream PESTO's: ``load_model``, ``predict``, ``predict_from_files``; plus ``analyse_file``
 and ``iter_file_track`` for applications that want progress, cancellation and partial results."""
+
 from __future__ import annotations
 
 import warnings
@@ -24,9 +25,16 @@ from .units import semitones_to_hz
 from .validation import check_reduction
 
 
-def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampling_rate: Optional[int] = None,
-               *, reduction: Optional[str] = None, device=None, chunk_frames: int = DEFAULT_CHUNK_FRAMES,
-               **kwargs) -> torch.nn.Module:
+def load_model(
+    name_or_path: str = DEFAULT_MODEL,
+    step_size: float = 10.0,
+    sampling_rate: Optional[int] = None,
+    *,
+    reduction: Optional[str] = None,
+    device=None,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    **kwargs,
+) -> torch.nn.Module:
     """Load a PESTO model (bundled name or checkpoint path) as an ``nn.Module`` in eval mode.
 
     The module's forward is ``(x, sr=None, convert_to_freq=False, return_activations=True)`` and returns
@@ -35,8 +43,9 @@ def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampl
     if kwargs.get("streaming"):
         from .stream import load_streaming_model  # streaming machinery is loaded only when asked for
 
-        return load_streaming_model(name_or_path, step_size, sampling_rate, device=device, reduction=reduction,
-                                    **kwargs)
+        return load_streaming_model(
+            name_or_path, step_size, sampling_rate, device=device, reduction=reduction, **kwargs
+        )
     for key in ("streaming", "mirror", "max_batch_size"):
         kwargs.pop(key, None)
     if kwargs:
@@ -50,10 +59,20 @@ def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampl
     return model
 
 
-def predict(x, sr: int, step_size: float = 10., model_name: str = DEFAULT_MODEL, reduction: str = "alwa",
-            num_chunks: int = 1, convert_to_freq: bool = True, inference_mode: bool = True, no_grad: bool = True,
-            device=None, model: Optional[PestoModel] = None, refine: bool = False
-            ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def predict(
+    x,
+    sr: int,
+    step_size: float = 10.0,
+    model_name: str = DEFAULT_MODEL,
+    reduction: str = "alwa",
+    num_chunks: int = 1,
+    convert_to_freq: bool = True,
+    inference_mode: bool = True,
+    no_grad: bool = True,
+    device=None,
+    model: Optional[PestoModel] = None,
+    refine: bool = False,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pitch of an audio signal.
 
     Parameters
@@ -86,15 +105,18 @@ def predict(x, sr: int, step_size: float = 10., model_name: str = DEFAULT_MODEL,
     if x.ndim not in (1, 2):
         raise ParameterError(f"audio must have shape (samples,) or (batch, samples), got {tuple(x.shape)}")
     check_reduction(reduction)
-    grad_ctx = torch.inference_mode() if (no_grad and inference_mode) else (
-        torch.no_grad() if no_grad else torch.enable_grad())
+    grad_ctx = (
+        torch.inference_mode()
+        if (no_grad and inference_mode)
+        else (torch.no_grad() if no_grad else torch.enable_grad())
+    )
     with grad_ctx:
         if model is None:
             model = load_model(model_name, step_size, device=device if device is not None else x.device)
         model.reduction = reduction
-        pitch, confidence, _volume, activations = model(x.to(model.device), sr=sr,
-                                                        convert_to_freq=convert_to_freq and not refine,
-                                                        num_chunks=num_chunks)
+        pitch, confidence, _volume, activations = model(
+            x.to(model.device), sr=sr, convert_to_freq=convert_to_freq and not refine, num_chunks=num_chunks
+        )
         if refine:
             pitch = _refine_rows(model, x, pitch, sr)
             if convert_to_freq:
@@ -108,14 +130,32 @@ def _refine_rows(model: PestoModel, x: torch.Tensor, pitch: torch.Tensor, sr: in
     """Refined pitch (semitones) of each row of ``x`` ((samples,) or (batch, samples)); same shape as ``pitch``."""
     rows = x.detach().to("cpu", torch.float32).reshape(-1, x.shape[-1]).numpy()
     p = pitch.detach().cpu().reshape(len(rows), -1).numpy()
-    out = np.stack([refine_signal(r, q, sr=sr, hop_length=model.hop_length, kernel_width=model.vqt.kernel_width,
-                                  bins_per_semitone=model.bins_per_semitone) for r, q in zip(rows, p)])
+    out = np.stack(
+        [
+            refine_signal(
+                r,
+                q,
+                sr=sr,
+                hop_length=model.hop_length,
+                kernel_width=model.vqt.kernel_width,
+                bins_per_semitone=model.bins_per_semitone,
+            )
+            for r, q in zip(rows, p)
+        ]
+    )
     return torch.from_numpy(out).reshape(pitch.shape).to(pitch.device)
 
 
-def iter_file_track(path: Union[str, Path], model: PestoModel, *, num_chunks: int = 1, keep_activations: bool = True,
-                    channel: Optional[int] = None, refine: bool = False, smooth: bool = False
-                    ) -> Iterator[Tuple[PitchTrack, int]]:
+def iter_file_track(
+    path: Union[str, Path],
+    model: PestoModel,
+    *,
+    num_chunks: int = 1,
+    keep_activations: bool = True,
+    channel: Optional[int] = None,
+    refine: bool = False,
+    smooth: bool = False,
+) -> Iterator[Tuple[PitchTrack, int]]:
     """Analyse an audio file chunk by chunk, reading it from disk as it goes (bounded memory).
 
     With ``refine``, the decoded pitch is refined to the cent (:mod:`pesto_core.refine`) and the pieces'
@@ -133,30 +173,42 @@ def iter_file_track(path: Union[str, Path], model: PestoModel, *, num_chunks: in
         The file cannot be read, is empty, truncated, or holds NaN/Inf samples.
     """
     # the glitch filter decodes a glitch again from its activations: it always has them
-    pieces = _file_pieces(path, model, num_chunks=num_chunks, keep_activations=keep_activations or smooth,
-                          channel=channel, refine=refine)
+    pieces = _file_pieces(
+        path, model, num_chunks=num_chunks, keep_activations=keep_activations or smooth, channel=channel, refine=refine
+    )
     if smooth:
         pieces = _deglitched(pieces, keep_activations)
     yield from pieces
 
 
-def _deglitched(pieces: Iterator[Tuple[PitchTrack, int]], keep_activations: bool
-                ) -> Iterator[Tuple[PitchTrack, int]]:
+def _deglitched(pieces: Iterator[Tuple[PitchTrack, int]], keep_activations: bool) -> Iterator[Tuple[PitchTrack, int]]:
     """The pieces with the glitch filter applied across their boundaries (results independent of the chunking)."""
     glitch = GlitchFilter(1)
     total, last = 0, None
 
     def piece(track: PitchTrack, fields: dict) -> PitchTrack:
-        return replace(track, time_s=fields["time_s"], pitch_semitones=fields["pitch_semitones"][0],
-                       confidence=fields["confidence"][0], volume=fields["volume"][0],
-                       activations=fields["activations"][0] if keep_activations else None,
-                       decoding=track.decoding + "+smooth")
+        return replace(
+            track,
+            time_s=fields["time_s"],
+            pitch_semitones=fields["pitch_semitones"][0],
+            confidence=fields["confidence"][0],
+            volume=fields["volume"][0],
+            activations=fields["activations"][0] if keep_activations else None,
+            decoding=track.decoding + "+smooth",
+        )
 
     for track, total in pieces:
         last = track
-        fields = glitch.push(dict(time_s=track.time_s, frame_index=np.arange(len(track)),
-                                  pitch_semitones=track.pitch_semitones[None], confidence=track.confidence[None],
-                                  volume=track.volume[None], activations=track.activations[None]))
+        fields = glitch.push(
+            dict(
+                time_s=track.time_s,
+                frame_index=np.arange(len(track)),
+                pitch_semitones=track.pitch_semitones[None],
+                confidence=track.confidence[None],
+                volume=track.volume[None],
+                activations=track.activations[None],
+            )
+        )
         if len(fields["time_s"]):
             yield piece(track, fields), total
     rest = glitch.flush()
@@ -164,8 +216,9 @@ def _deglitched(pieces: Iterator[Tuple[PitchTrack, int]], keep_activations: bool
         yield piece(last, rest), total
 
 
-def _file_pieces(path, model: PestoModel, *, num_chunks: int, keep_activations: bool, channel: Optional[int],
-                 refine: bool) -> Iterator[Tuple[PitchTrack, int]]:
+def _file_pieces(
+    path, model: PestoModel, *, num_chunks: int, keep_activations: bool, channel: Optional[int], refine: bool
+) -> Iterator[Tuple[PitchTrack, int]]:
     with AudioReader(path, channel) as reader:
         model.set_sample_rate(reader.sr)
         total = model.n_frames(reader.n_samples)
@@ -176,28 +229,57 @@ def _file_pieces(path, model: PestoModel, *, num_chunks: int, keep_activations: 
                 pitch = reduce_activations(acts, model.reduction).cpu().numpy()
                 n = acts.shape[0]
                 if refine:
-                    pitch = refine_frames(reader, reader.n_samples, t0, pitch, sr=sr, hop_length=hop,
-                                          kernel_width=model.vqt.kernel_width,
-                                          bins_per_semitone=model.bins_per_semitone)
-                yield PitchTrack(
-                    time_s=np.arange(t0, t0 + n, dtype=np.float64) * hop / sr,
-                    pitch_semitones=pitch,
-                    confidence=out["confidence"].cpu().numpy(),
-                    volume=out["volume"].cpu().numpy(),
-                    activations=acts.cpu().numpy() if keep_activations else None,
-                    sr=sr, hop_length=hop, step_ms=model.step_size, model_name=model.checkpoint_name,
-                    reduction=model.reduction, decoding=model.reduction + ("+refine" if refine else "")), total
+                    pitch = refine_frames(
+                        reader,
+                        reader.n_samples,
+                        t0,
+                        pitch,
+                        sr=sr,
+                        hop_length=hop,
+                        kernel_width=model.vqt.kernel_width,
+                        bins_per_semitone=model.bins_per_semitone,
+                    )
+                yield (
+                    PitchTrack(
+                        time_s=np.arange(t0, t0 + n, dtype=np.float64) * hop / sr,
+                        pitch_semitones=pitch,
+                        confidence=out["confidence"].cpu().numpy(),
+                        volume=out["volume"].cpu().numpy(),
+                        activations=acts.cpu().numpy() if keep_activations else None,
+                        sr=sr,
+                        hop_length=hop,
+                        step_ms=model.step_size,
+                        model_name=model.checkpoint_name,
+                        reduction=model.reduction,
+                        decoding=model.reduction + ("+refine" if refine else ""),
+                    ),
+                    total,
+                )
 
 
-def analyse_file(path: Union[str, Path], model: PestoModel, *, num_chunks: int = 1, keep_activations: bool = True,
-                 channel: Optional[int] = None,
-                 progress: Optional[Callable[[int, int], None]] = None, refine: bool = False,
-                 smooth: bool = False) -> PitchTrack:
+def analyse_file(
+    path: Union[str, Path],
+    model: PestoModel,
+    *,
+    num_chunks: int = 1,
+    keep_activations: bool = True,
+    channel: Optional[int] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+    refine: bool = False,
+    smooth: bool = False,
+) -> PitchTrack:
     """Whole-file :class:`PitchTrack`; ``progress(frames_done, frames_total)`` is called after each chunk;
     ``refine`` and ``smooth`` as :func:`iter_file_track`."""
     parts, done = [], 0
-    for piece, total in iter_file_track(path, model, num_chunks=num_chunks, keep_activations=keep_activations,
-                                        channel=channel, refine=refine, smooth=smooth):
+    for piece, total in iter_file_track(
+        path,
+        model,
+        num_chunks=num_chunks,
+        keep_activations=keep_activations,
+        channel=channel,
+        refine=refine,
+        smooth=smooth,
+    ):
         parts.append(piece)
         done += len(piece)
         if progress is not None:
@@ -205,13 +287,23 @@ def analyse_file(path: Union[str, Path], model: PestoModel, *, num_chunks: int =
     return PitchTrack.concatenate(parts)
 
 
-def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str = DEFAULT_MODEL,
-                       output: Optional[str] = None, step_size: float = 10., reduction: str = "alwa",
-                       export_format: Sequence[str] = ("csv",), no_convert_to_freq: bool = False,
-                       num_chunks: int = 1, gpu: int = -1,
-                       report: Optional[Callable[[str], None]] = None,
-                       progress: Optional[Callable[[str, int, int], None]] = None, refine: bool = False,
-                       smooth: bool = False, a4_hz: float = 440.0, midi_bends: bool = False) -> int:
+def predict_from_files(
+    audio_files: Union[str, Sequence[str]],
+    model_name: str = DEFAULT_MODEL,
+    output: Optional[str] = None,
+    step_size: float = 10.0,
+    reduction: str = "alwa",
+    export_format: Sequence[str] = ("csv",),
+    no_convert_to_freq: bool = False,
+    num_chunks: int = 1,
+    gpu: int = -1,
+    report: Optional[Callable[[str], None]] = None,
+    progress: Optional[Callable[[str, int, int], None]] = None,
+    refine: bool = False,
+    smooth: bool = False,
+    a4_hz: float = 440.0,
+    midi_bends: bool = False,
+) -> int:
     """Analyse files and write ``<stem>.f0.csv`` / ``.npz`` / ``.png`` next to them (or into ``output``).
 
     ``a4_hz``, ``midi_bends``: for the ``notes`` / ``mid`` formats (:func:`pesto_core.writers.write_track`).
@@ -240,8 +332,9 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
     for file in audio_files:  # nothing silently overwritten: refuse before any work
         stem = os.path.abspath(output_stem(file, output, no_convert_to_freq))
         if owners.setdefault(stem, os.path.realpath(file)) != os.path.realpath(file):
-            raise ParameterError(f"{file} and {owners[stem]} would both write {stem}.{formats[0]}: nothing was "
-                                 "analysed")
+            raise ParameterError(
+                f"{file} and {owners[stem]} would both write {stem}.{formats[0]}: nothing was analysed"
+            )
     report = report or (lambda msg: warnings.warn(msg, stacklevel=2))
     model = load_model(model_name, step_size, reduction=reduction, device=select_device(gpu=gpu))
     failures = 0
@@ -249,13 +342,19 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
         if progress:
             progress(str(file), 0, 1)
         try:
-            track = analyse_file(file, model, num_chunks=num_chunks, refine=refine, smooth=smooth,
-                                 keep_activations=bool({"npz", "png"} & set(formats)),
-                                 progress=(lambda done, total, f=file: progress(str(f), done, total))
-                                 if progress else None)
+            track = analyse_file(
+                file,
+                model,
+                num_chunks=num_chunks,
+                refine=refine,
+                smooth=smooth,
+                keep_activations=bool({"npz", "png"} & set(formats)),
+                progress=(lambda done, total, f=file: progress(str(f), done, total)) if progress else None,
+            )
             stem = output_stem(file, output, no_convert_to_freq)
-            write_track(track, stem, formats, convert_to_freq=not no_convert_to_freq, a4_hz=a4_hz,
-                        midi_bends=midi_bends)
+            write_track(
+                track, stem, formats, convert_to_freq=not no_convert_to_freq, a4_hz=a4_hz, midi_bends=midi_bends
+            )
         except PestoError as e:
             failures += 1
             report(str(e))

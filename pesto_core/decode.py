@@ -10,6 +10,7 @@ Reductions:
 * ``alwa`` (argmax-local weighted average, as CREPE): the expectation over the ``2 * bps - 1`` bins centred on the
   argmax (indices clipped at the edges).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -3,6 +3,7 @@
 Kept apart from the entry points (``core``, ``stream``) so that both use it without importing each other. Each function
 imports torch when it is called (this module itself is light); GUIs call them from worker threads only.
 """
+
 from __future__ import annotations
 
 import warnings

@@ -27,6 +27,7 @@ products, real arithmetic: ``|z| = sqrt(re^2 + im^2)``), so it runs in any ONNX 
 the same function differently (e.g. FFT convolutions), hence a tolerance. NaN/Inf samples are replaced by zeros
 and the frame they complete gets confidence 0, as in the eager engine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -109,15 +110,16 @@ class StreamStep(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def forward(self, block: torch.Tensor, cache: torch.Tensor
-                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, block: torch.Tensor, cache: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         finite = torch.isfinite(block)
         clean = finite.all(dim=1)
         x = torch.where(finite, block, torch.zeros_like(block))  # bad samples never enter the state
         buf = torch.cat([cache, x], dim=1)  # (batch, Z + hop): the window's real samples
-        cache_out = buf[:, self.hop_length:]
+        cache_out = buf[:, self.hop_length :]
         y = F.conv1d(buf.unsqueeze(1), self.vqt_weight, stride=self.hop_length)[:, :, 0]  # (batch, 2 * n_bins)
-        re, im = y[:, :self.n_bins], y[:, self.n_bins:]  # sqrt(l_k) is folded into the weights
+        re, im = y[:, : self.n_bins], y[:, self.n_bins :]  # sqrt(l_k) is folded into the weights
         magnitude = torch.sqrt(re * re + im * im)  # |z| in real arithmetic (ONNX has no complex numbers)
         db = torch.log10(torch.clamp(magnitude, min=self.eps)) * 20.0
         log_power = db * self.ln10_over_10  # the encoder's input, as the eager engine (see PestoModel)
@@ -125,7 +127,7 @@ class StreamStep(nn.Module):
         volume = power.sum(dim=1)
         confidence = self.confidence(power, log_power)
         confidence = torch.where(clean, confidence, torch.zeros_like(confidence))
-        activations = self.encoder.published(log_power[:, self.crop_lo:self.crop_hi])
+        activations = self.encoder.published(log_power[:, self.crop_lo : self.crop_hi])
         activations = activations.index_select(1, self.roll_index)
         pitch = decode(activations, self.pitches, self.alwa_offsets, self.reduction)
         return pitch, confidence, volume, activations, cache_out
@@ -207,6 +209,7 @@ def write_onnx(step: StreamStep, batch: int, path: Path) -> Path:
         raise ParameterError("ONNX export needs the 'onnx' package: pip install -e '.[export]'") from None
     try:
         import onnxscript  # noqa: F401
+
         dynamo = True
     except ImportError:
         dynamo = False
@@ -218,14 +221,29 @@ def write_onnx(step: StreamStep, batch: int, path: Path) -> Path:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")  # exporter progress and deprecation notices
             if dynamo:
-                program = torch.onnx.export(step, args, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
-                                            opset_version=ONNX_OPSET, dynamo=True, external_data=False,
-                                            verbose=False)
+                program = torch.onnx.export(
+                    step,
+                    args,
+                    input_names=INPUT_NAMES,
+                    output_names=OUTPUT_NAMES,
+                    opset_version=ONNX_OPSET,
+                    dynamo=True,
+                    external_data=False,
+                    verbose=False,
+                )
                 data = program.model_proto.SerializeToString()
             else:
                 buffer = io.BytesIO()
-                torch.onnx.export(step, args, buffer, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
-                                  opset_version=ONNX_OPSET, dynamo=False, do_constant_folding=True)
+                torch.onnx.export(
+                    step,
+                    args,
+                    buffer,
+                    input_names=INPUT_NAMES,
+                    output_names=OUTPUT_NAMES,
+                    opset_version=ONNX_OPSET,
+                    dynamo=False,
+                    do_constant_folding=True,
+                )
                 data = buffer.getvalue()
     finally:
         exporter_log.setLevel(level)
@@ -236,23 +254,37 @@ def write_onnx(step: StreamStep, batch: int, path: Path) -> Path:
 def metadata(spec: ExportSpec, step: StreamStep) -> dict:
     g = step.geometry
     return {
-        "model": spec.model_name, "sample_rate_hz": spec.sr, "hop_length": spec.hop_length, "batch": spec.batch,
-        "mirror": spec.mirror, "reduction": step.reduction, "cache_length": g.cache,
-        "kernel_width": g.kernel_width, "mirrored_samples": g.mirrored,
-        "latency_samples": g.lag, "latency_s": g.lag / g.sr,
+        "model": spec.model_name,
+        "sample_rate_hz": spec.sr,
+        "hop_length": spec.hop_length,
+        "batch": spec.batch,
+        "mirror": spec.mirror,
+        "reduction": step.reduction,
+        "cache_length": g.cache,
+        "kernel_width": g.kernel_width,
+        "mirrored_samples": g.mirrored,
+        "latency_samples": g.lag,
+        "latency_s": g.lag / g.sr,
         "frame_time_rule": "frame k (k = 0, 1, ... since the stream start) is centred on sample (k + 1) * hop - "
-                           "latency_samples: time_s = ((k + 1) * hop_length - latency_samples) / sample_rate_hz",
-        "pitch_unit": "MIDI semitones (69 = A4 = 440 Hz)", "volume": "total VQT power (linear)",
+        "latency_samples: time_s = ((k + 1) * hop_length - latency_samples) / sample_rate_hz",
+        "pitch_unit": "MIDI semitones (69 = A4 = 440 Hz)",
+        "volume": "total VQT power (linear)",
         "activations": f"distribution over {128 * step.bins_per_semitone} bins, bin i = MIDI pitch i / "
-                       f"{step.bins_per_semitone}",
-        "onnx": {"opset": ONNX_OPSET, "inputs": {"audio": [spec.batch, spec.hop_length],
-                                                 "cache_in": [spec.batch, g.cache]},
-                 "outputs": {"pitch_semitones": [spec.batch], "confidence": [spec.batch], "volume": [spec.batch],
-                             "activations": [spec.batch, 128 * step.bins_per_semitone],
-                             "cache_out": [spec.batch, g.cache]},
-                 "state": "pass zeros as cache_in for the first block, then each call's cache_out"},
+        f"{step.bins_per_semitone}",
+        "onnx": {
+            "opset": ONNX_OPSET,
+            "inputs": {"audio": [spec.batch, spec.hop_length], "cache_in": [spec.batch, g.cache]},
+            "outputs": {
+                "pitch_semitones": [spec.batch],
+                "confidence": [spec.batch],
+                "volume": [spec.batch],
+                "activations": [spec.batch, 128 * step.bins_per_semitone],
+                "cache_out": [spec.batch, g.cache],
+            },
+            "state": "pass zeros as cache_in for the first block, then each call's cache_out",
+        },
         "torchscript": "module(block (batch, hop) float32) -> pitch_semitones, confidence, volume, activations; "
-                       "module.reset() starts a new stream",
+        "module.reset() starts a new stream",
     }
 
 
@@ -272,8 +304,8 @@ def test_signal(sr: int, seconds: float = 3.0, seed: int = 0) -> np.ndarray:
     for h in range(1, 6):
         if h * f0.max() < sr / 2:
             x += 0.3 / h * np.sin(h * phase)
-    x[int(0.6 * n):int(0.7 * n)] = 0.0
-    x[int(0.85 * n):] = 0.05 * rng.standard_normal(n - int(0.85 * n))
+    x[int(0.6 * n) : int(0.7 * n)] = 0.0
+    x[int(0.85 * n) :] = 0.05 * rng.standard_normal(n - int(0.85 * n))
     return x.astype(np.float32)
 
 
@@ -289,9 +321,11 @@ def eager_outputs(model: PestoModel, spec: ExportSpec, signals: np.ndarray, redu
     model.reduction = reduction
     eager = StreamingPestoModel(model, spec.sr, spec.hop_length, mirror=spec.mirror, max_batch_size=spec.batch)
     hop = spec.hop_length
-    outs = [eager(torch.from_numpy(signals[:, i:i + hop])) for i in range(0, signals.shape[1], hop)]
-    return {k: torch.cat([o[j] for o in outs], dim=1).numpy() for j, k in
-            enumerate(("pitch_semitones", "confidence", "volume", "activations"))}
+    outs = [eager(torch.from_numpy(signals[:, i : i + hop])) for i in range(0, signals.shape[1], hop)]
+    return {
+        k: torch.cat([o[j] for o in outs], dim=1).numpy()
+        for j, k in enumerate(("pitch_semitones", "confidence", "volume", "activations"))
+    }
 
 
 def run_torchscript(path: Path, signals: np.ndarray, hop: int) -> Dict[str, np.ndarray]:
@@ -302,9 +336,11 @@ def run_torchscript(path: Path, signals: np.ndarray, hop: int) -> Dict[str, np.n
     outs = []
     with torch.inference_mode():
         for i in range(0, signals.shape[1], hop):
-            outs.append([o.clone() for o in module(torch.from_numpy(signals[:, i:i + hop]))])
-    return {k: torch.stack([o[j] for o in outs], dim=1).numpy() for j, k in
-            enumerate(("pitch_semitones", "confidence", "volume", "activations"))}
+            outs.append([o.clone() for o in module(torch.from_numpy(signals[:, i : i + hop]))])
+    return {
+        k: torch.stack([o[j] for o in outs], dim=1).numpy()
+        for j, k in enumerate(("pitch_semitones", "confidence", "volume", "activations"))
+    }
 
 
 def run_onnx(path: Path, signals: np.ndarray, hop: int, cache_length: int) -> Dict[str, np.ndarray]:
@@ -317,14 +353,18 @@ def run_onnx(path: Path, signals: np.ndarray, hop: int, cache_length: int) -> Di
     outs = []
     for i in range(0, signals.shape[1], hop):
         pitch, confidence, volume, activations, cache = session.run(
-            None, {"audio": np.ascontiguousarray(signals[:, i:i + hop]), "cache_in": cache})
+            None, {"audio": np.ascontiguousarray(signals[:, i : i + hop]), "cache_in": cache}
+        )
         outs.append((pitch, confidence, volume, activations))
-    return {k: np.stack([o[j] for o in outs], axis=1) for j, k in
-            enumerate(("pitch_semitones", "confidence", "volume", "activations"))}
+    return {
+        k: np.stack([o[j] for o in outs], axis=1)
+        for j, k in enumerate(("pitch_semitones", "confidence", "volume", "activations"))
+    }
 
 
-def compare(ours: Dict[str, np.ndarray], ref: Dict[str, np.ndarray], atol: float = DEFAULT_ATOL
-            ) -> Tuple[bool, Dict[str, float]]:
+def compare(
+    ours: Dict[str, np.ndarray], ref: Dict[str, np.ndarray], atol: float = DEFAULT_ATOL
+) -> Tuple[bool, Dict[str, float]]:
     """Differences between exported and eager outputs, and whether they are within tolerance."""
     diffs = {
         "activations": float(np.abs(ours["activations"] - ref["activations"]).max()),
@@ -334,8 +374,12 @@ def compare(ours: Dict[str, np.ndarray], ref: Dict[str, np.ndarray], atol: float
     }
     share = float((np.abs(ours["pitch_semitones"] - ref["pitch_semitones"]) <= atol).mean())
     diffs["pitch_share_within_atol"] = share
-    ok = (diffs["activations"] <= atol and diffs["confidence"] <= atol and diffs["volume_rel"] <= atol
-          and share >= PITCH_SHARE)
+    ok = (
+        diffs["activations"] <= atol
+        and diffs["confidence"] <= atol
+        and diffs["volume_rel"] <= atol
+        and share >= PITCH_SHARE
+    )
     return ok, diffs
 
 
@@ -344,14 +388,22 @@ def read_audio(path: Path, sr: int) -> np.ndarray:
 
     x, file_sr = load_audio(path)
     if file_sr != sr:
-        raise AudioError(f"{path}: sample rate {file_sr} Hz, but the export is for {sr} Hz (pass a file at {sr} Hz, "
-                         f"or no --audio for a synthesised signal)")
+        raise AudioError(
+            f"{path}: sample rate {file_sr} Hz, but the export is for {sr} Hz (pass a file at {sr} Hz, "
+            f"or no --audio for a synthesised signal)"
+        )
     return np.asarray(x, np.float32)
 
 
-def export(spec: ExportSpec, out_dir: Path, formats: Sequence[str] = ("torchscript", "onnx"),
-           audio: Optional[np.ndarray] = None, atol: float = DEFAULT_ATOL, reduction: Optional[str] = None,
-           log=print) -> Tuple[bool, Dict[str, Dict[str, float]], List[Path]]:
+def export(
+    spec: ExportSpec,
+    out_dir: Path,
+    formats: Sequence[str] = ("torchscript", "onnx"),
+    audio: Optional[np.ndarray] = None,
+    atol: float = DEFAULT_ATOL,
+    reduction: Optional[str] = None,
+    log=print,
+) -> Tuple[bool, Dict[str, Dict[str, float]], List[Path]]:
     """Write the requested formats into ``out_dir`` and validate each against the eager engine.
 
     Returns
@@ -378,22 +430,27 @@ def export(spec: ExportSpec, out_dir: Path, formats: Sequence[str] = ("torchscri
             try:
                 ours = run_onnx(path, signals, spec.hop_length, step.cache_length)
             except ImportError:
-                raise ParameterError("validating the ONNX file needs onnxruntime: pip install -e '.[export]'") \
-                    from None
+                raise ParameterError("validating the ONNX file needs onnxruntime: pip install -e '.[export]'") from None
         else:
             raise ParameterError(f"unknown format '{fmt}' (torchscript, onnx)")
         ok, diffs = compare(ours, ref, atol)
         written.append(path)
         results[fmt] = diffs
         ok_all &= ok
-        log(f"{path}: {'OK' if ok else 'MISMATCH'} against the eager engine on {signals.shape[1] / spec.sr:.2f} s x "
+        log(
+            f"{path}: {'OK' if ok else 'MISMATCH'} against the eager engine on {signals.shape[1] / spec.sr:.2f} s x "
             f"{spec.batch} stream(s): max |diff| activations {diffs['activations']:.2e}, confidence "
             f"{diffs['confidence']:.2e}, volume (relative) {diffs['volume_rel']:.2e}, pitch "
             f"{diffs['pitch_semitones']:.2e} semitones ({diffs['pitch_share_within_atol']:.2%} of frames within "
-            f"{atol:g}); tolerance {atol:g}")
+            f"{atol:g}); tolerance {atol:g}"
+        )
     meta = metadata(spec, step)
-    meta["validation"] = {"atol": atol, "seconds": signals.shape[1] / spec.sr, "max_differences": results,
-                          "ok": bool(ok_all)}
+    meta["validation"] = {
+        "atol": atol,
+        "seconds": signals.shape[1] / spec.sr,
+        "max_differences": results,
+        "ok": bool(ok_all),
+    }
     meta_path = out_dir / f"{spec.stem}.json"
     _atomic_bytes(meta_path, (json.dumps(meta, indent=2) + "\n").encode())
     written.append(meta_path)
@@ -402,9 +459,11 @@ def export(spec: ExportSpec, out_dir: Path, formats: Sequence[str] = ("torchscri
 
 # ------------------------------------------------------------------------------------------------------ CLI
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pesto_core.export",
-                                description="Export PESTO's streaming model (fixed sample rate, hop and batch) as "
-                                            "TorchScript and ONNX, validated against the eager engine.")
+    p = argparse.ArgumentParser(
+        prog="python -m pesto_core.export",
+        description="Export PESTO's streaming model (fixed sample rate, hop and batch) as "
+        "TorchScript and ONNX, validated against the eager engine.",
+    )
     p.add_argument("--sr", type=int, required=True, help="sample rate in Hz")
     hop = p.add_mutually_exclusive_group()
     hop.add_argument("--hop", type=int, help="hop in samples")
@@ -412,8 +471,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1, help="streams per call (default 1)")
     p.add_argument("--mirror", type=float, default=1.0, help="fraction of the future half-window zeroed (default 1)")
     p.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the files")
-    p.add_argument("-m", "--model", default=DEFAULT_MODEL,
-                   help=f"bundled model or checkpoint (default {DEFAULT_MODEL})")
+    p.add_argument(
+        "-m", "--model", default=DEFAULT_MODEL, help=f"bundled model or checkpoint (default {DEFAULT_MODEL})"
+    )
     p.add_argument("-r", "--reduction", choices=REDUCTIONS, default=None, help="pitch reduction (default: model's)")
     p.add_argument("-f", "--formats", nargs="+", choices=("torchscript", "onnx"), default=["torchscript", "onnx"])
     p.add_argument("--audio", type=Path, help="audio file at --sr for the validation (default: synthesised)")
@@ -438,13 +498,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 import onnx  # noqa: F401
                 import onnxruntime  # noqa: F401
             except ImportError as e:
-                print(f"pesto export: error: ONNX export needs onnx and onnxruntime ({e}): "
-                      f"pip install -e '.[export]' (or -f torchscript)", file=sys.stderr)
+                print(
+                    f"pesto export: error: ONNX export needs onnx and onnxruntime ({e}): "
+                    f"pip install -e '.[export]' (or -f torchscript)",
+                    file=sys.stderr,
+                )
                 return 3
         spec = ExportSpec(args.model, args.sr, hop, args.batch, args.mirror)
         audio = None
         if args.audio is not None:
-            audio = read_audio(args.audio, args.sr)[:int(args.seconds * args.sr)]
+            audio = read_audio(args.audio, args.sr)[: int(args.seconds * args.sr)]
         else:
             audio = test_signal(args.sr, args.seconds)
         ok, _, written = export(spec, args.output_dir, args.formats, audio, args.atol, args.reduction)

@@ -4,6 +4,7 @@ Offline, frame ``t`` is centred on sample ``t * hop`` and a signal of ``n`` samp
 streaming, :class:`StreamGeometry` says where each frame of a stream sits and how late it is (see
 :mod:`pesto_core.stream` for the method).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,12 +61,20 @@ class StreamGeometry:
         if not (isinstance(mirror, (int, float)) and not isinstance(mirror, bool) and 0.0 <= mirror <= 1.0):
             raise ParameterError(f"mirror must be a number in [0, 1], got {mirror!r}")
         if hop_length > kernel_width // 2:
-            raise ParameterError(f"hop of {hop_length} samples is longer than half the VQT frame "
-                                 f"({kernel_width // 2} samples at {sr} Hz): use a shorter step")
+            raise ParameterError(
+                f"hop of {hop_length} samples is longer than half the VQT frame "
+                f"({kernel_width // 2} samples at {sr} Hz): use a shorter step"
+            )
         mirrored = int(mirror * (kernel_width - hop_length) / 2)  # upstream's rounding (towards zero)
-        return StreamGeometry(sr=int(sr), hop_length=int(hop_length), kernel_width=int(kernel_width),
-                              mirror=float(mirror), mirrored=mirrored,
-                              cache=kernel_width - hop_length - mirrored, lag=kernel_width // 2 - mirrored)
+        return StreamGeometry(
+            sr=int(sr),
+            hop_length=int(hop_length),
+            kernel_width=int(kernel_width),
+            mirror=float(mirror),
+            mirrored=mirrored,
+            cache=kernel_width - hop_length - mirrored,
+            lag=kernel_width // 2 - mirrored,
+        )
 
     @property
     def taps(self) -> int:

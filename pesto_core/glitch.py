@@ -19,6 +19,7 @@ The streaming filter (:class:`GlitchFilter`) emits frame ``t`` when frame ``t + 
 extra latency. The offline form (:func:`remove_glitches`) applies the identical rule to a whole track (the first and
 last ``lag`` frames see a one-sided window, as at the end of a stream).
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional
@@ -65,9 +66,15 @@ def _judge(pitch: np.ndarray, voiced: np.ndarray, t: int, lo: int, hi: int, tole
     return track
 
 
-def remove_glitches(pitch_semitones: np.ndarray, confidence: np.ndarray, activations: Optional[np.ndarray] = None,
-                    *, gate: float = 0.5, lag: int = DEFAULT_LAG, tolerance: float = DEFAULT_TOLERANCE
-                    ) -> np.ndarray:
+def remove_glitches(
+    pitch_semitones: np.ndarray,
+    confidence: np.ndarray,
+    activations: Optional[np.ndarray] = None,
+    *,
+    gate: float = 0.5,
+    lag: int = DEFAULT_LAG,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> np.ndarray:
     """The offline glitch filter: corrected pitch of a whole track.
 
     Parameters
@@ -114,8 +121,9 @@ class GlitchFilter:
 
     SHARED = ("time_s", "frame_index")  # fields shaped (frames,), shared by the streams
 
-    def __init__(self, n_streams: int = 1, *, gate: float = 0.5, lag: int = DEFAULT_LAG,
-                 tolerance: float = DEFAULT_TOLERANCE):
+    def __init__(
+        self, n_streams: int = 1, *, gate: float = 0.5, lag: int = DEFAULT_LAG, tolerance: float = DEFAULT_TOLERANCE
+    ):
         if not isinstance(lag, (int, np.integer)) or isinstance(lag, bool) or lag < 1:
             raise ParameterError(f"glitch filter lag must be a positive number of frames, got {lag!r}")
         if not tolerance > 0:
@@ -151,8 +159,9 @@ class GlitchFilter:
                 self._held = {k: np.asarray(v) for k, v in frames.items()}
             else:
                 axis = {k: 0 if k in self.SHARED else 1 for k in frames}
-                self._held = {k: np.concatenate([self._held[k], np.asarray(v)], axis=axis[k])
-                              for k, v in frames.items()}
+                self._held = {
+                    k: np.concatenate([self._held[k], np.asarray(v)], axis=axis[k]) for k, v in frames.items()
+                }
         held = self._held
         n = self._count()
         stop = n if final else max(self._n_past, n - self.lag)  # frames [n_past, stop) become final now
@@ -165,8 +174,7 @@ class GlitchFilter:
             p = held["pitch_semitones"][s]
             voiced = (conf[s] >= self.gate) & np.isfinite(p)
             for t in range(start, stop):
-                track = _judge(p, voiced, t, max(0, t - self.lag), min(n, t + self.lag + 1),
-                               self.tolerance)
+                track = _judge(p, voiced, t, max(0, t - self.lag), min(n, t + self.lag + 1), self.tolerance)
                 if track is not None:
                     value = _redecode(acts[s, t], track, self.tolerance) if acts is not None else float("nan")
                     pitch[s, t] = track if not np.isfinite(value) else value

@@ -12,6 +12,7 @@ own (no context across time):
 3. The distribution is rolled by the checkpoint's ``shift`` (in semitones) so that bin ``i`` is MIDI pitch
    ``i / bps``, and reduced to a pitch (:mod:`pesto_core.decode`).
 """
+
 from __future__ import annotations
 
 import math
@@ -107,9 +108,19 @@ class Encoder(nn.Module):
     # Up to this many frames, the few-frames evaluation (least weight bytes; see above) is used.
     FEW_FRAMES = 4
 
-    def __init__(self, n_chan_layers=(40, 30, 30, 10, 3), n_prefilt_layers: int = 3, prefilt_kernel_size: int = 39,
-                 residual: bool = True, n_bins_in: int = 219, output_dim: int = 384, activation_fn: str = "leaky",
-                 a_lrelu: float = 0.3, n_chan_input: int = 1, **unused):
+    def __init__(
+        self,
+        n_chan_layers=(40, 30, 30, 10, 3),
+        n_prefilt_layers: int = 3,
+        prefilt_kernel_size: int = 39,
+        residual: bool = True,
+        n_bins_in: int = 219,
+        output_dim: int = 384,
+        activation_fn: str = "leaky",
+        a_lrelu: float = 0.3,
+        n_chan_input: int = 1,
+        **unused,
+    ):
         super().__init__()
         if n_chan_input != 1:
             raise CheckpointError("only single-harmonic (n_chan_input=1) PESTO models are supported")
@@ -130,10 +141,12 @@ class Encoder(nn.Module):
         self.layernorm = nn.LayerNorm([1, n_bins_in])
         pad = prefilt_kernel_size // 2
         self.prefilter = nn.ModuleList(
-            [nn.Conv1d(1 if i == 0 else channels[0], channels[0], prefilt_kernel_size, padding=pad)
-             for i in range(n_prefilt_layers)])
-        self.pointwise = nn.ModuleList(
-            [nn.Conv1d(c_in, c_out, 1) for c_in, c_out in zip(channels[:-1], channels[1:])])
+            [
+                nn.Conv1d(1 if i == 0 else channels[0], channels[0], prefilt_kernel_size, padding=pad)
+                for i in range(n_prefilt_layers)
+            ]
+        )
+        self.pointwise = nn.ModuleList([nn.Conv1d(c_in, c_out, 1) for c_in, c_out in zip(channels[:-1], channels[1:])])
         fc_in = n_bins_in * channels[-1]
         # Toeplitz layer kept as its generating vector; the (fc_in, output_dim) matrix is derived once.
         self.fc_kernel = nn.Parameter(torch.zeros(fc_in + output_dim - 1), requires_grad=False)
@@ -150,13 +163,14 @@ class Encoder(nn.Module):
         self.few_fft_size = _fft_friendly(2 * (prefilt_kernel_size - 1))
         self.few_valid = self.few_fft_size - prefilt_kernel_size + 1
         self.few_blocks = -(-n_bins_in // self.few_valid)
-        self.register_buffer("spectra_few", torch.zeros(n_mix, self.few_fft_size // 2 + 1, c, 2 * c),
-                             persistent=False)
+        self.register_buffer("spectra_few", torch.zeros(n_mix, self.few_fft_size // 2 + 1, c, 2 * c), persistent=False)
         # Toeplitz layer as a circular correlation: out[j] = sum_i x[i] w[i - j + output_dim - 1] never wraps with
         # fc_fft_size >= fc_in + output_dim - 1; its spectrum is conj(rfft(w reversed-and-aligned)).
         self.fc_fft_size = _fft_friendly(fc_in + output_dim - 1)
-        self.register_buffer("fc_spectrum", torch.zeros(self.fc_fft_size // 2 + 1, dtype=torch.complex64),
-                             persistent=False)
+        self.register_buffer(
+            "fc_spectrum", torch.zeros(self.fc_fft_size // 2 + 1, dtype=torch.complex64), persistent=False
+        )
+
     def load_upstream(self, sd: Dict[str, torch.Tensor]) -> None:
         """Copy weights from an upstream-named state dict (``encoder.*`` keys)."""
         with torch.no_grad():
@@ -234,7 +248,7 @@ class Encoder(nn.Module):
         prod = torch.bmm(rows, self.spectra_few[layer - 1]).view(n_freq, 2, frames, n_blocks, -1, 2)
         # (Re X) H + i (Im X) H
         mixed = torch.add(torch.view_as_complex(prod[:, 0]), torch.view_as_complex(prod[:, 1]), alpha=1j)
-        y = torch.fft.irfft(mixed.permute(1, 3, 2, 0).contiguous(), n=n)[..., k - 1:]  # (frames, out, blocks, valid)
+        y = torch.fft.irfft(mixed.permute(1, 3, 2, 0).contiguous(), n=n)[..., k - 1 :]  # (frames, out, blocks, valid)
         return y.reshape(frames, -1, n_blocks * valid)[..., :n_bins]
 
     def published(self, log_power: torch.Tensor) -> torch.Tensor:
@@ -266,8 +280,9 @@ class Encoder(nn.Module):
         frames, n_bins = log_power.shape
         if frames == 0:
             return log_power.new_zeros(0, self.output_dim)
-        x = F.layer_norm(log_power, (n_bins,), self.layernorm.weight.view(-1), self.layernorm.bias.view(-1),
-                         self.layernorm.eps)
+        x = F.layer_norm(
+            log_power, (n_bins,), self.layernorm.weight.view(-1), self.layernorm.bias.view(-1), self.layernorm.eps
+        )
         x = self.activation(self.prefilter[0](x.unsqueeze(1)))  # (frames, channels, bins)
         for layer, conv in enumerate(self.prefilter[1:], start=1):
             y = self.activation(self._prefilter_fft(x, layer) + conv.bias[:, None])
@@ -281,7 +296,7 @@ class Encoder(nn.Module):
             x = x.view(-1, frames, n_bins).transpose(0, 1)
             n = self.fc_fft_size
             spec = torch.fft.rfft(x.reshape(frames, -1), n=n) * self.fc_spectrum
-            logits = torch.fft.irfft(spec, n=n)[:, :self.output_dim]
+            logits = torch.fft.irfft(spec, n=n)[:, : self.output_dim]
         else:
             for conv in self.pointwise:  # 1x1 convolutions: (out, in) @ (frames, in, bins)
                 x = self.activation(torch.matmul(conv.weight[:, :, 0], x).add_(conv.bias[:, None]))
@@ -308,10 +323,12 @@ class ConfidenceHead(nn.Module):
         bias = self.conv.bias
         assert bias is not None  # (for TorchScript: the layer always has one)
         flatness = log_power.mean(dim=-1, keepdim=True).exp() / power.mean(dim=-1, keepdim=True).clamp(min=1e-8)
-        features = F.relu(F.conv1d(power.unsqueeze(1), self.conv.weight.to(dtype), bias.to(dtype),
-                                   stride=self.conv.stride).squeeze(1))
-        logit = F.linear(torch.cat((features, flatness), dim=-1), self.linear.weight.to(dtype),
-                         self.linear.bias.to(dtype))
+        features = F.relu(
+            F.conv1d(power.unsqueeze(1), self.conv.weight.to(dtype), bias.to(dtype), stride=self.conv.stride).squeeze(1)
+        )
+        logit = F.linear(
+            torch.cat((features, flatness), dim=-1), self.linear.weight.to(dtype), self.linear.bias.to(dtype)
+        )
         return torch.sigmoid(logit).squeeze(-1).float()
 
 
@@ -324,8 +341,14 @@ class PestoModel(nn.Module):
     Hz with ``convert_to_freq``. Frame ``i`` is centred on sample ``i * hop_length``.
     """
 
-    def __init__(self, ckpt: Checkpoint, step_size: float = 10.0, sampling_rate: Optional[int] = None,
-                 reduction: Optional[str] = None, chunk_frames: int = DEFAULT_CHUNK_FRAMES):
+    def __init__(
+        self,
+        ckpt: Checkpoint,
+        step_size: float = 10.0,
+        sampling_rate: Optional[int] = None,
+        reduction: Optional[str] = None,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    ):
         super().__init__()
         self.checkpoint_name = ckpt.name
         self.hcqt_params = dict(ckpt.hcqt_params)
@@ -337,8 +360,10 @@ class PestoModel(nn.Module):
         hop_length_for(self.step_size, 16000)  # validates the step early
         self.reduction = reduction or ckpt.reduction
         self.chunk_frames = int(chunk_frames)
-        self.crop = (int(ckpt.pitch_shift["max_steps"]),
-                     int(self.hcqt_params["n_bins"]) + int(ckpt.pitch_shift["min_steps"]))
+        self.crop = (
+            int(ckpt.pitch_shift["max_steps"]),
+            int(self.hcqt_params["n_bins"]) + int(ckpt.pitch_shift["min_steps"]),
+        )
         try:
             self.encoder = Encoder(**ckpt.encoder)
             self.confidence = ConfidenceHead(n_bins=int(self.hcqt_params["n_bins"]))
@@ -407,12 +432,13 @@ class PestoModel(nn.Module):
         power = log_power.exp()
         volume = power.double().sum(dim=-1).float()  # float64 sum: independent of the chunking (see ConfidenceHead)
         confidence = self.confidence(power, log_power)
-        activations = self.encoder(log_power[:, self.crop[0]:self.crop[1]])
+        activations = self.encoder(log_power[:, self.crop[0] : self.crop[1]])
         activations = activations.roll(self.roll_bins, -1)
         return {"vqt_db": db, "activations": activations, "confidence": confidence, "volume": volume}
 
-    def iter_chunks(self, read: Callable[[int, int], np.ndarray], n_samples: int, num_chunks: int = 1,
-                    keep_vqt: bool = False) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
+    def iter_chunks(
+        self, read: Callable[[int, int], np.ndarray], n_samples: int, num_chunks: int = 1, keep_vqt: bool = False
+    ) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
         """Analyse a signal chunk by chunk, reading only what each chunk needs.
 
         Parameters
@@ -467,13 +493,19 @@ class PestoModel(nn.Module):
             seg_t = torch.tensor(np.asarray(seg, dtype=np.float32), device=self.device)
             vqt = self.vqt.forward_padded(seg_t[None])[0]
             for a in range(0, t1 - t0, TILE_FRAMES):
-                part = vqt[a:a + TILE_FRAMES]
+                part = vqt[a : a + TILE_FRAMES]
                 out = self.frames_from_vqt(part)
                 out["vqt"] = part
                 yield t0 + a, out
 
-    def forward(self, x: torch.Tensor, sr: Optional[int] = None, convert_to_freq: bool = False,
-                return_activations: bool = True, num_chunks: int = 1):
+    def forward(
+        self,
+        x: torch.Tensor,
+        sr: Optional[int] = None,
+        convert_to_freq: bool = False,
+        return_activations: bool = True,
+        num_chunks: int = 1,
+    ):
         if sr is not None:
             self.set_sample_rate(sr)
         if self.vqt is None:
@@ -498,8 +530,9 @@ class PestoModel(nn.Module):
             out = [o[0] for o in out]
         return tuple(out)
 
-    def _analyse_array(self, signal: np.ndarray, num_chunks: int = 1, keep_vqt: bool = False
-                       ) -> Dict[str, torch.Tensor]:
+    def _analyse_array(
+        self, signal: np.ndarray, num_chunks: int = 1, keep_vqt: bool = False
+    ) -> Dict[str, torch.Tensor]:
         """Whole-signal outputs for an in-memory mono signal (float32, shape (samples,))."""
         n_out = 128 * self.bins_per_semitone
         parts = list(self.iter_chunks(lambda a, b: signal[a:b], len(signal), num_chunks, keep_vqt))

@@ -11,6 +11,7 @@ Without a compiler (or with ``PESTO_NATIVE=0``) everything still works: streamin
 which gives the same numbers to float32 rounding, only slower; :func:`native_status` says which is in use and why.
 The offline engine always uses torch (there the work is large matrix products, which torch does well).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -51,24 +52,53 @@ class _Plan(ctypes.Structure):
     """Mirror of ``pt_plan`` in frame.c (same order, same types)."""
 
     _fields_ = [
-        ("n_bins", ctypes.c_int32), ("taps", ctypes.c_int32),
-        ("bin_start", _i32p), ("bin_len", _i32p), ("bin_off", _i64p), ("vqt_re", _f32p), ("vqt_im", _f32p),
-        ("crop0", ctypes.c_int32), ("n_in", ctypes.c_int32),
-        ("ln10_over_10", ctypes.c_float), ("ln_eps", ctypes.c_float), ("db_floor", ctypes.c_float),
-        ("ln_w", _f32p), ("ln_b", _f32p),
-        ("act", ctypes.c_int32), ("slope", ctypes.c_float),
-        ("ch", ctypes.c_int32), ("ksize", ctypes.c_int32), ("n_mix", ctypes.c_int32), ("fft_n", ctypes.c_int32),
+        ("n_bins", ctypes.c_int32),
+        ("taps", ctypes.c_int32),
+        ("bin_start", _i32p),
+        ("bin_len", _i32p),
+        ("bin_off", _i64p),
+        ("vqt_re", _f32p),
+        ("vqt_im", _f32p),
+        ("crop0", ctypes.c_int32),
+        ("n_in", ctypes.c_int32),
+        ("ln10_over_10", ctypes.c_float),
+        ("ln_eps", ctypes.c_float),
+        ("db_floor", ctypes.c_float),
+        ("ln_w", _f32p),
+        ("ln_b", _f32p),
+        ("act", ctypes.c_int32),
+        ("slope", ctypes.c_float),
+        ("ch", ctypes.c_int32),
+        ("ksize", ctypes.c_int32),
+        ("n_mix", ctypes.c_int32),
+        ("fft_n", ctypes.c_int32),
         ("fft_log2", ctypes.c_int32),
-        ("conv1_w", _f32p), ("conv1_b", _f32p), ("mix_h", _f32p), ("mix_b", _f32p), ("twiddle", _f32p),
+        ("conv1_w", _f32p),
+        ("conv1_b", _f32p),
+        ("mix_h", _f32p),
+        ("mix_b", _f32p),
+        ("twiddle", _f32p),
         ("bitrev", _i32p),
-        ("n_point", ctypes.c_int32), ("p_in", ctypes.c_int32 * MAX_POINT), ("p_out", ctypes.c_int32 * MAX_POINT),
-        ("p_w", _f32p * MAX_POINT), ("p_b", _f32p * MAX_POINT),
-        ("c_last", ctypes.c_int32), ("n_out", ctypes.c_int32), ("roll", ctypes.c_int32),
+        ("n_point", ctypes.c_int32),
+        ("p_in", ctypes.c_int32 * MAX_POINT),
+        ("p_out", ctypes.c_int32 * MAX_POINT),
+        ("p_w", _f32p * MAX_POINT),
+        ("p_b", _f32p * MAX_POINT),
+        ("c_last", ctypes.c_int32),
+        ("n_out", ctypes.c_int32),
+        ("roll", ctypes.c_int32),
         ("fc_rev", _f32p),
-        ("conf_k", ctypes.c_int32), ("conf_stride", ctypes.c_int32), ("conf_n", ctypes.c_int32),
-        ("conf_w", _f64p), ("lin_w", _f64p), ("conf_b", ctypes.c_double), ("lin_b", ctypes.c_double),
-        ("reduction", ctypes.c_int32), ("bps", ctypes.c_int32),
-        ("work", _f32p), ("work_len", ctypes.c_int64),
+        ("conf_k", ctypes.c_int32),
+        ("conf_stride", ctypes.c_int32),
+        ("conf_n", ctypes.c_int32),
+        ("conf_w", _f64p),
+        ("lin_w", _f64p),
+        ("conf_b", ctypes.c_double),
+        ("lin_b", ctypes.c_double),
+        ("reduction", ctypes.c_int32),
+        ("bps", ctypes.c_int32),
+        ("work", _f32p),
+        ("work_len", ctypes.c_int64),
     ]
 
 
@@ -76,11 +106,17 @@ class _RefineParams(ctypes.Structure):
     """Mirror of ``pt_refine_params`` in frame.c."""
 
     _fields_ = [
-        ("sr", ctypes.c_int32), ("max_harm", ctypes.c_int32), ("extrapolate", ctypes.c_int32),
-        ("max_length", ctypes.c_int64), ("n_periods", ctypes.c_double), ("min_window_s", ctypes.c_double),
+        ("sr", ctypes.c_int32),
+        ("max_harm", ctypes.c_int32),
+        ("extrapolate", ctypes.c_int32),
+        ("max_length", ctypes.c_int64),
+        ("n_periods", ctypes.c_double),
+        ("min_window_s", ctypes.c_double),
         ("max_shift", ctypes.c_double),
-        ("nyquist_share", ctypes.c_double), ("tolerance", ctypes.c_double),
-        ("work", _f64p), ("work_len", ctypes.c_int64),
+        ("nyquist_share", ctypes.c_double),
+        ("tolerance", ctypes.c_double),
+        ("work", _f64p),
+        ("work_len", ctypes.c_int64),
     ]
 
 
@@ -174,11 +210,18 @@ def _load() -> Tuple[Optional[ctypes.CDLL], str]:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired) as e:
         return None, f"C compiler {cc} does not run ({e})"
-    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), cc.encode(), version.encode(),
-                                     _cpu_identity().encode(), sys.platform.encode()])).hexdigest()[:20]
+    key = hashlib.sha256(
+        b"\0".join(
+            [SOURCE.read_bytes(), cc.encode(), version.encode(), _cpu_identity().encode(), sys.platform.encode()]
+        )
+    ).hexdigest()[:20]
     lib_path = None
-    for folder in (_cache_dir() / "native", Path(tempfile.gettempdir()) / f"pesto-tracker-native-{os.getuid()}"
-                   if hasattr(os, "getuid") else Path(tempfile.gettempdir()) / "pesto-tracker-native"):
+    for folder in (
+        _cache_dir() / "native",
+        Path(tempfile.gettempdir()) / f"pesto-tracker-native-{os.getuid()}"
+        if hasattr(os, "getuid")
+        else Path(tempfile.gettempdir()) / "pesto-tracker-native",
+    ):
         candidate = folder / f"frame-{key}.so"
         if candidate.is_file() and _intact(candidate):
             lib_path = candidate
@@ -223,8 +266,12 @@ def library() -> Optional[ctypes.CDLL]:
             _lib, _status = _load()
             if _lib is None and not _status.startswith("disabled") and not _warned:
                 _warned = True
-                warnings.warn(f"fast streaming kernels unavailable: {_status}. Streaming uses the torch engine "
-                              f"(same results, several times slower per hop).", RuntimeWarning, stacklevel=3)
+                warnings.warn(
+                    f"fast streaming kernels unavailable: {_status}. Streaming uses the torch engine "
+                    f"(same results, several times slower per hop).",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
         return _lib
 
 
@@ -266,8 +313,7 @@ class NativeFramePlan:
     Not thread-safe (one scratch buffer): one per stream owner.
     """
 
-    def __init__(self, lib: ctypes.CDLL, model, kernels: np.ndarray, lengths: np.ndarray, taps: int,
-                 reduction: str):
+    def __init__(self, lib: ctypes.CDLL, model, kernels: np.ndarray, lengths: np.ndarray, taps: int, reduction: str):
         self._lib = lib
         self._keep = []  # arrays the struct points into
         enc, conf = model.encoder, model.confidence
@@ -278,8 +324,8 @@ class NativeFramePlan:
         w_re, w_im, first, last = window_weights(kernels, lengths, taps)
         lens = (last - first + 1).astype(np.int32)
         offs = np.concatenate([[0], np.cumsum(lens[:-1], dtype=np.int64)]).astype(np.int64)
-        re_flat = np.concatenate([w_re[k, first[k]:first[k] + lens[k]] for k in range(len(lens))] + [np.zeros(16)])
-        im_flat = np.concatenate([w_im[k, first[k]:first[k] + lens[k]] for k in range(len(lens))] + [np.zeros(16)])
+        re_flat = np.concatenate([w_re[k, first[k] : first[k] + lens[k]] for k in range(len(lens))] + [np.zeros(16)])
+        im_flat = np.concatenate([w_im[k, first[k] : first[k] + lens[k]] for k in range(len(lens))] + [np.zeros(16)])
         p.n_bins, p.taps = kernels.shape[0], int(taps)
         p.bin_start = _ptr(self._hold(first.astype(np.int32)), _i32p)
         p.bin_len = _ptr(self._hold(lens), _i32p)
@@ -288,6 +334,7 @@ class NativeFramePlan:
         p.vqt_im = _ptr(self._hold(im_flat.astype(np.float32)), _f32p)
         # --- front
         from .model import LN10_OVER_10, prefilter_spectrum
+
         p.crop0, p.n_in = model.crop[0], enc.n_bins_in
         p.ln10_over_10, p.ln_eps = LN10_OVER_10, enc.layernorm.eps
         p.db_floor = float(torch.finfo(torch.float32).eps)
@@ -337,9 +384,9 @@ class NativeFramePlan:
             w = conv.weight.detach().double().cpu().numpy()[:, :, 0]  # (out, in)
             c_out = _pad_to(w.shape[0])
             wt = np.zeros((c_in, c_out))
-            wt[:w.shape[1], :w.shape[0]] = w.T
+            wt[: w.shape[1], : w.shape[0]] = w.T
             b = np.zeros(c_out)
-            b[:w.shape[0]] = conv.bias.detach().double().cpu().numpy()
+            b[: w.shape[0]] = conv.bias.detach().double().cpu().numpy()
             p.p_in[i], p.p_out[i] = c_in, c_out
             p.p_w[i] = _ptr(self._hold(wt.astype(np.float32)), _f32p)
             p.p_b[i] = _ptr(self._hold(b.astype(np.float32)), _f32p)
@@ -397,12 +444,24 @@ class NativeFramePlan:
         centres = np.ascontiguousarray(centres, dtype=np.int64)
         ends = np.ascontiguousarray(ends, dtype=np.int64)
         pitch = np.ascontiguousarray(pitch, dtype=np.float32)
-        if x.dtype != np.float32 or not x.flags.c_contiguous or len(centres) != len(pitch) or \
-                len(ends) != len(pitch) or (len(ends) and (ends.max() > len(x) or ends.min() < 1)):
+        if (
+            x.dtype != np.float32
+            or not x.flags.c_contiguous
+            or len(centres) != len(pitch)
+            or len(ends) != len(pitch)
+            or (len(ends) and (ends.max() > len(x) or ends.min() < 1))
+        ):
             raise ValueError("native refine: need float32 contiguous samples and matching centres/ends/pitch")
         out = np.empty_like(pitch)
-        rc = self._lib.pt_refine(self._refine_ref, x.ctypes.data, centres.ctypes.data, ends.ctypes.data, len(pitch),
-                                 pitch.ctypes.data, out.ctypes.data)
+        rc = self._lib.pt_refine(
+            self._refine_ref,
+            x.ctypes.data,
+            centres.ctypes.data,
+            ends.ctypes.data,
+            len(pitch),
+            pitch.ctypes.data,
+            out.ctypes.data,
+        )
         if rc != 0:
             raise RuntimeError(f"native refine failed (code {rc})")
         return out
@@ -431,8 +490,17 @@ class NativeFramePlan:
             raise ValueError(f"native frames: need float32 contiguous samples >= {need}, got {x.dtype} {x.shape}")
         acts = np.empty((n_frames, self.n_out), np.float32)
         conf, vol, pitch = (np.empty(n_frames, np.float32) for _ in range(3))
-        rc = self._lib.pt_frames(self._plan_ref, x.ctypes.data, hop, n_frames, acts.ctypes.data, conf.ctypes.data,
-                                 vol.ctypes.data, pitch.ctypes.data, None)
+        rc = self._lib.pt_frames(
+            self._plan_ref,
+            x.ctypes.data,
+            hop,
+            n_frames,
+            acts.ctypes.data,
+            conf.ctypes.data,
+            vol.ctypes.data,
+            pitch.ctypes.data,
+            None,
+        )
         if rc != 0:
             raise RuntimeError(f"native frames failed (code {rc})")
         return acts, conf, vol, pitch

@@ -4,6 +4,7 @@
 defaults (latency mode, gate) from here, so that the Python API and the app cannot drift. The values are chosen by
 measurement: see BENCHMARKS.md, "Live mode" (``benchmarks/live_accuracy.py``).
 """
+
 from __future__ import annotations
 
 from .bundled import DEFAULT_MODEL, bundled_models

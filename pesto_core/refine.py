@@ -35,6 +35,7 @@ caps the window at two thirds of the frame's own samples (``max_length``), so th
 depend on how the audio was split into blocks; its native engine (:mod:`pesto_core.native`) computes the same
 estimate with direct DFTs at the harmonics' bins instead of whole FFTs.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -69,11 +70,22 @@ def max_shift_for(bins_per_semitone: int = 3) -> float:
     return MAX_SHIFT_BINS / bins_per_semitone
 
 
-def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.ndarray, sr: int, *,
-                 ends: Optional[np.ndarray] = None, max_length: Optional[int] = None,
-                 max_shift: Optional[float] = None, bins_per_semitone: int = 3, n_periods: float = N_PERIODS,
-                 min_window_s: float = MIN_WINDOW_S, max_harmonics: int = MAX_HARMONICS,
-                 max_batch: int = 64, extrapolate: bool = True) -> np.ndarray:
+def refine_pitch(
+    segment: np.ndarray,
+    centres: np.ndarray,
+    pitch_semitones: np.ndarray,
+    sr: int,
+    *,
+    ends: Optional[np.ndarray] = None,
+    max_length: Optional[int] = None,
+    max_shift: Optional[float] = None,
+    bins_per_semitone: int = 3,
+    n_periods: float = N_PERIODS,
+    min_window_s: float = MIN_WINDOW_S,
+    max_harmonics: int = MAX_HARMONICS,
+    max_batch: int = 64,
+    extrapolate: bool = True,
+) -> np.ndarray:
     """Refine frame pitches from the audio around each frame.
 
     Parameters
@@ -112,8 +124,10 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
     centres = np.asarray(centres, dtype=np.int64)
     pitch = np.asarray(pitch_semitones, dtype=np.float64)
     if segment.ndim != 1 or centres.ndim != 1 or pitch.shape != centres.shape:
-        raise ParameterError(f"refine_pitch: need a 1-D segment and matching centres/pitch, got shapes "
-                             f"{segment.shape}, {centres.shape}, {pitch.shape}")
+        raise ParameterError(
+            f"refine_pitch: need a 1-D segment and matching centres/pitch, got shapes "
+            f"{segment.shape}, {centres.shape}, {pitch.shape}"
+        )
     if max_shift is None:
         max_shift = max_shift_for(bins_per_semitone)
     out = pitch.copy()
@@ -131,8 +145,9 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
     if max_length is not None:
         room = np.minimum(room, max_length)
     if room.min() < 16:
-        raise ParameterError(f"refine_pitch: frames need at least 16 samples of audio around them "
-                             f"(got {int(room.min())})")
+        raise ParameterError(
+            f"refine_pitch: frames need at least 16 samples of audio around them (got {int(room.min())})"
+        )
     f_est = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
     ok = np.isfinite(f_est) & (f_est > 0) & (f_est < NYQUIST_SHARE * sr)
     # window: n_periods of the estimate, at least min_window_s, even, within the room
@@ -158,9 +173,10 @@ def refine_pitch(segment: np.ndarray, centres: np.ndarray, pitch_semitones: np.n
     for size in sizes:
         idx = np.flatnonzero(all_ok & (all_size == size))
         for b0 in range(0, len(idx), max_batch):
-            sel = idx[b0:b0 + max_batch]
-            f_all[sel] = _harmonic_frequency(segment, all_starts[sel], all_f[sel], all_len[sel], int(size), sr,
-                                             max_harmonics)
+            sel = idx[b0 : b0 + max_batch]
+            f_all[sel] = _harmonic_frequency(
+                segment, all_starts[sel], all_f[sel], all_len[sel], int(size), sr, max_harmonics
+            )
     f_ref = f_all[:n]
     if len(extra):
         # linear extrapolation from the window's centre to the frame's centre
@@ -182,8 +198,15 @@ def _hann(length: int) -> np.ndarray:
     return w
 
 
-def _harmonic_frequency(segment: np.ndarray, starts: np.ndarray, f_est: np.ndarray, lengths: np.ndarray,
-                        size: int, sr: int, max_harmonics: int) -> np.ndarray:
+def _harmonic_frequency(
+    segment: np.ndarray,
+    starts: np.ndarray,
+    f_est: np.ndarray,
+    lengths: np.ndarray,
+    size: int,
+    sr: int,
+    max_harmonics: int,
+) -> np.ndarray:
     """Weighted harmonic estimate of the fundamental (Hz) for a batch of frames sharing one FFT size.
 
     Frame ``i``'s window covers ``segment[starts[i] : starts[i] + lengths[i] + 1]`` (one more sample for the
@@ -207,7 +230,7 @@ def _harmonic_frequency(segment: np.ndarray, starts: np.ndarray, f_est: np.ndarr
     k = np.clip(np.rint(freqs * (size / sr)).astype(np.int64), 1, size // 2 - 1)
     picked = spec[:, np.arange(len(k))[:, None], k]
     x0, x1 = picked[0], picked[1]
-    power = x0.real ** 2 + x0.imag ** 2
+    power = x0.real**2 + x0.imag**2
     # angle of X1/X0 = the partial's frequency in radians per sample (exact for one complex exponential)
     ratio = x1 * np.conj(x0)
     f_h = np.arctan2(ratio.imag, ratio.real) * (sr / (2 * np.pi))
@@ -219,9 +242,17 @@ def _harmonic_frequency(segment: np.ndarray, starts: np.ndarray, f_est: np.ndarr
     return np.where(total > 0, f0, np.nan)
 
 
-def refine_frames(read: Callable[[int, int], np.ndarray], n_samples: int, first_frame: int,
-                  pitch_semitones: np.ndarray, *, sr: int, hop_length: int, kernel_width: int,
-                  bins_per_semitone: int = 3) -> np.ndarray:
+def refine_frames(
+    read: Callable[[int, int], np.ndarray],
+    n_samples: int,
+    first_frame: int,
+    pitch_semitones: np.ndarray,
+    *,
+    sr: int,
+    hop_length: int,
+    kernel_width: int,
+    bins_per_semitone: int = 3,
+) -> np.ndarray:
     """Refine consecutive offline frames of a signal read on demand (frame ``t`` centred on sample ``t * hop``).
 
     Parameters
@@ -251,9 +282,24 @@ def refine_frames(read: Callable[[int, int], np.ndarray], n_samples: int, first_
     return refine_pitch(seg, centres, pitch, sr, max_length=kernel_width, bins_per_semitone=bins_per_semitone)
 
 
-def refine_signal(signal: np.ndarray, pitch_semitones: np.ndarray, *, sr: int, hop_length: int, kernel_width: int,
-                  bins_per_semitone: int = 3) -> np.ndarray:
+def refine_signal(
+    signal: np.ndarray,
+    pitch_semitones: np.ndarray,
+    *,
+    sr: int,
+    hop_length: int,
+    kernel_width: int,
+    bins_per_semitone: int = 3,
+) -> np.ndarray:
     """Refine the offline frames of an in-memory mono signal (float, (samples,)); pitch (frames,) -> (frames,)."""
     signal = np.asarray(signal, dtype=np.float32)
-    return refine_frames(lambda a, b: signal[a:b], len(signal), 0, pitch_semitones, sr=sr, hop_length=hop_length,
-                         kernel_width=kernel_width, bins_per_semitone=bins_per_semitone)
+    return refine_frames(
+        lambda a, b: signal[a:b],
+        len(signal),
+        0,
+        pitch_semitones,
+        sr=sr,
+        hop_length=hop_length,
+        kernel_width=kernel_width,
+        bins_per_semitone=bins_per_semitone,
+    )

@@ -1,4 +1,5 @@
 """The result of an analysis as plain numpy arrays: what crosses from the engine to the CLI writers and the GUI."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -62,9 +63,11 @@ class PitchTrack:
         """Join consecutive pieces of one analysis (as yielded chunk by chunk)."""
         first = parts[0]
         acts = None if first.activations is None else np.concatenate([p.activations for p in parts])
-        return replace(first,
-                       time_s=np.concatenate([p.time_s for p in parts]),
-                       pitch_semitones=np.concatenate([p.pitch_semitones for p in parts]),
-                       confidence=np.concatenate([p.confidence for p in parts]),
-                       volume=np.concatenate([p.volume for p in parts]),
-                       activations=acts)
+        return replace(
+            first,
+            time_s=np.concatenate([p.time_s for p in parts]),
+            pitch_semitones=np.concatenate([p.pitch_semitones for p in parts]),
+            confidence=np.concatenate([p.confidence for p in parts]),
+            volume=np.concatenate([p.volume for p in parts]),
+            activations=acts,
+        )

@@ -4,6 +4,7 @@ Pitch in this project is in MIDI semitones (69 = A4 = 440 Hz unless another refe
 Hz; deviations in cents (1/100 semitone). The functions accept Python floats and numpy arrays; the two plain
 conversions also accept torch tensors (they only use arithmetic), so the engine can call them on its outputs.
 """
+
 from __future__ import annotations
 
 import math

@@ -2,6 +2,7 @@
 
 Each raises :class:`pesto_core.errors.ParameterError`.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,9 @@ def check_reduction(reduction: str) -> str:
 
 def check_step_ms(step_ms) -> float:
     """``step_ms`` as a positive finite float (milliseconds between frames)."""
-    if isinstance(step_ms, bool) or not (isinstance(step_ms, (int, float, np.floating, np.integer))
-                                         and math.isfinite(step_ms) and step_ms > 0):
+    if isinstance(step_ms, bool) or not (
+        isinstance(step_ms, (int, float, np.floating, np.integer)) and math.isfinite(step_ms) and step_ms > 0
+    ):
         raise ParameterError(f"step size must be a positive number of milliseconds, got {step_ms!r}")
     return float(step_ms)
 

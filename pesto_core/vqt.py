@@ -17,6 +17,7 @@ parts as separate output channels), then scaled by ``sqrt(l_k)`` in float32. Bin
 as the published implementation: its dB values are reproduced to the last bit on the same CPU, not only to within
 the noise. (Cutting each kernel to its own length was measured slower here than oneDNN's strided convolution.)
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,9 @@ def kernel_lengths(freqs_hz: np.ndarray, sr: int, bins_per_octave: int, gamma: f
     return np.ceil(q * sr / (freqs_hz + gamma / alpha))
 
 
-def make_kernels(sr: int, fmin_hz: float, n_bins: int, bins_per_semitone: int, gamma: float,
-                 center_bins: bool = True) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_kernels(
+    sr: int, fmin_hz: float, n_bins: int, bins_per_semitone: int, gamma: float, center_bins: bool = True
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Build the VQT kernels.
 
     Returns
@@ -60,8 +62,10 @@ def make_kernels(sr: int, fmin_hz: float, n_bins: int, bins_per_semitone: int, g
     bpo = 12 * bins_per_semitone
     freqs = bin_frequencies(fmin_hz, n_bins, bins_per_semitone, center_bins)
     if freqs[-1] > sr / 2:
-        raise ParameterError(f"sample rate {sr} Hz is too low: the top VQT bin ({freqs[-1]:.0f} Hz) is above "
-                             f"Nyquist; use at least {MIN_SR} Hz")
+        raise ParameterError(
+            f"sample rate {sr} Hz is too low: the top VQT bin ({freqs[-1]:.0f} Hz) is above "
+            f"Nyquist; use at least {MIN_SR} Hz"
+        )
     lengths = kernel_lengths(freqs, sr, bpo, gamma)
     width = int(2 ** math.ceil(math.log2(lengths.max())))
     kernels = np.zeros((n_bins, width), dtype=np.complex128)
@@ -73,12 +77,13 @@ def make_kernels(sr: int, fmin_hz: float, n_bins: int, bins_per_semitone: int, g
         phase_index = np.arange(-(length // 2) - (length % 2), length // 2)  # floor(-l/2) .. ceil(l/2) - 1
         kernel = window * np.exp(2j * np.pi * f / sr * phase_index)
         kernel /= np.abs(kernel).sum()
-        kernels[k, start:start + length] = kernel
+        kernels[k, start : start + length] = kernel
     return kernels, lengths, freqs
 
 
-def window_weights(kernels: np.ndarray, lengths: np.ndarray, taps: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                            np.ndarray]:
+def window_weights(
+    kernels: np.ndarray, lengths: np.ndarray, taps: int
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The kernels as the streaming engines apply them to a window's first ``taps`` samples.
 
     The transform of such a window ``x`` is ``(w_re @ x) + i (w_im @ x)``: the kernels are cut to the window's real
@@ -119,8 +124,18 @@ class VQT(nn.Module):
         As in the checkpoint's ``hcqt_params``.
     """
 
-    def __init__(self, sr: int, hop_length: int, *, fmin: float = 27.5, n_bins: int = 251,
-                 bins_per_semitone: int = 3, gamma: float = 7, center_bins: bool = True, **unused):
+    def __init__(
+        self,
+        sr: int,
+        hop_length: int,
+        *,
+        fmin: float = 27.5,
+        n_bins: int = 251,
+        bins_per_semitone: int = 3,
+        gamma: float = 7,
+        center_bins: bool = True,
+        **unused,
+    ):
         super().__init__()
         sr = check_sr(sr)
         if hop_length < 1:

@@ -16,6 +16,7 @@ semitones. The same functions serve the command line and the app's export, so bo
   :mod:`pesto_core.notes.table`) and ``<name>.mid`` (a standard MIDI file, :mod:`pesto_core.notes.midi`; with
   ``midi_bends`` the notes follow the pitch curve through pitch bends). Both come from one segmentation.
 """
+
 from __future__ import annotations
 
 import io
@@ -44,8 +45,9 @@ def check_formats(formats: Union[str, Sequence[str]]) -> tuple:
     return tuple(dict.fromkeys(formats))
 
 
-def output_stem(audio_path: Union[str, Path], output_dir: Optional[Union[str, Path]] = None,
-                semitones: bool = False) -> Path:
+def output_stem(
+    audio_path: Union[str, Path], output_dir: Optional[Union[str, Path]] = None, semitones: bool = False
+) -> Path:
     """``<dir>/<name without extension>.f0`` (or ``.semitones``); ``dir`` defaults to the audio file's folder."""
     audio_path = Path(audio_path)
     folder = Path(output_dir) if output_dir is not None else audio_path.parent
@@ -97,12 +99,19 @@ def write_csv(path, track: PitchTrack, convert_to_freq: bool = True) -> Path:
 
 def write_npz(path, track: PitchTrack, convert_to_freq: bool = True) -> Path:
     arrays = dict(
-        timesteps=track.time_s, pitch=pitch_values(track, convert_to_freq), confidence=track.confidence,
+        timesteps=track.time_s,
+        pitch=pitch_values(track, convert_to_freq),
+        confidence=track.confidence,
         volume=track.volume,
         activations=track.activations if track.activations is not None else np.zeros((len(track), 0), np.float32),
-        pitch_unit=np.array("Hz" if convert_to_freq else "semitones"), time_unit=np.array("s"),
-        sr=np.array(track.sr), hop_length=np.array(track.hop_length), step_ms=np.array(track.step_ms),
-        model=np.array(track.model_name), reduction=np.array(track.reduction), decoding=np.array(track.decoding),
+        pitch_unit=np.array("Hz" if convert_to_freq else "semitones"),
+        time_unit=np.array("s"),
+        sr=np.array(track.sr),
+        hop_length=np.array(track.hop_length),
+        step_ms=np.array(track.step_ms),
+        model=np.array(track.model_name),
+        reduction=np.array(track.reduction),
+        decoding=np.array(track.decoding),
     )
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -128,13 +137,16 @@ def renderer(fmt: str, path: Union[str, Path] = "") -> Callable[..., bytes]:
 
     found = [ep for ep in entry_points(group=RENDERER_GROUP) if ep.name == fmt]
     if not found:
-        raise OutputError(f"{path}: no {fmt.upper()} renderer is installed (install the app's extra: "
-                          f"pip install 'pesto-tracker[app]')")
+        raise OutputError(
+            f"{path}: no {fmt.upper()} renderer is installed (install the app's extra: "
+            f"pip install 'pesto-tracker[app]')"
+        )
     try:
         render = found[0].load()
     except ImportError as e:
-        raise OutputError(f"{path}: {fmt.upper()} export needs the app's dependencies (PySide6, pyqtgraph): "
-                          f"{e}") from None
+        raise OutputError(
+            f"{path}: {fmt.upper()} export needs the app's dependencies (PySide6, pyqtgraph): {e}"
+        ) from None
     _renderers[fmt] = render
     return render
 
@@ -150,7 +162,7 @@ def notes_path(stem: Union[str, Path], fmt: str) -> Path:
     name = stem.name
     for suffix in (".f0", ".semitones"):
         if name.endswith(suffix):
-            name = name[:-len(suffix)]
+            name = name[: -len(suffix)]
     return stem.with_name(name + NOTE_SUFFIXES[fmt])
 
 
@@ -175,8 +187,14 @@ def write_midi(path, notes, track: Optional[PitchTrack] = None, bends: bool = Fa
     return atomic_write(path, lambda f: f.write(data))
 
 
-def write_track(track: PitchTrack, stem: Union[str, Path], formats: Sequence[str] = ("csv",),
-                convert_to_freq: bool = True, a4_hz: float = 440.0, midi_bends: bool = False) -> list:
+def write_track(
+    track: PitchTrack,
+    stem: Union[str, Path],
+    formats: Sequence[str] = ("csv",),
+    convert_to_freq: bool = True,
+    a4_hz: float = 440.0,
+    midi_bends: bool = False,
+) -> list:
     """Write ``<stem>.<fmt>`` for each format (notes formats: :func:`notes_path`); returns the paths written.
 
     ``a4_hz``: the reference of the notes' names and deviations; ``midi_bends``: pitch bends in the MIDI file.
@@ -191,8 +209,9 @@ def write_track(track: PitchTrack, stem: Union[str, Path], formats: Sequence[str
 
                 notes = segment_notes(track, a4_hz=a4_hz)
             path = notes_path(stem, fmt)
-            written.append(write_notes(path, notes) if fmt == "notes" else
-                           write_midi(path, notes, track, bends=midi_bends))
+            written.append(
+                write_notes(path, notes) if fmt == "notes" else write_midi(path, notes, track, bends=midi_bends)
+            )
         elif fmt == "csv":
             written.append(write_csv(path, track, convert_to_freq))
         elif fmt == "npz":

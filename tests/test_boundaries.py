@@ -1,4 +1,5 @@
 """The engine/GUI boundary, enforced: pesto_core never imports Qt or sounddevice; app/ never imports torch."""
+
 import ast
 import subprocess
 import sys
@@ -36,19 +37,31 @@ def test_app_never_imports_torch(path):
 
 
 def test_importing_the_whole_engine_loads_no_gui_library():
-    code = ("import sys, pkgutil, importlib, pesto_core\n"
-            "for m in pkgutil.walk_packages(pesto_core.__path__, 'pesto_core.'):\n"
-            "    if not m.name.endswith('__main__'): importlib.import_module(m.name)\n"
-            f"bad = [m for m in sys.modules if m.split('.')[0] in {GUI_MODULES!r}]\n"
-            "print(bad)\n")
+    code = (
+        "import sys, pkgutil, importlib, pesto_core\n"
+        "for m in pkgutil.walk_packages(pesto_core.__path__, 'pesto_core.'):\n"
+        "    if not m.name.endswith('__main__'): importlib.import_module(m.name)\n"
+        f"bad = [m for m in sys.modules if m.split('.')[0] in {GUI_MODULES!r}]\n"
+        "print(bad)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
-LIGHT_MODULES = ["pesto_core", "pesto_core.cli", "pesto_core.units", "pesto_core.track", "pesto_core.errors",
-                 "pesto_core.bundled", "pesto_core.validation", "pesto_core.geometry", "pesto_core.writers",
-                 "pesto_core.audio", "pesto_core.device"]
+LIGHT_MODULES = [
+    "pesto_core",
+    "pesto_core.cli",
+    "pesto_core.units",
+    "pesto_core.track",
+    "pesto_core.errors",
+    "pesto_core.bundled",
+    "pesto_core.validation",
+    "pesto_core.geometry",
+    "pesto_core.writers",
+    "pesto_core.audio",
+    "pesto_core.device",
+]
 
 
 @pytest.mark.parametrize("module", LIGHT_MODULES)
@@ -61,24 +74,28 @@ def test_light_engine_modules_do_not_import_torch(module):
 
 
 def test_lazy_public_names_resolve():
-    code = ("import sys, pesto_core\n"
-            "assert 'torch' not in sys.modules\n"
-            "names = [pesto_core.predict, pesto_core.load_model, pesto_core.select_device, pesto_core.analyse_file]\n"
-            "print('torch' in sys.modules, all(callable(n) for n in names))")
+    code = (
+        "import sys, pesto_core\n"
+        "assert 'torch' not in sys.modules\n"
+        "names = [pesto_core.predict, pesto_core.load_model, pesto_core.select_device, pesto_core.analyse_file]\n"
+        "print('torch' in sys.modules, all(callable(n) for n in names))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True True"
 
 
 def test_pesto_help_does_not_import_torch():
-    code = ("import sys, contextlib, io\n"
-            "from pesto_core.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    try:\n"
-            "        main(['-h'])\n"
-            "    except SystemExit:\n"
-            "        pass\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, contextlib, io\n"
+        "from pesto_core.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main(['-h'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

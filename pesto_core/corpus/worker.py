@@ -115,8 +115,14 @@ class Worker:
                     keep_activations=bool({"npz", "png"} & set(job.formats)),
                     progress=progress,
                 )
-                write_track(track, task.stem, job.formats, convert_to_freq=not job.no_convert_to_freq,
-                            a4_hz=job.a4_hz, midi_bends=job.midi_bends)
+                write_track(
+                    track,
+                    task.stem,
+                    job.formats,
+                    convert_to_freq=not job.no_convert_to_freq,
+                    a4_hz=job.a4_hz,
+                    midi_bends=job.midi_bends,
+                )
                 result.status = "ok"
                 result.frames = len(track)
                 _add_statistics(result, track)

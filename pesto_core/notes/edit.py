@@ -5,6 +5,7 @@ change is measured again from the track's frames (:func:`~.intonation.measure_sp
 are carried over (split) or combined duration-weighted (merge). Octave shifts keep the measures (they are
 relative to the note's own pitch).
 """
+
 from __future__ import annotations
 
 import math
@@ -45,14 +46,14 @@ def split_note(notes: Sequence[Note], index: int, at_s: float, *, track=None, ga
     if not n.onset_s < at_s < n.offset_s:
         raise ValueError(f"{at_s} s is not inside the note ({n.onset_s} .. {n.offset_s} s)")
     parts = [_measured(track, n.onset_s, at_s, n, gate), _measured(track, at_s, n.offset_s, n, gate)]
-    return list(notes[:index]) + parts + list(notes[index + 1:])
+    return list(notes[:index]) + parts + list(notes[index + 1 :])
 
 
 def merge_notes(notes: Sequence[Note], first: int, last: int, *, track=None, gate: float = 0.5) -> List[Note]:
     """``notes[first..last]`` (inclusive) made one note from the first's onset to the last's offset."""
     if not 0 <= first < last < len(notes):
         raise ValueError(f"cannot merge notes {first}..{last} of {len(notes)}")
-    group = notes[first:last + 1]
+    group = notes[first : last + 1]
     onset, offset = group[0].onset_s, group[-1].offset_s
     merged: Optional[Note] = None
     if track is not None:
@@ -60,11 +61,19 @@ def merge_notes(notes: Sequence[Note], first: int, last: int, *, track=None, gat
     if merged is None:
         w = [max(g.duration_s, 1e-9) for g in group]
         mean = lambda attr: sum(wi * getattr(g, attr) for wi, g in zip(w, group)) / sum(w)  # noqa: E731
-        merged = replace(group[0], onset_s=onset, offset_s=offset, spread_cents=mean("spread_cents"),
-                         drift_cents=mean("drift_cents"), in_tune_share=mean("in_tune_share"),
-                         confidence=mean("confidence"), vibrato_rate_hz=math.nan, vibrato_extent_cents=math.nan,
-                         **grid(mean("pitch_semitones"), group[0].a4_hz))
-    return list(notes[:first]) + [merged] + list(notes[last + 1:])
+        merged = replace(
+            group[0],
+            onset_s=onset,
+            offset_s=offset,
+            spread_cents=mean("spread_cents"),
+            drift_cents=mean("drift_cents"),
+            in_tune_share=mean("in_tune_share"),
+            confidence=mean("confidence"),
+            vibrato_rate_hz=math.nan,
+            vibrato_extent_cents=math.nan,
+            **grid(mean("pitch_semitones"), group[0].a4_hz),
+        )
+    return list(notes[:first]) + [merged] + list(notes[last + 1 :])
 
 
 def set_reference(notes: Sequence[Note], a4_hz: float) -> List[Note]:

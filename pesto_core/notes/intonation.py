@@ -3,6 +3,7 @@
 Pitch is in MIDI semitones against A4 = 440 Hz (as in :class:`~pesto_core.track.PitchTrack`); the note's name, MIDI
 number and deviation are taken against the chosen reference ``a4_hz``. Deviations are in cents.
 """
+
 from __future__ import annotations
 
 import math
@@ -115,7 +116,7 @@ def vibrato_fit(time_s: np.ndarray, cents: np.ndarray):
     ones = np.ones_like(t)
     trend = np.linalg.lstsq(np.stack([ones, t], 1), cents, rcond=None)[0]
     resid = cents - (trend[0] + trend[1] * t)
-    var = float(np.mean(resid ** 2))
+    var = float(np.mean(resid**2))
     lo, hi = VIBRATO_RATES_HZ
     lo = max(lo, VIBRATO_MIN_CYCLES / span) if span > 0 else hi
     if len(t) < 8 or lo >= hi or var <= 0:
@@ -131,7 +132,7 @@ def vibrato_fit(time_s: np.ndarray, cents: np.ndarray):
     explained = a * rc + b * rs
     k = int(np.argmax(explained))
     if 0 < k < len(freqs) - 1:  # parabolic refinement of the peak
-        y0, y1, y2 = explained[k - 1:k + 2]
+        y0, y1, y2 = explained[k - 1 : k + 2]
         den = y0 - 2 * y1 + y2
         f = freqs[k] + (0.5 * (y0 - y2) / den * 0.05 if den < 0 else 0.0)
     else:
@@ -147,8 +148,14 @@ def vibrato_fit(time_s: np.ndarray, cents: np.ndarray):
     return float(f), extent, float(coef[1]), share
 
 
-def measure_note(onset_s: float, offset_s: float, time_s: np.ndarray, pitch_semitones: np.ndarray,
-                 confidence: Optional[np.ndarray] = None, a4_hz: float = A4_HZ) -> Optional[Note]:
+def measure_note(
+    onset_s: float,
+    offset_s: float,
+    time_s: np.ndarray,
+    pitch_semitones: np.ndarray,
+    confidence: Optional[np.ndarray] = None,
+    a4_hz: float = A4_HZ,
+) -> Optional[Note]:
     """The :class:`Note` from ``onset_s`` to ``offset_s`` whose voiced frames are given.
 
     time_s, pitch_semitones, confidence : (n,) the note's voiced frames (s, semitones vs 440, [0, 1]); NaN pitches
@@ -166,22 +173,31 @@ def measure_note(onset_s: float, offset_s: float, time_s: np.ndarray, pitch_semi
     centre = float(np.median(pitch))
     core = _core(len(pitch))
     tc, cents = time_s[core], 100.0 * (pitch[core] - centre)
-    spread = float(np.sqrt(np.mean(cents ** 2)))
+    spread = float(np.sqrt(np.mean(cents**2)))
     in_tune = float(np.mean(np.abs(cents) <= IN_TUNE_CENTS))
     rate, extent, slope = math.nan, math.nan, 0.0
     if len(tc) >= 3:
         rate, extent, slope, _ = vibrato_fit(tc, cents)
     drift = slope * float(tc[-1] - tc[0]) if len(tc) >= 2 else 0.0
-    return Note(onset_s=float(onset_s), offset_s=float(offset_s), spread_cents=spread, vibrato_rate_hz=rate,
-                vibrato_extent_cents=extent, drift_cents=float(drift), in_tune_share=in_tune, confidence=conf,
-                a4_hz=float(a4_hz), **grid(centre, a4_hz))
+    return Note(
+        onset_s=float(onset_s),
+        offset_s=float(offset_s),
+        spread_cents=spread,
+        vibrato_rate_hz=rate,
+        vibrato_extent_cents=extent,
+        drift_cents=float(drift),
+        in_tune_share=in_tune,
+        confidence=conf,
+        a4_hz=float(a4_hz),
+        **grid(centre, a4_hz),
+    )
 
 
-def measure_span(track, onset_s: float, offset_s: float, *, a4_hz: float = A4_HZ, gate: float = 0.5
-                 ) -> Optional[Note]:
+def measure_span(track, onset_s: float, offset_s: float, *, a4_hz: float = A4_HZ, gate: float = 0.5) -> Optional[Note]:
     """:func:`measure_note` over the frames of a ``PitchTrack`` whose centre lies in [onset_s, offset_s) and whose
     confidence is at least ``gate``. None when there is none."""
     t = np.asarray(track.time_s, np.float64)
     sel = (t >= onset_s) & (t < offset_s) & (np.asarray(track.confidence) >= gate)
-    return measure_note(onset_s, offset_s, t[sel], np.asarray(track.pitch_semitones)[sel],
-                        np.asarray(track.confidence)[sel], a4_hz)
+    return measure_note(
+        onset_s, offset_s, t[sel], np.asarray(track.pitch_semitones)[sel], np.asarray(track.confidence)[sel], a4_hz
+    )

@@ -9,6 +9,7 @@ semitones (RPN 0: CC101 0, CC100 0, CC6 range, CC38 0, then RPN null), then send
 of a note (whenever the bend changes) that brings the key to the frame's actual pitch (A4 = 440 Hz), clipped to
 the range, and resets the bend to centre after each note-off. Without bends the file plays equal-tempered notes.
 """
+
 from __future__ import annotations
 
 import struct
@@ -37,8 +38,17 @@ def _ticks(seconds: float) -> int:
     return max(0, int(round(seconds * TICKS_PER_S)))
 
 
-def midi_bytes(notes: Sequence[Note], *, track=None, bends: bool = False, bend_range: int = 2,
-               velocity: int = 80, program: int = 0, name: str = "PESTO notes", gate: float = 0.5) -> bytes:
+def midi_bytes(
+    notes: Sequence[Note],
+    *,
+    track=None,
+    bends: bool = False,
+    bend_range: int = 2,
+    velocity: int = 80,
+    program: int = 0,
+    name: str = "PESTO notes",
+    gate: float = 0.5,
+) -> bytes:
     """The ``.mid`` file of ``notes`` (see the module's description).
 
     track : the :class:`~pesto_core.track.PitchTrack` the notes came from; needed for ``bends`` (frames with
@@ -52,9 +62,15 @@ def midi_bytes(notes: Sequence[Note], *, track=None, bends: bool = False, bend_r
     use_bends = bends and track is not None
     if use_bends:
         r = int(bend_range)
-        events += [(0, 2, bytes([0xB0, 101, 0])), (0, 2, bytes([0xB0, 100, 0])), (0, 2, bytes([0xB0, 6, r])),
-                   (0, 2, bytes([0xB0, 38, 0])), (0, 2, bytes([0xB0, 101, 127])), (0, 2, bytes([0xB0, 100, 127])),
-                   (0, 2, _bend(0.0, r))]
+        events += [
+            (0, 2, bytes([0xB0, 101, 0])),
+            (0, 2, bytes([0xB0, 100, 0])),
+            (0, 2, bytes([0xB0, 6, r])),
+            (0, 2, bytes([0xB0, 38, 0])),
+            (0, 2, bytes([0xB0, 101, 127])),
+            (0, 2, bytes([0xB0, 100, 127])),
+            (0, 2, _bend(0.0, r)),
+        ]
         t = np.asarray(track.time_s, np.float64)
         pitch = np.asarray(track.pitch_semitones, np.float64)
         ok = (np.asarray(track.confidence) >= gate) & np.isfinite(pitch)
@@ -107,9 +123,9 @@ def read_midi_notes(data: bytes) -> List[tuple]:
     _, fmt, ntracks, division = struct.unpack(">IHHH", data[4:14])
     pos, out = 14, []
     for _ in range(ntracks):
-        if data[pos:pos + 4] != b"MTrk":
+        if data[pos : pos + 4] != b"MTrk":
             raise ValueError("bad track chunk")
-        length = struct.unpack(">I", data[pos + 4:pos + 8])[0]
+        length = struct.unpack(">I", data[pos + 4 : pos + 8])[0]
         pos += 8
         end, tick, seconds, tempo, status, open_ = pos + length, 0, 0.0, TEMPO_US, 0, {}
         while pos < end:
@@ -126,14 +142,14 @@ def read_midi_notes(data: bytes) -> List[tuple]:
             if b == 0xFF:
                 kind, ln = data[pos + 1], data[pos + 2]
                 if kind == 0x51:
-                    tempo = int.from_bytes(data[pos + 3:pos + 6], "big")
+                    tempo = int.from_bytes(data[pos + 3 : pos + 6], "big")
                 pos += 3 + ln
                 continue
             if b >= 0x80:
                 status, pos = b, pos + 1
             kind = status & 0xF0
             nbytes = 1 if kind in (0xC0, 0xD0) else 2
-            args = data[pos:pos + nbytes]
+            args = data[pos : pos + nbytes]
             pos += nbytes
             if kind == 0x90 and args[1] > 0:
                 open_[args[0]] = (seconds, args[1])
@@ -143,4 +159,3 @@ def read_midi_notes(data: bytes) -> List[tuple]:
                     out.append((on, seconds, int(args[0]), int(vel)))
         pos = end
     return sorted(out)
-

@@ -30,6 +30,7 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
 Frames are consumed with a delay of ``dip_window_s + median_s + smooth_s`` (0.12 s at the defaults): the live
 tracker's finished notes arrive that much after their end; its *current* note is measured on the raw frames.
 """
+
 from __future__ import annotations
 
 import math
@@ -118,12 +119,12 @@ class _Grow:
         self.data[k - self.base] = x
 
     def view(self, start: int, stop: int) -> np.ndarray:
-        return self.data[start - self.base:stop - self.base]
+        return self.data[start - self.base : stop - self.base]
 
     def drop_before(self, k: int) -> None:
         k = min(k, self.n)
         if k - self.base > len(self.data) // 2:
-            self.data = np.concatenate([self.data[k - self.base:self.n - self.base], np.empty(len(self.data) // 2)])
+            self.data = np.concatenate([self.data[k - self.base : self.n - self.base], np.empty(len(self.data) // 2)])
             self.base = k
 
 
@@ -136,8 +137,15 @@ class NoteTracker:
     when unknown: no relaxed voicing, no mean confidence).
     """
 
-    def __init__(self, step_s: float = 0.01, *, a4_hz: float = A4_HZ, params: Optional[SegmentParams] = None,
-                 steady_s: float = 0.5, measure_s: float = 5.0):
+    def __init__(
+        self,
+        step_s: float = 0.01,
+        *,
+        a4_hz: float = A4_HZ,
+        params: Optional[SegmentParams] = None,
+        steady_s: float = 0.5,
+        measure_s: float = 5.0,
+    ):
         self.p = params or SegmentParams()
         self.a4_hz, self.step_s, self.steady_s = float(a4_hz), float(step_s), float(steady_s)
         self.measure_s = float(measure_s)
@@ -149,8 +157,8 @@ class NoteTracker:
         self.commit, self.lag = max(self.Lmax, fr(self.p.commit_s)), max(self.Lmin, fr(self.p.lag_s))
         self.scale = self.step_s / 0.01  # costs per 10 ms of note, whatever the step
         self.t, self.pitch, self.conf, self.db = _Grow(), _Grow(), _Grow(), _Grow()
-        self.v = _Grow()    # raw voicing (1/0)
-        self.u = _Grow()    # voicing after the dip test
+        self.v = _Grow()  # raw voicing (1/0)
+        self.u = _Grow()  # voicing after the dip test
         self.dip = _Grow()  # loudness dip (whatever the voicing)
         self.med, self.s = _Grow(), _Grow()
         self.n_u = self.n_med = self.n_s = self.n_dp = 0  # frames done by each stage
@@ -168,8 +176,14 @@ class NoteTracker:
         self.relaxed = 0
 
     # ------------------------------------------------------------------ input
-    def push(self, time_s: float, pitch_semitones: float, voiced: bool, volume: Optional[float] = None,
-             confidence: float = math.nan) -> NoteUpdate:
+    def push(
+        self,
+        time_s: float,
+        pitch_semitones: float,
+        voiced: bool,
+        volume: Optional[float] = None,
+        confidence: float = math.nan,
+    ) -> NoteUpdate:
         """Add one frame; returns the notes finished since the last call and the current note's measures."""
         self._add(time_s, pitch_semitones, voiced, volume, confidence)
         return NoteUpdate(self._take(), self._current())
@@ -228,8 +242,11 @@ class NoteTracker:
             h = self.H
             lo, hi = max(self.t.base, k - h), min(self.t.n, k + h + 1)
             near = self.pitch.view(lo, hi)
-            voiced = bool(hi - lo == 2 * h + 1 and np.all(np.abs(near - self.pitch[k]) < self.p.stable_semitones)
-                          and self.db[k] >= self.loudest - self.p.quiet_db)
+            voiced = bool(
+                hi - lo == 2 * h + 1
+                and np.all(np.abs(near - self.pitch[k]) < self.p.stable_semitones)
+                and self.db[k] >= self.loudest - self.p.quiet_db
+            )
             if voiced:
                 self.relaxed += 1
         self.u.append(1.0 if voiced and not dip else 0.0)
@@ -313,11 +330,11 @@ class NoteTracker:
         segs = list(segs)
         k = 1
         while k < len(segs) - 1:
-            (a0, a1), (b0, b1), (c0, c1) = segs[k - 1:k + 2]
+            (a0, a1), (b0, b1), (c0, c1) = segs[k - 1 : k + 2]
             ma, mb, mc = mean(a0, a1), mean(b0, b1), mean(c0, c1)
             if b1 - b0 < self.T and min(ma, mc) < mb < max(ma, mc):
                 mid = (b0 + b1) // 2
-                segs[k - 1:k + 2] = [(a0, mid), (mid, c1)]
+                segs[k - 1 : k + 2] = [(a0, mid), (mid, c1)]
             else:
                 k += 1
         return segs
@@ -384,8 +401,13 @@ class NoteTracker:
 
         def same(k: int) -> bool:
             pk = self.pitch[k]
-            return (self.v[k] <= 0 and self.dip[k] <= 0 and self.db[k] >= floor and math.isfinite(pk)
-                    and abs(pk - centre) < self.p.merge_semitones)
+            return (
+                self.v[k] <= 0
+                and self.dip[k] <= 0
+                and self.db[k] >= floor
+                and math.isfinite(pk)
+                and abs(pk - centre) < self.p.merge_semitones
+            )
 
         a = lo
         while a > max(self.t.base, self.last_end, lo - self.E) and same(a - 1):
@@ -402,9 +424,14 @@ class NoteTracker:
         self.last_end = b
         onset = self.t[a] - self.step_s / 2
         onset = max(onset, min(self.t[a], 0.0))  # a note starting at the first frame starts at 0, not before
-        note = measure_note(onset, self.t[b - 1] + self.step_s / 2,
-                            self.t.view(lo, hi)[sel], self.pitch.view(lo, hi)[sel],
-                            None if np.all(np.isnan(conf)) else conf, self.a4_hz)
+        note = measure_note(
+            onset,
+            self.t[b - 1] + self.step_s / 2,
+            self.t.view(lo, hi)[sel],
+            self.pitch.view(lo, hi)[sel],
+            None if np.all(np.isnan(conf)) else conf,
+            self.a4_hz,
+        )
         if note is not None:
             self.out.append(note)
 
@@ -445,8 +472,12 @@ class NoteTracker:
                 first -= 1
             if first < len(segs):
                 start = max(start, r + segs[first][0])
-            if (first == 0 and self.pending is not None and 0 <= r - self.pending[1] <= self.gap
-                    and abs(self.pending[2] - ref) < self.p.merge_semitones):
+            if (
+                first == 0
+                and self.pending is not None
+                and 0 <= r - self.pending[1] <= self.gap
+                and abs(self.pending[2] - ref) < self.p.merge_semitones
+            ):
                 start = self.pending[0]
         # measures over the last ``measure_s`` at most (bounded work per frame)
         pitch = self.pitch.view(max(start, newest + 1 - int(self.measure_s / self.step_s)), newest + 1)
@@ -454,16 +485,30 @@ class NoteTracker:
         centre = float(np.median(pitch))
         midi, _ = nearest_note(centre + reference_shift(self.a4_hz))
         cents = 100.0 * (pitch + reference_shift(self.a4_hz) - midi)
-        tail = cents[-max(2, int(round(self.steady_s / self.step_s))):]
+        tail = cents[-max(2, int(round(self.steady_s / self.step_s))) :]
         onset = self.t[start] - self.step_s / 2
-        return CurrentNote(onset_s=float(onset), held_s=float(self.t[newest] + self.step_s / 2 - onset),
-                           pitch_semitones=centre,
-                           midi_note=int(midi), name=note_name(midi), deviation_cents=float(np.mean(cents)),
-                           steadiness_cents=float(np.std(tail)))
+        return CurrentNote(
+            onset_s=float(onset),
+            held_s=float(self.t[newest] + self.step_s / 2 - onset),
+            pitch_semitones=centre,
+            midi_note=int(midi),
+            name=note_name(midi),
+            deviation_cents=float(np.mean(cents)),
+            steadiness_cents=float(np.std(tail)),
+        )
 
 
-def segment_arrays(time_s, pitch_semitones, voiced, volume=None, confidence=None, *, a4_hz: float = A4_HZ,
-                   step_s: Optional[float] = None, params: Optional[SegmentParams] = None) -> List[Note]:
+def segment_arrays(
+    time_s,
+    pitch_semitones,
+    voiced,
+    volume=None,
+    confidence=None,
+    *,
+    a4_hz: float = A4_HZ,
+    step_s: Optional[float] = None,
+    params: Optional[SegmentParams] = None,
+) -> List[Note]:
     """Notes of a pitch curve given as arrays.
 
     time_s : (frames,) s, increasing, evenly spaced; pitch_semitones : (frames,) MIDI semitones vs 440 (NaN allowed);
@@ -486,8 +531,9 @@ def segment_arrays(time_s, pitch_semitones, voiced, volume=None, confidence=None
     return tracker.finish()
 
 
-def segment_notes(track, *, a4_hz: float = A4_HZ, gate: Optional[float] = None,
-                  params: Optional[SegmentParams] = None) -> List[Note]:
+def segment_notes(
+    track, *, a4_hz: float = A4_HZ, gate: Optional[float] = None, params: Optional[SegmentParams] = None
+) -> List[Note]:
     """The notes of a :class:`~pesto_core.track.PitchTrack` (monophonic), in time order.
 
     A frame is voiced when ``track.confidence >= gate`` (default ``params.gate``, 0.5); ``track.pitch_semitones``
@@ -500,5 +546,6 @@ def segment_notes(track, *, a4_hz: float = A4_HZ, gate: Optional[float] = None,
         return []
     step_s = track.step_ms / 1000.0 if getattr(track, "step_ms", 0) else None
     conf = np.asarray(track.confidence, np.float64)
-    return segment_arrays(track.time_s, track.pitch_semitones, conf >= gate, track.volume, conf, a4_hz=a4_hz,
-                          step_s=step_s, params=params)
+    return segment_arrays(
+        track.time_s, track.pitch_semitones, conf >= gate, track.volume, conf, a4_hz=a4_hz, step_s=step_s, params=params
+    )

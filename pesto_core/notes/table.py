@@ -12,6 +12,7 @@ vibrato_extent_cents: rate and extent (half peak-to-peak) of the vibrato, empty 
 change of the pitch's trend from start to end; in_tune_share: share of frames within ±10 cents of the pitch
 (0..1); confidence: mean voicing confidence (empty when unknown); a4: the reference in Hz.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,21 @@ from typing import List, Sequence, Union
 from ..units import A4_HZ, hz_to_semitones
 from .intonation import Note, grid
 
-COLUMNS = ("onset", "offset", "frequency", "note", "midi", "deviation_cents", "spread_cents", "vibrato_rate_hz",
-           "vibrato_extent_cents", "drift_cents", "in_tune_share", "confidence", "a4")
+COLUMNS = (
+    "onset",
+    "offset",
+    "frequency",
+    "note",
+    "midi",
+    "deviation_cents",
+    "spread_cents",
+    "vibrato_rate_hz",
+    "vibrato_extent_cents",
+    "drift_cents",
+    "in_tune_share",
+    "confidence",
+    "a4",
+)
 
 
 def _num(x: float, fmt: str) -> str:
@@ -35,11 +49,25 @@ def notes_csv_bytes(notes: Sequence[Note]) -> bytes:
     """The notes CSV of ``notes`` (header only when there are none)."""
     lines = [",".join(COLUMNS)]
     for n in notes:
-        lines.append(",".join([
-            f"{n.onset_s:.6f}", f"{n.offset_s:.6f}", f"{n.frequency_hz:.4f}", n.name, str(n.midi_note),
-            f"{n.deviation_cents:.2f}", f"{n.spread_cents:.2f}", _num(n.vibrato_rate_hz, ".3f"),
-            _num(n.vibrato_extent_cents, ".2f"), f"{n.drift_cents:.2f}", f"{n.in_tune_share:.4f}",
-            _num(n.confidence, ".4f"), _num(n.a4_hz, "g")]))
+        lines.append(
+            ",".join(
+                [
+                    f"{n.onset_s:.6f}",
+                    f"{n.offset_s:.6f}",
+                    f"{n.frequency_hz:.4f}",
+                    n.name,
+                    str(n.midi_note),
+                    f"{n.deviation_cents:.2f}",
+                    f"{n.spread_cents:.2f}",
+                    _num(n.vibrato_rate_hz, ".3f"),
+                    _num(n.vibrato_extent_cents, ".2f"),
+                    f"{n.drift_cents:.2f}",
+                    f"{n.in_tune_share:.4f}",
+                    _num(n.confidence, ".4f"),
+                    _num(n.a4_hz, "g"),
+                ]
+            )
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -66,12 +94,20 @@ def notes_from_csv(source: Union[str, Path, bytes]) -> List[Note]:
             freq = _float(row, "frequency")
             if not freq > 0:
                 raise ValueError(f"frequency {row.get('frequency')!r}")
-            notes.append(Note(
-                onset_s=_float(row, "onset"), offset_s=_float(row, "offset"),
-                spread_cents=_float(row, "spread_cents", 0.0), vibrato_rate_hz=_float(row, "vibrato_rate_hz"),
-                vibrato_extent_cents=_float(row, "vibrato_extent_cents"), drift_cents=_float(row, "drift_cents", 0.0),
-                in_tune_share=_float(row, "in_tune_share", math.nan), confidence=_float(row, "confidence"),
-                a4_hz=a4, **grid(float(hz_to_semitones(freq)), a4)))
+            notes.append(
+                Note(
+                    onset_s=_float(row, "onset"),
+                    offset_s=_float(row, "offset"),
+                    spread_cents=_float(row, "spread_cents", 0.0),
+                    vibrato_rate_hz=_float(row, "vibrato_rate_hz"),
+                    vibrato_extent_cents=_float(row, "vibrato_extent_cents"),
+                    drift_cents=_float(row, "drift_cents", 0.0),
+                    in_tune_share=_float(row, "in_tune_share", math.nan),
+                    confidence=_float(row, "confidence"),
+                    a4_hz=a4,
+                    **grid(float(hz_to_semitones(freq)), a4),
+                )
+            )
         except (TypeError, ValueError) as e:
             raise ValueError(f"line {line}: {e}") from None
     return sorted(notes, key=lambda n: n.onset_s)

@@ -41,6 +41,7 @@ Two interfaces:
 * :func:`load_streaming_model` -> :class:`StreamingPestoModel` (:mod:`.upstream`): upstream ``pesto``'s streaming
   module (``load_model(..., streaming=True)``), called with blocks of ``hop`` samples (or whole multiples of it).
 """
+
 from __future__ import annotations
 
 from ..geometry import StreamGeometry, offline_equivalent
@@ -48,6 +49,17 @@ from .engine import VQT_GROUPS, StreamFrameEngine
 from .pitch_stream import LIVE_DEFAULTS, MAX_FRAMES_PER_PASS, PitchStream, StreamFrames, live_model_name, live_stream
 from .upstream import StreamingPestoModel, load_streaming_model
 
-__all__ = ["PitchStream", "StreamFrames", "live_stream", "live_model_name", "LIVE_DEFAULTS", "StreamGeometry",
-           "offline_equivalent", "StreamFrameEngine", "StreamingPestoModel", "load_streaming_model",
-           "MAX_FRAMES_PER_PASS", "VQT_GROUPS"]
+__all__ = [
+    "PitchStream",
+    "StreamFrames",
+    "live_stream",
+    "live_model_name",
+    "LIVE_DEFAULTS",
+    "StreamGeometry",
+    "offline_equivalent",
+    "StreamFrameEngine",
+    "StreamingPestoModel",
+    "load_streaming_model",
+    "MAX_FRAMES_PER_PASS",
+    "VQT_GROUPS",
+]

@@ -3,6 +3,7 @@
 Also prepares the native frame engine (:mod:`pesto_core.native`) for the same configuration. Method: see
 :mod:`pesto_core.stream`.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
@@ -37,15 +38,21 @@ class StreamFrameEngine(nn.Module):
         where it cannot be built or off the CPU), decoding with this reduction. The torch forms are always there.
     """
 
-    def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float,
-                 native_reduction: Optional[str] = None):
+    def __init__(
+        self, model: PestoModel, sr: int, hop_length: int, mirror: float, native_reduction: Optional[str] = None
+    ):
         super().__init__()
         sr = check_sr(sr)
         self.model = model
         p = model.hcqt_params
-        kernels, lengths, _ = make_kernels(int(sr), float(p.get("fmin", 27.5)), int(p.get("n_bins", 251)),
-                                           int(p.get("bins_per_semitone", 3)), float(p.get("gamma", 7)),
-                                           bool(p.get("center_bins", True)))
+        kernels, lengths, _ = make_kernels(
+            int(sr),
+            float(p.get("fmin", 27.5)),
+            int(p.get("n_bins", 251)),
+            int(p.get("bins_per_semitone", 3)),
+            float(p.get("gamma", 7)),
+            bool(p.get("center_bins", True)),
+        )
         self.geometry = StreamGeometry.build(sr, hop_length, kernels.shape[1], mirror)
         self.n_bins = kernels.shape[0]
         w_re, w_im, first, last = window_weights(kernels, lengths, self.geometry.taps)
@@ -99,7 +106,7 @@ class StreamFrameEngine(nn.Module):
         windows = x.unfold(1, g.taps, g.hop_length).reshape(batch * frames, g.taps)  # a view for one frame
         parts = [F.linear(windows[:, start:], self.get_buffer(f"group_weight{k}")) for k, start in self.groups]
         y = torch.cat(parts, dim=1).index_select(1, self.gather)  # (batch * frames, 2 * n_bins): [Re | Im]
-        return torch.complex(y[:, :self.n_bins], y[:, self.n_bins:]).view(batch, frames, self.n_bins)
+        return torch.complex(y[:, : self.n_bins], y[:, self.n_bins :]).view(batch, frames, self.n_bins)
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Outputs of every frame of ``x`` (see :meth:`vqt`).
@@ -112,6 +119,8 @@ class StreamFrameEngine(nn.Module):
         vqt = self.vqt(x)
         batch, frames = vqt.shape[:2]
         out = self.model.frames_from_vqt(vqt.reshape(batch * frames, self.n_bins))
-        return {"activations": out["activations"].reshape(batch, frames, -1),
-                "confidence": out["confidence"].reshape(batch, frames),
-                "volume": out["volume"].reshape(batch, frames)}
+        return {
+            "activations": out["activations"].reshape(batch, frames, -1),
+            "confidence": out["confidence"].reshape(batch, frames),
+            "volume": out["volume"].reshape(batch, frames),
+        }

@@ -1,4 +1,5 @@
 """PitchStream: live pitch tracking of one or more streams fed blocks of any length (numpy in, numpy out)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ from .engine import StreamFrameEngine
 MAX_FRAMES_PER_PASS = 512
 
 
-def _frame_flags(bad: np.ndarray, pending_bad: np.ndarray, pending: int, hop: int, n_frames: int
-                 ) -> Tuple[np.ndarray, np.ndarray]:
+def _frame_flags(
+    bad: np.ndarray, pending_bad: np.ndarray, pending: int, hop: int, n_frames: int
+) -> Tuple[np.ndarray, np.ndarray]:
     """Which completed frames had a non-finite sample in the hop that completed them.
 
     Parameters
@@ -53,8 +55,12 @@ def _concatenate(a: "StreamFrames", b: "StreamFrames") -> "StreamFrames":
         return b
     axis = {"time_s": 0, "frame_index": 0}
     lead = a.pitch_semitones.ndim - 1  # 0 for one squeezed stream, 1 with a stream axis
-    return StreamFrames(**{k: np.concatenate([getattr(a, k), getattr(b, k)], axis=axis.get(k, lead))
-                           for k in StreamFrames.__dataclass_fields__})
+    return StreamFrames(
+        **{
+            k: np.concatenate([getattr(a, k), getattr(b, k)], axis=axis.get(k, lead))
+            for k in StreamFrames.__dataclass_fields__
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -147,13 +153,28 @@ class PitchStream(StreamTiming):
     Not thread-safe: one thread (the GUI's worker thread) owns the object and calls every method.
     """
 
-    def __init__(self, sr: int, step_ms: float = 10.0, model_name: str = DEFAULT_MODEL, mirror: float = 1.0,
-                 n_streams: int = 1, device=None, reduction: str = "alwa", *, hop_length: Optional[int] = None,
-                 model: Optional[PestoModel] = None, refine: bool = False, native: bool = True, gate: float = 0.5,
-                 smooth: bool = False, smooth_lag: int = DEFAULT_LAG):
+    def __init__(
+        self,
+        sr: int,
+        step_ms: float = 10.0,
+        model_name: str = DEFAULT_MODEL,
+        mirror: float = 1.0,
+        n_streams: int = 1,
+        device=None,
+        reduction: str = "alwa",
+        *,
+        hop_length: Optional[int] = None,
+        model: Optional[PestoModel] = None,
+        refine: bool = False,
+        native: bool = True,
+        gate: float = 0.5,
+        smooth: bool = False,
+        smooth_lag: int = DEFAULT_LAG,
+    ):
         sr = check_sr(sr)
-        hop_length = check_positive_int(hop_length_for(step_ms, sr) if hop_length is None else hop_length,
-                                        "hop length (samples)")
+        hop_length = check_positive_int(
+            hop_length_for(step_ms, sr) if hop_length is None else hop_length, "hop length (samples)"
+        )
         n_streams = check_positive_int(n_streams, "n_streams")
         if not (isinstance(gate, (int, float)) and 0.0 <= gate <= 1.0):
             raise ParameterError(f"gate must be a confidence in [0, 1], got {gate!r}")
@@ -168,8 +189,9 @@ class PitchStream(StreamTiming):
         self.model = model
         self.reduction = reduction
         self.refine = bool(refine)
-        self.engine = StreamFrameEngine(model, int(sr), int(hop_length), mirror,
-                                        native_reduction=reduction if native else None)
+        self.engine = StreamFrameEngine(
+            model, int(sr), int(hop_length), mirror, native_reduction=reduction if native else None
+        )
         self.geometry = self.engine.geometry
         self.n_streams = int(n_streams)
         # Refinement windows (with the earlier window of the extrapolation) stay inside the frame's own samples, so
@@ -211,7 +233,7 @@ class PitchStream(StreamTiming):
     # -------------------------------------------------------------------------------------------------- control
     def reset(self) -> None:
         """Forget all audio: the next sample is sample 0 of a new stream (silence before it)."""
-        self._buf[:, :self.geometry.cache] = 0.0
+        self._buf[:, : self.geometry.cache] = 0.0
         self._fill = self.geometry.cache
         self._pending_bad = np.zeros(self.n_streams, dtype=bool)
         self._n_samples = 0
@@ -247,7 +269,7 @@ class PitchStream(StreamTiming):
                 grown = np.zeros((self.n_streams, fill + n + self.geometry.hop_length), np.float32)
                 grown[:, :fill] = self._buf[:, :fill]
                 self._buf = grown
-            dst = self._buf[:, fill:fill + n]
+            dst = self._buf[:, fill : fill + n]
             dst[...] = x
             finite = bool(np.isfinite(dst).all())
             pending = fill - self.geometry.cache
@@ -259,8 +281,9 @@ class PitchStream(StreamTiming):
             else:
                 bad = ~np.isfinite(dst)
                 dst[bad] = 0.0  # bad samples never enter the state
-                frame_bad, self._pending_bad = _frame_flags(bad, self._pending_bad, pending,
-                                                            self.geometry.hop_length, n_frames)
+                frame_bad, self._pending_bad = _frame_flags(
+                    bad, self._pending_bad, pending, self.geometry.hop_length, n_frames
+                )
                 if not frame_bad.any():
                     frame_bad = None
         else:
@@ -301,44 +324,62 @@ class PitchStream(StreamTiming):
     # -------------------------------------------------------------------------------------------------- internals
     def _check_block(self, block, sr) -> Tuple[np.ndarray, bool]:
         if sr is not None and sr != self.geometry.sr:
-            raise ParameterError(f"sample rate changed mid-stream ({self.geometry.sr} Hz -> {sr} Hz): "
-                                 f"create a new PitchStream for {sr} Hz")
+            raise ParameterError(
+                f"sample rate changed mid-stream ({self.geometry.sr} Hz -> {sr} Hz): "
+                f"create a new PitchStream for {sr} Hz"
+            )
         if torch.is_tensor(block):
             raise ParameterError("blocks must be numpy arrays, not torch tensors")
         x = np.asarray(block)
         if x.dtype != np.float32:
             if x.dtype.kind != "f":
-                raise ParameterError(f"audio blocks must be float samples in [-1, 1], got dtype {x.dtype}"
-                                     + (" (divide integer PCM by its full scale, e.g. 32768 for int16)"
-                                        if x.dtype.kind in "iu" else ""))
+                raise ParameterError(
+                    f"audio blocks must be float samples in [-1, 1], got dtype {x.dtype}"
+                    + (" (divide integer PCM by its full scale, e.g. 32768 for int16)" if x.dtype.kind in "iu" else "")
+                )
             x = x.astype(np.float32)
         if x.ndim == 1 and self.n_streams == 1:
             return x[None, :], True
         if x.ndim == 2 and x.shape[0] == self.n_streams:
             return x, False
         if x.ndim == 2 and x.shape[0] > self.n_streams and x.shape[1] != self.n_streams:
-            raise ParameterError(f"block has {x.shape[0]} streams but this PitchStream was made for "
-                                 f"{self.n_streams} (n_streams)")
+            raise ParameterError(
+                f"block has {x.shape[0]} streams but this PitchStream was made for {self.n_streams} (n_streams)"
+            )
         expected = "(samples,) or (1, samples)" if self.n_streams == 1 else f"({self.n_streams}, samples)"
-        hint = (" (a sound card's (frames, channels) block: pass block.T)"
-                if x.ndim == 2 and x.shape[1] == self.n_streams and x.shape[0] != self.n_streams else "")
+        hint = (
+            " (a sound card's (frames, channels) block: pass block.T)"
+            if x.ndim == 2 and x.shape[1] == self.n_streams and x.shape[0] != self.n_streams
+            else ""
+        )
         raise ParameterError(f"audio block must have shape {expected}, got {x.shape}{hint}")
 
     def _empty(self, squeeze: bool) -> StreamFrames:
         lead = () if squeeze else (self.n_streams,)
-        return StreamFrames(time_s=np.zeros(0), frame_index=np.zeros(0, np.int64),
-                            pitch_semitones=np.zeros(lead + (0,), np.float32),
-                            confidence=np.zeros(lead + (0,), np.float32), volume=np.zeros(lead + (0,), np.float32),
-                            activations=np.zeros(lead + (0, self._n_out), np.float32),
-                            input_finite=np.ones(lead + (0,), bool), voiced=np.zeros(lead + (0,), bool))
+        return StreamFrames(
+            time_s=np.zeros(0),
+            frame_index=np.zeros(0, np.int64),
+            pitch_semitones=np.zeros(lead + (0,), np.float32),
+            confidence=np.zeros(lead + (0,), np.float32),
+            volume=np.zeros(lead + (0,), np.float32),
+            activations=np.zeros(lead + (0, self._n_out), np.float32),
+            input_finite=np.ones(lead + (0,), bool),
+            voiced=np.zeros(lead + (0,), bool),
+        )
 
     @staticmethod
     def _reshape(frames: StreamFrames, squeeze: bool) -> StreamFrames:
         conv = (lambda a: a[0]) if squeeze else (lambda a: a[None])
-        return StreamFrames(time_s=frames.time_s, frame_index=frames.frame_index,
-                            pitch_semitones=conv(frames.pitch_semitones), confidence=conv(frames.confidence),
-                            volume=conv(frames.volume), activations=conv(frames.activations),
-                            input_finite=conv(frames.input_finite), voiced=conv(frames.voiced))
+        return StreamFrames(
+            time_s=frames.time_s,
+            frame_index=frames.frame_index,
+            pitch_semitones=conv(frames.pitch_semitones),
+            confidence=conv(frames.confidence),
+            volume=conv(frames.volume),
+            activations=conv(frames.activations),
+            input_finite=conv(frames.input_finite),
+            voiced=conv(frames.voiced),
+        )
 
     def _refine(self, pitch: np.ndarray, n_frames: int) -> np.ndarray:
         """Refined pitch (streams, n_frames) of the frames about to be emitted, from the buffered samples."""
@@ -349,12 +390,23 @@ class PitchStream(StreamTiming):
         seg_end = g.cache + n_frames * g.hop_length
         native = self.engine.native
         if native is not None:
-            return np.stack([native.refine(self._buf[s, :seg_end], centres, ends, pitch[s])
-                             for s in range(self.n_streams)])
-        return np.stack([refine_pitch(self._buf[s, :seg_end], centres, pitch[s], g.sr, ends=ends,
-                                      max_length=self.refine_max_length,
-                                      bins_per_semitone=self.model.bins_per_semitone)
-                         for s in range(self.n_streams)])
+            return np.stack(
+                [native.refine(self._buf[s, :seg_end], centres, ends, pitch[s]) for s in range(self.n_streams)]
+            )
+        return np.stack(
+            [
+                refine_pitch(
+                    self._buf[s, :seg_end],
+                    centres,
+                    pitch[s],
+                    g.sr,
+                    ends=ends,
+                    max_length=self.refine_max_length,
+                    bins_per_semitone=self.model.bins_per_semitone,
+                )
+                for s in range(self.n_streams)
+            ]
+        )
 
     def _frames_native(self, n_frames: int):
         """(activations, confidence, volume, pitch) of the next ``n_frames`` frames of every stream, natively."""
@@ -372,7 +424,7 @@ class PitchStream(StreamTiming):
         with torch.inference_mode():
             for f0 in range(0, n_frames, MAX_FRAMES_PER_PASS):
                 f1 = min(n_frames, f0 + MAX_FRAMES_PER_PASS)
-                seg = torch.from_numpy(self._buf[:, f0 * hop:cache + f1 * hop])
+                seg = torch.from_numpy(self._buf[:, f0 * hop : cache + f1 * hop])
                 if self._device.type != "cpu":
                     seg = seg.to(self._device)
                 out = self.engine(seg)
@@ -400,7 +452,7 @@ class PitchStream(StreamTiming):
         # keep the last Z samples before the next frame boundary and the pending partial hop
         used = n_frames * hop
         rest = self._fill - used
-        self._buf[:, :rest] = self._buf[:, used:self._fill]
+        self._buf[:, :rest] = self._buf[:, used : self._fill]
         self._fill = rest
         finite = np.ones((self.n_streams, n_frames), bool)
         if frame_bad is not None:
@@ -409,8 +461,15 @@ class PitchStream(StreamTiming):
             finite = ~frame_bad
         k = np.arange(self._n_frames, self._n_frames + n_frames, dtype=np.int64)
         self._n_frames += n_frames
-        fields = dict(time_s=g.centre(k) / g.sr, frame_index=k, pitch_semitones=pitch, confidence=c, volume=v,
-                      activations=a, input_finite=finite)
+        fields = dict(
+            time_s=g.centre(k) / g.sr,
+            frame_index=k,
+            pitch_semitones=pitch,
+            confidence=c,
+            volume=v,
+            activations=a,
+            input_finite=finite,
+        )
         if self._glitch is not None:
             fields = self._glitch.push(fields)
         return self._frames(fields, squeeze)

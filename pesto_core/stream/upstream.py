@@ -1,4 +1,5 @@
 """Upstream ``pesto``'s streaming interface: ``load_model(..., streaming=True)`` -> :class:`StreamingPestoModel`."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -30,18 +31,27 @@ class StreamingPestoModel(StreamTiming, nn.Module):
     replaced by zeros and the frames they complete get confidence 0.
     """
 
-    def __init__(self, model: PestoModel, sr: int, hop_length: int, mirror: float = 0.0, max_batch_size: int = 1,
-                 native: bool = True):
+    def __init__(
+        self,
+        model: PestoModel,
+        sr: int,
+        hop_length: int,
+        mirror: float = 0.0,
+        max_batch_size: int = 1,
+        native: bool = True,
+    ):
         super().__init__()
         check_positive_int(max_batch_size, "max_batch_size")
         self.model = model
         # On the CPU the frames come from the native frame engine where it can be built (see PitchStream)
-        self.engine = StreamFrameEngine(model, sr, hop_length, mirror,
-                                        native_reduction=model.reduction if native else None)
+        self.engine = StreamFrameEngine(
+            model, sr, hop_length, mirror, native_reduction=model.reduction if native else None
+        )
         self.geometry = self.engine.geometry
         self.max_batch_size = int(max_batch_size)
-        self.register_buffer("cache", torch.zeros(self.max_batch_size, self.geometry.cache, device=model.device),
-                             persistent=False)
+        self.register_buffer(
+            "cache", torch.zeros(self.max_batch_size, self.geometry.cache, device=model.device), persistent=False
+        )
 
     @property
     def hop_size(self) -> float:
@@ -52,19 +62,24 @@ class StreamingPestoModel(StreamTiming, nn.Module):
         """Forget the past samples of every stream."""
         self.cache.zero_()
 
-    def forward(self, x: torch.Tensor, sr: Optional[int] = None, convert_to_freq: bool = False,
-                return_activations: bool = True):
+    def forward(
+        self, x: torch.Tensor, sr: Optional[int] = None, convert_to_freq: bool = False, return_activations: bool = True
+    ):
         if sr is not None and sr != self.geometry.sr:
-            raise ParameterError(f"sample rate changed mid-stream ({self.geometry.sr} Hz -> {sr} Hz): "
-                                 f"load a new streaming model with sampling_rate={sr}")
+            raise ParameterError(
+                f"sample rate changed mid-stream ({self.geometry.sr} Hz -> {sr} Hz): "
+                f"load a new streaming model with sampling_rate={sr}"
+            )
         if not torch.is_tensor(x):
             x = torch.as_tensor(np.asarray(x))
         if not x.is_floating_point():
             raise ParameterError(f"audio blocks must be float samples in [-1, 1], got {x.dtype}")
         hop = self.geometry.hop_length
         if x.ndim not in (1, 2) or x.shape[-1] == 0 or x.shape[-1] % hop:
-            raise ParameterError(f"streaming blocks must have shape (hop,) or (batch, hop) with hop = {hop} samples "
-                                 f"(or a whole multiple of it), got {tuple(x.shape)}")
+            raise ParameterError(
+                f"streaming blocks must have shape (hop,) or (batch, hop) with hop = {hop} samples "
+                f"(or a whole multiple of it), got {tuple(x.shape)}"
+            )
         squeeze = x.ndim == 1
         x = x.reshape(1, -1) if squeeze else x
         batch = x.shape[0]
@@ -86,7 +101,7 @@ class StreamingPestoModel(StreamTiming, nn.Module):
                 out = self.engine(buf)
                 activations = out["activations"]
                 pitch = reduce_activations(activations, self.model.reduction)
-            self.cache[:batch] = buf[:, -self.geometry.cache:]
+            self.cache[:batch] = buf[:, -self.geometry.cache :]
         confidence = out["confidence"]
         if not all_finite:
             frame_bad = ~finite.reshape(batch, -1, hop).all(dim=-1)
@@ -101,10 +116,18 @@ class StreamingPestoModel(StreamTiming, nn.Module):
         return tuple(result)
 
 
-def load_streaming_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0,
-                         sampling_rate: Optional[int] = None, *, device=None, mirror: float = 0.0,
-                         max_batch_size: int = 1, reduction: Optional[str] = None, streaming: bool = True,
-                         **kwargs) -> StreamingPestoModel:
+def load_streaming_model(
+    name_or_path: str = DEFAULT_MODEL,
+    step_size: float = 10.0,
+    sampling_rate: Optional[int] = None,
+    *,
+    device=None,
+    mirror: float = 0.0,
+    max_batch_size: int = 1,
+    reduction: Optional[str] = None,
+    streaming: bool = True,
+    **kwargs,
+) -> StreamingPestoModel:
     """Upstream-compatible ``load_model(..., streaming=True)``: a :class:`StreamingPestoModel`.
 
     ``sampling_rate`` is required (a stream has one fixed rate); ``mirror`` defaults to 0 as upstream's.

@@ -1,4 +1,5 @@
 """Fixtures shared by the engine tests."""
+
 import pytest
 import torch
 

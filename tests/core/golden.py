@@ -1,4 +1,5 @@
 """Golden reference outputs of upstream PESTO (pesto-pitch 2.0.1, mir-1k_g7), copied from shared/reference/golden."""
+
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -30,8 +31,11 @@ def audio(case):
 
 
 def offline_steps(case):
-    return sorted(int(k[4:].split("_")[0]) for k in MANIFEST["cases"][case]["keys"]
-                  if k.startswith("step") and k.endswith("_vqt_db"))
+    return sorted(
+        int(k[4:].split("_")[0])
+        for k in MANIFEST["cases"][case]["keys"]
+        if k.startswith("step") and k.endswith("_vqt_db")
+    )
 
 
 def assert_pitch_close(pitch, ref, confidence):

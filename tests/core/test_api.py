@@ -1,4 +1,5 @@
 """Python API: shapes, units, exact frame times, chunking, padding of short inputs, bad input, devices."""
+
 import warnings
 
 import numpy as np
@@ -109,13 +110,16 @@ def test_nan_inf_input_raises(bad):
         predict(bad, 16000)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"sr": 4000}, "out of range"),
-    ({"sr": 16000, "step_size": 0}, "positive"),
-    ({"sr": 16000, "step_size": 0.01}, "shorter than one sample"),
-    ({"sr": 16000, "reduction": "median"}, "unknown reduction"),
-    ({"sr": 16000.5}, "integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"sr": 4000}, "out of range"),
+        ({"sr": 16000, "step_size": 0}, "positive"),
+        ({"sr": 16000, "step_size": 0.01}, "shorter than one sample"),
+        ({"sr": 16000, "reduction": "median"}, "unknown reduction"),
+        ({"sr": 16000.5}, "integer"),
+    ],
+)
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ParameterError, match=match):
         predict(np.zeros(1600, np.float32), **kwargs)

@@ -1,5 +1,6 @@
 """Checkpoints load without running code from the file: bundled plain format, original .ckpt without omegaconf,
 and refusal of pickles that would execute something."""
+
 import os
 import subprocess
 import sys
@@ -33,9 +34,11 @@ def test_original_checkpoint_loads_without_omegaconf(tmp_path):
         "assert a.encoder['n_chan_layers'] == [40, 30, 30, 10, 3], a.encoder\n"
         "assert a.state_dict.keys() == b.state_dict.keys()\n"
         "assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)\n"
-        "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[2])
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2]
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
 
@@ -58,10 +61,13 @@ def test_pickle_that_would_run_code_is_refused(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"this is not a checkpoint", "not a PyTorch checkpoint"),
-    (b"", "not a PyTorch checkpoint"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"this is not a checkpoint", "not a PyTorch checkpoint"),
+        (b"", "not a PyTorch checkpoint"),
+    ],
+)
 def test_garbage_file_is_refused(tmp_path, content, reason):
     path = tmp_path / "bad.ckpt"
     path.write_bytes(content)

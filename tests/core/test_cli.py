@@ -1,5 +1,6 @@
 """The `pesto` command line: golden numbers in CSV/NPZ, PNG, options, and bad input (one clear line per failing file,
 the other files still processed, exit status 1, nothing half-written)."""
+
 import shutil
 import subprocess
 import sys
@@ -55,8 +56,9 @@ def test_npz_matches_golden(golden_outputs, case):
         np.testing.assert_allclose(z["activations"], g["step10_activations"], atol=ACT_ATOL)
         np.testing.assert_allclose(z["confidence"], g["step10_confidence"], atol=CONF_ATOL)
         np.testing.assert_allclose(z["volume"], g["step10_volume"], rtol=VOL_RTOL)
-        assert_pitch_close(69 + 12 * np.log2(z["pitch"] / 440), g["step10_pitch_semitones_alwa"],
-                           g["step10_confidence"])
+        assert_pitch_close(
+            69 + 12 * np.log2(z["pitch"] / 440), g["step10_pitch_semitones_alwa"], g["step10_confidence"]
+        )
         sr = sf.info(DATA / f"{case}.wav").samplerate
         assert z["timesteps"][1] == pytest.approx(int(10 * sr / 1000 + 0.5) / sr)  # s, exact hop
 
@@ -145,10 +147,10 @@ def test_each_bad_input_is_reported_and_others_processed(tmp_path, capsys):
     files = list(bad) + [good]
     code, err = run(files, capsys)
     assert code == 1
-    lines = [l for l in err.splitlines() if l.startswith("pesto: error:")]
+    lines = [ln for ln in err.splitlines() if ln.startswith("pesto: error:")]
     assert len(lines) == len(bad)
     for path, reason in bad.items():
-        line = next((l for l in lines if f"{path}:" in l), None)
+        line = next((ln for ln in lines if f"{path}:" in ln), None)
         assert line is not None, f"no error line for {path}: {err}"
         assert reason in line, line
     assert f"{len(bad)} of {len(files)} file(s) failed" in err
@@ -218,8 +220,7 @@ def test_bad_model_and_options(tmp_path, capsys):
 def test_console_script_and_module_entry_points(tmp_path):
     wav = tmp_path / "s.wav"
     shutil.copy(DATA / "synth_48k.wav", wav)
-    out = subprocess.run([sys.executable, "-m", "pesto_core", str(wav), "-q"], capture_output=True, text=True,
-                         cwd=ROOT)
+    out = subprocess.run([sys.executable, "-m", "pesto_core", str(wav), "-q"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "s.f0.csv").exists()
     if shutil.which("pesto"):

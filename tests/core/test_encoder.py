@@ -1,5 +1,6 @@
 """The fast encoder (FFT prefilter, packed/split channel mixing, matrix-product 1x1 and Toeplitz layers) computes the
 published network: compared with a direct float64 evaluation of the same weights, as upstream's layers define it."""
+
 import copy
 
 import numpy as np
@@ -19,8 +20,9 @@ PROB_ATOL = 3e-4
 def direct_float64(enc: Encoder, log_power: torch.Tensor) -> torch.Tensor:
     """Upstream's layer sequence (direct convolutions, Toeplitz layer as a convolution) in float64."""
     e = copy.deepcopy(enc).double()
-    x = F.layer_norm(log_power.double()[:, None], e.layernorm.normalized_shape, e.layernorm.weight, e.layernorm.bias,
-                     e.layernorm.eps)
+    x = F.layer_norm(
+        log_power.double()[:, None], e.layernorm.normalized_shape, e.layernorm.weight, e.layernorm.bias, e.layernorm.eps
+    )
     x = F.leaky_relu(e.prefilter[0](x), 0.3)
     for conv in e.prefilter[1:]:
         x = F.leaky_relu(conv(x), 0.3) + x
@@ -38,7 +40,7 @@ def model_and_input():
     with torch.inference_mode():
         vqt = model.vqt.forward_padded(torch.from_numpy(x[: 200 * model.hop_length + model.vqt.kernel_width])[None])[0]
         log_power = model.frames_from_vqt(vqt)["vqt_db"] * np.log(10) / 10
-    return model, log_power[:, model.crop[0]:model.crop[1]].clone()
+    return model, log_power[:, model.crop[0] : model.crop[1]].clone()
 
 
 @pytest.mark.parametrize("frames", [1, 3, 5, 64, 150])  # split form (<= FEW_FRAMES), packed form, several blocks
@@ -60,7 +62,7 @@ def test_encoder_blocks_do_not_change_results(model_and_input):
     n = enc.CPU_BLOCK_FRAMES
     with torch.inference_mode():
         whole = enc(log_power[: 2 * n])
-        parts = torch.cat([enc(log_power[:n]), enc(log_power[n: 2 * n])])
+        parts = torch.cat([enc(log_power[:n]), enc(log_power[n : 2 * n])])
     assert torch.equal(whole, parts)
 
 
@@ -74,8 +76,9 @@ def test_prepare_follows_parameters(model_and_input):
     enc.prepare()
     with torch.inference_mode():
         ours = enc(log_power[:8])
-    np.testing.assert_allclose(ours.double().numpy(), direct_float64(enc, log_power[:8]).numpy(), rtol=0,
-                               atol=PROB_ATOL)
+    np.testing.assert_allclose(
+        ours.double().numpy(), direct_float64(enc, log_power[:8]).numpy(), rtol=0, atol=PROB_ATOL
+    )
 
 
 def test_no_frames(model_and_input):

@@ -1,5 +1,6 @@
 """Export of the streaming model (pesto_core.export): TorchScript and ONNX files match the eager engine on the golden
 audio, the ONNX state is explicit, and the command line validates before reporting success."""
+
 import importlib.util
 import json
 
@@ -35,9 +36,10 @@ def exported(tmp_path_factory):
             spec = ex.ExportSpec("mir-1k_g7", sr, hop, batch, 1.0)
             out = tmp_path_factory.mktemp(f"export_{key}_{fmt}")
             lines = []
-            ok, diffs, paths = ex.export(spec, out, [fmt], x[:int(SECONDS * sr)], log=lines.append)
+            ok, diffs, paths = ex.export(spec, out, [fmt], x[: int(SECONDS * sr)], log=lines.append)
             cache[key, fmt] = (spec, ok, diffs[fmt], paths, lines)
         return cache[key, fmt]
+
     return get
 
 
@@ -103,8 +105,12 @@ def test_onnx_state_is_explicit_and_nan_safe(exported):
 
 
 def test_comparison_can_fail():
-    ref = {"pitch_semitones": np.zeros((1, 10), np.float32), "confidence": np.zeros((1, 10), np.float32),
-           "volume": np.ones((1, 10), np.float32), "activations": np.zeros((1, 10, 384), np.float32)}
+    ref = {
+        "pitch_semitones": np.zeros((1, 10), np.float32),
+        "confidence": np.zeros((1, 10), np.float32),
+        "volume": np.ones((1, 10), np.float32),
+        "activations": np.zeros((1, 10, 384), np.float32),
+    }
     assert ex.compare(ref, ref)[0]
     for key, delta in (("activations", 2e-3), ("confidence", 2e-3), ("volume", 2e-3), ("pitch_semitones", 0.1)):
         bad = dict(ref)
@@ -114,8 +120,20 @@ def test_comparison_can_fail():
 
 def test_cli_torchscript_success_and_mismatch(tmp_path, capsys):
     wav = DATA / "synth_16k.wav"
-    args = ["--sr", "16000", "--hop", "160", "-o", str(tmp_path), "-f", "torchscript", "--audio", str(wav),
-            "--seconds", "0.5"]
+    args = [
+        "--sr",
+        "16000",
+        "--hop",
+        "160",
+        "-o",
+        str(tmp_path),
+        "-f",
+        "torchscript",
+        "--audio",
+        str(wav),
+        "--seconds",
+        "0.5",
+    ]
     assert ex.main(args) == 0
     out = capsys.readouterr().out
     assert "OK against the eager engine" in out and "wrote" in out
@@ -127,19 +145,39 @@ def test_cli_torchscript_success_and_mismatch(tmp_path, capsys):
 
 
 def test_cli_synthesised_signal_when_no_audio(tmp_path, capsys):
-    assert ex.main(["--sr", "8000", "--step", "20", "--mirror", "0.5", "-o", str(tmp_path), "-f", "torchscript",
-                    "--seconds", "0.5"]) == 0
+    assert (
+        ex.main(
+            [
+                "--sr",
+                "8000",
+                "--step",
+                "20",
+                "--mirror",
+                "0.5",
+                "-o",
+                str(tmp_path),
+                "-f",
+                "torchscript",
+                "--seconds",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "pesto_mir-1k_g7_8000hz_hop160_b1_mirror0.5.pt").is_file()
     assert "OK" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--sr", "16000", "--hop", "160", "--audio", "synth_48k.wav"], "48000 Hz, but the export is for 16000 Hz"),
-    (["--sr", "16000", "--hop", "160", "--batch", "0"], "batch must be at least 1"),
-    (["--sr", "16000", "--hop", "160", "--mirror", "2"], "mirror must be a number in [0, 1]"),
-    (["--sr", "1000", "--hop", "10"], "sample rate"),
-    (["--sr", "16000", "--hop", "160", "--audio", "missing.wav"], "missing.wav"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--sr", "16000", "--hop", "160", "--audio", "synth_48k.wav"], "48000 Hz, but the export is for 16000 Hz"),
+        (["--sr", "16000", "--hop", "160", "--batch", "0"], "batch must be at least 1"),
+        (["--sr", "16000", "--hop", "160", "--mirror", "2"], "mirror must be a number in [0, 1]"),
+        (["--sr", "1000", "--hop", "10"], "sample rate"),
+        (["--sr", "16000", "--hop", "160", "--audio", "missing.wav"], "missing.wav"),
+    ],
+)
 def test_cli_bad_options(tmp_path, capsys, args, message):
     args = [a if not a.endswith(".wav") else str(DATA / a) for a in args]
     assert ex.main(args + ["-o", str(tmp_path), "-f", "torchscript", "--seconds", "0.2"]) == 2
@@ -185,16 +223,19 @@ def test_onnx_without_onnxscript_uses_the_older_exporter_and_validates(monkeypat
 
     monkeypatch.setattr(builtins, "__import__", no_onnxscript)
     x, sr = audio("synth_16k")
-    ok, diffs, paths = ex.export(ex.ExportSpec("mir-1k_g7", sr, 160, 1, 1.0), tmp_path, ["onnx"], x[:8000],
-                                 log=lambda line: None)
+    ok, diffs, paths = ex.export(
+        ex.ExportSpec("mir-1k_g7", sr, 160, 1, 1.0), tmp_path, ["onnx"], x[:8000], log=lambda line: None
+    )
     assert ok and diffs["onnx"]["activations"] <= ACT_ATOL and paths[0].suffix == ".onnx"
 
 
 def test_cli_unwritable_output_dir(tmp_path, capsys):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("x")
-    assert ex.main(["--sr", "16000", "--hop", "160", "-o", str(blocker / "sub"), "-f", "torchscript",
-                    "--seconds", "0.2"]) == 1
+    assert (
+        ex.main(["--sr", "16000", "--hop", "160", "-o", str(blocker / "sub"), "-f", "torchscript", "--seconds", "0.2"])
+        == 1
+    )
     assert "not_a_dir" in capsys.readouterr().err
 
 

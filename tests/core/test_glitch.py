@@ -1,4 +1,5 @@
 """The glitch filter (pesto_core.glitch): isolated jumps go, real note changes, glides and vibrato stay exactly."""
+
 import numpy as np
 import pytest
 
@@ -30,10 +31,10 @@ def run(pitch, confidence=None, acts=None, **kw):
 def test_isolated_octave_spikes_are_decoded_again_near_the_track(length):
     true = np.full(40, 57.0) + 0.02 * np.sin(np.arange(40))  # A3 with a little movement
     shown = true.copy()
-    shown[20:20 + length] += 12.0  # octave error
+    shown[20 : 20 + length] += 12.0  # octave error
     out = run(shown, acts=distributions(true, shown))
-    np.testing.assert_allclose(out[20:20 + length], true[20:20 + length], atol=0.05)  # semitones
-    untouched = np.r_[0:20, 20 + length:40]
+    np.testing.assert_allclose(out[20 : 20 + length], true[20 : 20 + length], atol=0.05)  # semitones
+    untouched = np.r_[0:20, 20 + length : 40]
     np.testing.assert_array_equal(out[untouched], shown[untouched].astype(np.float32))
 
 
@@ -95,8 +96,15 @@ def test_streaming_filter_equals_the_offline_filter_for_any_block_split(seed):
         stop = min(n, start + int(rng.integers(0, 7)))
         k = np.arange(start, stop)
         both = lambda a: np.stack([a[k], a[k]])  # noqa: E731 (two identical streams)
-        out = filt.push(dict(time_s=k * 0.01, frame_index=k, pitch_semitones=both(shown.astype(np.float32)),
-                             confidence=both(conf), activations=np.stack([acts[k], acts[k]])))
+        out = filt.push(
+            dict(
+                time_s=k * 0.01,
+                frame_index=k,
+                pitch_semitones=both(shown.astype(np.float32)),
+                confidence=both(conf),
+                activations=np.stack([acts[k], acts[k]]),
+            )
+        )
         if out and len(out["frame_index"]):
             got.append(out["pitch_semitones"])
             idx.append(out["frame_index"])

@@ -1,4 +1,5 @@
 """The engine reproduces upstream PESTO's offline outputs (every case, step and key of the golden set)."""
+
 import numpy as np
 import pytest
 import torch
@@ -33,6 +34,7 @@ def outputs():
             with torch.inference_mode():
                 cache[case, step] = {k: v.numpy() for k, v in model._analyse_array(x, keep_vqt=True).items()}
         return cache[case, step]
+
     return get
 
 

@@ -1,4 +1,5 @@
 """The live preset (pesto_core.stream.live_stream) and PitchStream's voicing decision and glitch filter."""
+
 import numpy as np
 import pytest
 
@@ -9,9 +10,11 @@ from .golden import audio
 
 
 def feed(stream, x, block):
-    parts = [stream.push(x[i:i + block]) for i in range(0, len(x), block)] + [stream.flush()]
-    return {k: np.concatenate([getattr(p, k) for p in parts]) for k in ("frame_index", "time_s", "pitch_semitones",
-                                                                       "confidence", "voiced", "input_finite")}
+    parts = [stream.push(x[i : i + block]) for i in range(0, len(x), block)] + [stream.flush()]
+    return {
+        k: np.concatenate([getattr(p, k) for p in parts])
+        for k in ("frame_index", "time_s", "pitch_semitones", "confidence", "voiced", "input_finite")
+    }
 
 
 @pytest.mark.parametrize("sr", [16000, 44100, 48000])
@@ -45,9 +48,9 @@ def test_frames_come_lag_hops_late():
     sr = 16000
     s = PitchStream(sr, smooth=True, smooth_lag=2)
     x = (0.3 * np.sin(2 * np.pi * 330 * np.arange(sr) / sr)).astype(np.float32)
-    got = [len(s.push(x[i:i + s.hop_length])) for i in range(0, 20 * s.hop_length, s.hop_length)]
+    got = [len(s.push(x[i : i + s.hop_length])) for i in range(0, 20 * s.hop_length, s.hop_length)]
     plain = PitchStream(sr)
-    ref = [len(plain.push(x[i:i + s.hop_length])) for i in range(0, 20 * s.hop_length, s.hop_length)]
+    ref = [len(plain.push(x[i : i + s.hop_length])) for i in range(0, 20 * s.hop_length, s.hop_length)]
     assert sum(ref) - sum(got) == 2 and got[:3] == [0, 0, 1] and ref[:1] == [1]
     assert s.frames_emitted == sum(got)
 
@@ -84,5 +87,6 @@ def test_offline_smoothing_is_the_same_filter_and_ignores_the_chunking(tmp_path)
     assert whole.decoding == "alwa+smooth" and len(whole) == len(plain) and chunked.activations is None
     assert np.any(np.abs(whole.pitch_semitones - plain.pitch_semitones) > 0.5)  # this take has a glitch
     np.testing.assert_array_equal(whole.pitch_semitones, chunked.pitch_semitones)
-    np.testing.assert_array_equal(whole.pitch_semitones,
-                                  remove_glitches(plain.pitch_semitones, plain.confidence, plain.activations))
+    np.testing.assert_array_equal(
+        whole.pitch_semitones, remove_glitches(plain.pitch_semitones, plain.confidence, plain.activations)
+    )

@@ -1,5 +1,6 @@
 """The native frame engine (pesto_core/native.py + native/frame.c): same frames as the torch engine, built and cached
 safely, and a working fallback when it cannot be built."""
+
 import os
 import subprocess
 import sys
@@ -49,8 +50,9 @@ def signals(sr, n):
     yield "silence", np.zeros(n)
 
 
-@pytest.mark.parametrize("sr,hop,mirror", [(48000, 480, 1.0), (48000, 128, 1.0), (44100, 441, 0.5),
-                                           (16000, 160, 0.0), (8000, 80, 1.0)])
+@pytest.mark.parametrize(
+    "sr,hop,mirror", [(48000, 480, 1.0), (48000, 128, 1.0), (44100, 441, 0.5), (16000, 160, 0.0), (8000, 80, 1.0)]
+)
 def test_native_frames_equal_torch_frames(model, sr, hop, mirror):
     require_native()
     fast = PitchStream(sr, hop_length=hop, mirror=mirror, model=model)
@@ -64,8 +66,7 @@ def test_native_frames_equal_torch_frames(model, sr, hop, mirror):
         np.testing.assert_allclose(a.volume, b.volume, rtol=VOL_RTOL, atol=1e-30, err_msg=name)
         # same decoded note wherever the distribution has a clear peak
         clear = b.activations.max(axis=-1) > 0.5
-        np.testing.assert_allclose(a.pitch_semitones[clear], b.pitch_semitones[clear], rtol=0, atol=1e-3,
-                                   err_msg=name)
+        np.testing.assert_allclose(a.pitch_semitones[clear], b.pitch_semitones[clear], rtol=0, atol=1e-3, err_msg=name)
         np.testing.assert_array_equal(a.time_s, b.time_s)
 
 
@@ -75,7 +76,7 @@ def test_native_several_streams_and_blocks(model):
     sr, hop = 16000, 160
     x = np.stack([s for _, s in signals(sr, 30 * hop)][:2]).astype(np.float32)
     both = PitchStream(sr, hop_length=hop, model=model, n_streams=2)
-    parts = [both.push(x[:, i:i + 777]) for i in range(0, x.shape[1], 777)]
+    parts = [both.push(x[:, i : i + 777]) for i in range(0, x.shape[1], 777)]
     acts = np.concatenate([p.activations for p in parts], axis=1)
     for s in range(2):
         one = PitchStream(sr, hop_length=hop, model=model).push(x[s])
@@ -158,8 +159,8 @@ def test_native_refinement_equals_python_refinement(model, sr):
         x = (x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
         fast = PitchStream(sr, hop_length=hop, model=model, refine=True)
         slow = PitchStream(sr, hop_length=hop, model=model, refine=True, native=False)
-        a = np.concatenate([fast.push(x[i:i + hop]).pitch_semitones for i in range(0, len(x), hop)])
-        b = np.concatenate([slow.push(x[i:i + 1000]).pitch_semitones for i in range(0, len(x), 1000)])
+        a = np.concatenate([fast.push(x[i : i + hop]).pitch_semitones for i in range(0, len(x), hop)])
+        b = np.concatenate([slow.push(x[i : i + 1000]).pitch_semitones for i in range(0, len(x), 1000)])
         n = min(len(a), len(b))
         assert n > 150
         raw = PitchStream(sr, hop_length=hop, model=model).push(x).pitch_semitones[:n]
@@ -179,7 +180,7 @@ def test_upstream_streaming_module_native_equals_torch(model):
     assert fast.engine.native is not None and slow.engine.native is None
     x = np.stack([s for _, s in signals(sr, 20 * hop)][:2]).astype(np.float32)
     for i in range(0, x.shape[1], 2 * hop):
-        block = torch.from_numpy(x[:, i:i + 2 * hop])
+        block = torch.from_numpy(x[:, i : i + 2 * hop])
         pf, cf, vf, af = fast(block)
         ps, cs, vs, as_ = slow(block)
         assert pf.shape == ps.shape == (2, 2) and af.dtype == as_.dtype == torch.float32
@@ -211,7 +212,7 @@ def test_other_channel_counts(channels):
         sd[f"encoder.prefilt_layers.{i}.0.weight"] = rand(channels, channels, k, scale=0.3 / (channels * k) ** 0.5)
         sd[f"encoder.prefilt_layers.{i}.0.bias"] = rand(channels, scale=0.1)
     w = sd["encoder.conv_layers.0.weight"]
-    sd["encoder.conv_layers.0.weight"] = rand(w.shape[0], channels, 1, scale=1 / channels ** 0.5)
+    sd["encoder.conv_layers.0.weight"] = rand(w.shape[0], channels, 1, scale=1 / channels**0.5)
     enc = dict(ckpt.encoder)
     enc["n_chan_layers"] = [channels] + list(enc["n_chan_layers"])[1:]
     model = PestoModel(dataclasses.replace(ckpt, encoder=enc, state_dict=sd), 10.0)

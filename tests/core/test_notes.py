@@ -4,6 +4,7 @@ Synthetic tracks are built directly (10 ms frames, pitch in semitones, voicing, 
 each assertion. Onset/offset tolerances are 30 ms unless said otherwise (3 frames: the smoothing and the DP place a
 step between two frames, within a frame or two of where the step is).
 """
+
 import math
 import os
 import subprocess
@@ -40,8 +41,18 @@ def make_track(pitch, conf=None, volume=None, t0=0.0):
     n = len(pitch)
     conf = np.ones(n, np.float32) if conf is None else np.asarray(conf, np.float32)
     volume = np.ones(n, np.float32) if volume is None else np.asarray(volume, np.float32)
-    return PitchTrack(time_s=t0 + STEP * np.arange(n), pitch_semitones=pitch, confidence=conf, volume=volume,
-                      activations=None, sr=16000, hop_length=160, step_ms=10.0, model_name="test", reduction="alwa")
+    return PitchTrack(
+        time_s=t0 + STEP * np.arange(n),
+        pitch_semitones=pitch,
+        confidence=conf,
+        volume=volume,
+        activations=None,
+        sr=16000,
+        hop_length=160,
+        step_ms=10.0,
+        model_name="test",
+        reduction="alwa",
+    )
 
 
 def frames(seconds):
@@ -89,7 +100,7 @@ def test_repeated_notes_separated_by_a_short_dip():
 
 def test_short_voicing_flicker_does_not_split_a_note():
     p, c, v = phrase((None, 0.1), (57.0, 1.0), (None, 0.1))
-    c[frames(0.5):frames(0.52)] = 0.2  # two frames below the gate, same level and pitch
+    c[frames(0.5) : frames(0.52)] = 0.2  # two frames below the gate, same level and pitch
     notes = segment_notes(make_track(p, c, v))
     assert len(notes) == 1 and notes[0].midi_note == 57, bounds(notes)
 
@@ -133,7 +144,7 @@ def test_empty_and_unvoiced_tracks_give_no_notes():
 
 def test_octave_error_of_two_frames_is_ignored():
     p, c, v = phrase((None, 0.1), (55.0, 0.8), (None, 0.1))
-    p[frames(0.4):frames(0.42)] = 67.0
+    p[frames(0.4) : frames(0.42)] = 67.0
     notes = segment_notes(make_track(p, c, v))
     assert len(notes) == 1 and notes[0].midi_note == 55
 
@@ -157,8 +168,9 @@ def test_live_tracker_equals_offline_and_reports_the_current_note():
     tracker = NoteTracker(STEP)
     live, currents = [], []
     for k in range(len(track)):
-        update = tracker.push(track.time_s[k], track.pitch_semitones[k], track.confidence[k] >= 0.5,
-                              track.volume[k], track.confidence[k])
+        update = tracker.push(
+            track.time_s[k], track.pitch_semitones[k], track.confidence[k] >= 0.5, track.volume[k], track.confidence[k]
+        )
         live += update.finished
         currents.append(update.current)
     live += tracker.finish()
@@ -249,8 +261,22 @@ def test_csv_round_trip():
         assert abs(a.pitch_semitones - b.pitch_semitones) <= 1e-3
         assert abs(a.deviation_cents - b.deviation_cents) <= 0.1
     assert notes_csv_bytes([]).decode().strip() == ",".join(
-        ["onset", "offset", "frequency", "note", "midi", "deviation_cents", "spread_cents", "vibrato_rate_hz",
-         "vibrato_extent_cents", "drift_cents", "in_tune_share", "confidence", "a4"])
+        [
+            "onset",
+            "offset",
+            "frequency",
+            "note",
+            "midi",
+            "deviation_cents",
+            "spread_cents",
+            "vibrato_rate_hz",
+            "vibrato_extent_cents",
+            "drift_cents",
+            "in_tune_share",
+            "confidence",
+            "a4",
+        ]
+    )
     assert notes_from_csv(notes_csv_bytes([])) == []
     assert len(notes_from_csv(b"onset,offset,frequency\n0.1,0.5,440\n")) == 1
     with pytest.raises(ValueError, match="line 2"):
@@ -325,14 +351,19 @@ def test_cli_notes_and_midi_round_trip(tmp_path):
         n = int((off - on) * sr)
         t = np.arange(n) / sr
         f = 440 * 2 ** ((m - 69) / 12)
-        tone = sum(0.5 ** h * np.sin(2 * np.pi * (h + 1) * f * t) for h in range(5))
+        tone = sum(0.5**h * np.sin(2 * np.pi * (h + 1) * f * t) for h in range(5))
         ramp = np.minimum(1, np.minimum(t, t[::-1]) / 0.01)
-        x[int(on * sr):int(on * sr) + n] += 0.3 * tone * ramp
+        x[int(on * sr) : int(on * sr) + n] += 0.3 * tone * ramp
     wav = tmp_path / "take.wav"
     sf.write(wav, x, sr)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    res = subprocess.run([sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "mid", "-q",
-                          "--midi-bends"], env=env, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "mid", "-q", "--midi-bends"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     notes = notes_from_csv(tmp_path / "take.notes.csv")
     assert [n.midi_note for n in notes] == [57, 60, 64]
@@ -345,13 +376,34 @@ def test_cli_notes_and_midi_round_trip(tmp_path):
     assert not (tmp_path / "take.f0.csv").exists()  # only the formats asked for
     # --skip-existing knows the notes files' names: nothing is analysed again
     before = (tmp_path / "take.mid").stat().st_mtime_ns
-    res = subprocess.run([sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "mid", "-q", "--skip-existing",
-                          "--summary", str(tmp_path / "summary.csv")], env=env, capture_output=True, text=True,
-                         timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pesto_core",
+            str(wav),
+            "-e",
+            "notes",
+            "mid",
+            "-q",
+            "--skip-existing",
+            "--summary",
+            str(tmp_path / "summary.csv"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "take.mid").stat().st_mtime_ns == before
-    res = subprocess.run([sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "--a4", "20"], env=env,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "--a4", "20"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 2 and "--a4" in res.stderr
 
 
@@ -361,8 +413,13 @@ def test_cli_unvoiced_input_writes_header_only_and_empty_midi(tmp_path):
     wav = tmp_path / "quiet.wav"
     sf.write(wav, np.zeros(16000), 16000)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    res = subprocess.run([sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "mid", "-q"], env=env,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "mid", "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "quiet.notes.csv").read_text().count("\n") == 1
     assert [m for m in mido.MidiFile(str(tmp_path / "quiet.mid")) if m.type == "note_on"] == []
@@ -372,7 +429,7 @@ def test_steady_pitch_below_the_gate_is_a_note_and_noise_is_not():
     """Relaxed voicing: confidence 0.3 with a steady pitch is voiced; confidence 0.3 with a wandering pitch is not."""
     rng = np.random.default_rng(1)
     p, c, v = phrase((None, 0.2), (62.0, 0.6), (None, 0.2), (62.0, 0.6), (None, 0.2))
-    c[frames(0.2):frames(0.8)] = 0.3
+    c[frames(0.2) : frames(0.8)] = 0.3
     noise = slice(frames(1.0), frames(1.6))
     c[noise] = 0.3
     p[noise] = rng.uniform(50, 80, noise.stop - noise.start)

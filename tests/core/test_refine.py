@@ -2,6 +2,7 @@
 (PitchStream, default mirror=1);
 its bounds; the API and CLI options. Tolerances are the issue's: steady tones median <= 1 cent and 95th percentile
 <= 3 cents; vibrato and glides median <= 5 cents."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -104,7 +105,7 @@ def streamed(model, x, sr, refine, block=None, mirror=1.0):
         _STREAMS[key] = PitchStream(sr=sr, model=model, hop_length=model.hop_length, refine=refine, mirror=mirror)
     stream = _STREAMS[key]
     block = block or len(x)
-    parts = [stream.push(x[i:i + block]) for i in range(0, len(x), block)] + [stream.flush()]
+    parts = [stream.push(x[i : i + block]) for i in range(0, len(x), block)] + [stream.flush()]
     pitch = np.concatenate([p.pitch_semitones for p in parts])
     return pitch, np.round(np.concatenate([p.time_s for p in parts]) * sr).astype(np.int64)
 
@@ -197,11 +198,14 @@ def test_exact_on_a_pure_sinusoid_off_grid():
     assert abs(100 * (out[0] - (69 + 12 * np.log2(f0 / 440)))) < 0.2
 
 
-@pytest.mark.parametrize("args", [
-    (np.zeros((2, 100)), np.array([50]), np.array([60.0])),   # 2-D segment
-    (np.zeros(1000), np.array([500, 600]), np.array([60.0])),  # shapes differ
-    (np.zeros(1000), np.array([2]), np.array([60.0])),         # no room around the frame
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (np.zeros((2, 100)), np.array([50]), np.array([60.0])),  # 2-D segment
+        (np.zeros(1000), np.array([500, 600]), np.array([60.0])),  # shapes differ
+        (np.zeros(1000), np.array([2]), np.array([60.0])),  # no room around the frame
+    ],
+)
 def test_bad_arguments(args):
     with pytest.raises(ParameterError):
         refine_pitch(*args, 16000)
@@ -244,8 +248,7 @@ def test_cli_refine_flag(tmp_path):
     sr = 16000
     sf.write(tmp_path / "a.wav", tone(np.full(sr, 330.0), sr, np.random.default_rng(1)), sr)
     assert cli_main([str(tmp_path / "a.wav"), "-e", "csv", "npz", "-o", str(tmp_path / "plain"), "-q"]) == 0
-    assert cli_main([str(tmp_path / "a.wav"), "-e", "csv", "npz", "-o", str(tmp_path / "ref"), "-q",
-                     "--refine"]) == 0
+    assert cli_main([str(tmp_path / "a.wav"), "-e", "csv", "npz", "-o", str(tmp_path / "ref"), "-q", "--refine"]) == 0
     plain, ref = np.load(tmp_path / "plain" / "a.f0.npz"), np.load(tmp_path / "ref" / "a.f0.npz")
     assert str(plain["decoding"]) == "alwa" and str(ref["decoding"]) == "alwa+refine"
     csv_plain = (tmp_path / "plain" / "a.f0.csv").read_text().splitlines()

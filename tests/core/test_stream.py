@@ -1,5 +1,6 @@
 """Streaming engine: upstream's streaming outputs, the relation to offline frames, block-size independence, several
 streams, timing, flush/reset, and bad input (pesto_core.stream)."""
+
 import dataclasses
 
 import numpy as np
@@ -23,19 +24,24 @@ SPLIT_ATOL = 5e-4
 # confidence by 3e-3.
 RELATION_ATOL = 2e-4
 
-STREAM_KEYS = [(case, int(k[len("stream_hop"):].split("_")[0]))
-               for case in sorted(MANIFEST["cases"]) for k in MANIFEST["cases"][case]["keys"]
-               if k.startswith("stream_hop") and k.endswith("_activations")]
+STREAM_KEYS = [
+    (case, int(k[len("stream_hop") :].split("_")[0]))
+    for case in sorted(MANIFEST["cases"])
+    for k in MANIFEST["cases"][case]["keys"]
+    if k.startswith("stream_hop") and k.endswith("_activations")
+]
 
 
 def collect(parts):
     """Concatenate the frames of consecutive pushes (single stream, 1-D)."""
-    return {f: np.concatenate([getattr(p, f) for p in parts]) for f in
-            ("time_s", "frame_index", "pitch_semitones", "confidence", "volume", "activations", "input_finite")}
+    return {
+        f: np.concatenate([getattr(p, f) for p in parts])
+        for f in ("time_s", "frame_index", "pitch_semitones", "confidence", "volume", "activations", "input_finite")
+    }
 
 
 def push_hops(stream, x, hop):
-    return collect([stream.push(x[i:i + hop]) for i in range(0, len(x) - hop + 1, hop)])
+    return collect([stream.push(x[i : i + hop]) for i in range(0, len(x) - hop + 1, hop)])
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -72,19 +78,20 @@ def test_upstream_compatible_module_batch():
     m = load_model("mir-1k_g7", hop * 1000 / sr, sampling_rate=sr, streaming=True, mirror=1.0, max_batch_size=2)
     assert isinstance(m, StreamingPestoModel) and m.hop_length == hop
     other = np.ascontiguousarray(x[::-1])
-    outs = [m(torch.from_numpy(np.stack([x[i:i + hop], other[i:i + hop]]))) for i in range(0, n * hop, hop)]
+    outs = [m(torch.from_numpy(np.stack([x[i : i + hop], other[i : i + hop]]))) for i in range(0, n * hop, hop)]
     pitch, conf, vol, acts = (torch.cat([o[j] for o in outs], dim=1).numpy() for j in range(4))
     assert pitch.shape == conf.shape == vol.shape == (2, n) and acts.shape == (2, n, 384)
     np.testing.assert_allclose(acts[0], g["stream_hop160_activations"][:n], rtol=0, atol=ACT_ATOL)
     np.testing.assert_allclose(conf[0], g["stream_hop160_confidence"][:n], rtol=0, atol=CONF_ATOL)
-    ref = push_hops(PitchStream(sr, hop_length=hop), other[:n * hop], hop)
+    ref = push_hops(PitchStream(sr, hop_length=hop), other[: n * hop], hop)
     np.testing.assert_allclose(acts[1], ref["activations"], rtol=0, atol=SPLIT_ATOL)
     # 1-D blocks give (frames,) outputs; Hz on request
     m.reset()
     p, c, v, a = m(torch.from_numpy(x[:hop]), convert_to_freq=True)
     assert p.shape == c.shape == v.shape == (1,) and a.shape == (1, 384)
-    np.testing.assert_allclose(p.numpy(), 440 * 2 ** ((g["stream_hop160_pitch_semitones_alwa"][:1] - 69) / 12),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        p.numpy(), 440 * 2 ** ((g["stream_hop160_pitch_semitones_alwa"][:1] - 69) / 12), rtol=1e-4
+    )
 
 
 # --------------------------------------------------------------------------------------------------- offline relation
@@ -117,7 +124,7 @@ def test_mirror0_equals_offline_frames_delayed(model, case, hop):
 @pytest.mark.parametrize("mirror", [1.0, 0.5, 0.0])
 def test_random_block_sizes_equal_hop_blocks(model, mirror):
     x, sr = audio("synth_48k")
-    x = x[:sr // 2]
+    x = x[: sr // 2]
     hop = 480
     ref = push_hops(make_stream(model, sr, hop, mirror), x, hop)
     stream = make_stream(model, sr, hop, mirror)
@@ -126,7 +133,7 @@ def test_random_block_sizes_equal_hop_blocks(model, mirror):
     sizes = [0, 1, 1, 479, 480, 481, 512, 4000]
     while i < len(x):
         n = int(rng.choice(sizes)) if rng.random() < 0.5 else int(rng.integers(0, 3 * hop))
-        parts.append(stream.push(x[i:i + n]))
+        parts.append(stream.push(x[i : i + n]))
         i += n
     out = collect(parts)
     assert len(out["time_s"]) == len(ref["time_s"]) == len(x) // hop
@@ -154,7 +161,7 @@ def test_streams_are_independent(model):
     xb = np.ascontiguousarray(xa[::-1])
     n, hop = 48000, 480
     both = make_stream(model, sr, hop, n_streams=2)
-    res = [both.push(np.stack([xa[i:i + 700], xb[i:i + 700]])) for i in range(0, n, 700)]
+    res = [both.push(np.stack([xa[i : i + 700], xb[i : i + 700]])) for i in range(0, n, 700)]
     acts = np.concatenate([r.activations for r in res], axis=1)
     conf = np.concatenate([r.confidence for r in res], axis=1)
     assert acts.shape == (2, n // hop, 384) and conf.shape == (2, n // hop)
@@ -166,8 +173,7 @@ def test_streams_are_independent(model):
 
 
 # --------------------------------------------------------------------------------------------------- timing
-@pytest.mark.parametrize("sr,hop,mirror", [(48000, 480, 1.0), (44100, 441, 1.0), (16000, 160, 0.0),
-                                           (48000, 128, 0.3)])
+@pytest.mark.parametrize("sr,hop,mirror", [(48000, 480, 1.0), (44100, 441, 1.0), (16000, 160, 0.0), (48000, 128, 0.3)])
 def test_latency_and_frame_times(model, sr, hop, mirror):
     """Each frame's centre is latency_s before the end of the hop that completes it."""
     stream = make_stream(model, sr, hop, mirror)
@@ -179,7 +185,7 @@ def test_latency_and_frame_times(model, sr, hop, mirror):
         assert stream.latency_samples == -(-hop // 2)  # ceil(hop / 2): half a hop
     x = np.zeros(10 * hop, np.float32)
     for i in range(10):
-        fr = stream.push(x[i * hop:(i + 1) * hop])
+        fr = stream.push(x[i * hop : (i + 1) * hop])
         assert len(fr) == 1
         assert fr.time_s[0] == pytest.approx(stream.samples_received / sr - stream.latency_s, abs=1e-12)
     assert stream.frames_emitted == 10
@@ -224,7 +230,7 @@ def test_flush_covers_the_last_sample_then_resets(model, mirror):
     np.testing.assert_array_equal(np.concatenate([head.frame_index, tail.frame_index]), np.arange(len(times)))
     # the flushed frames are those of the signal followed by silence
     ref = make_stream(model, sr, hop, mirror).push(np.concatenate([x, np.zeros(len(tail) * hop, np.float32)]))
-    np.testing.assert_allclose(tail.activations, ref.activations[len(head):len(times)], rtol=0, atol=SPLIT_ATOL)
+    np.testing.assert_allclose(tail.activations, ref.activations[len(head) : len(times)], rtol=0, atol=SPLIT_ATOL)
     # after flush (and after reset) the stream starts afresh
     again = stream.push(x)
     np.testing.assert_array_equal(again.time_s, head.time_s)
@@ -246,14 +252,17 @@ def test_reset_mid_stream_forgets_the_past(model):
 
 
 # --------------------------------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("block,match", [
-    (np.zeros((2, 480), np.float32), "2 streams.*made for 1"),
-    (np.zeros((1, 2, 480), np.float32), "shape"),
-    (np.zeros(480, np.int16), "int16.*32768"),
-    (np.zeros(480, np.complex64), "float"),
-    (np.array(["a"] * 480), "float"),
-    (torch.zeros(480), "numpy"),
-])
+@pytest.mark.parametrize(
+    "block,match",
+    [
+        (np.zeros((2, 480), np.float32), "2 streams.*made for 1"),
+        (np.zeros((1, 2, 480), np.float32), "shape"),
+        (np.zeros(480, np.int16), "int16.*32768"),
+        (np.zeros(480, np.complex64), "float"),
+        (np.array(["a"] * 480), "float"),
+        (torch.zeros(480), "numpy"),
+    ],
+)
 def test_bad_blocks_single_stream(model, block, match):
     stream = make_stream(model, 48000, 480)
     with pytest.raises(ParameterError, match=match):
@@ -307,11 +316,19 @@ def test_upstream_module_bad_input():
         load_model("mir-1k_g7", 10.0, sampling_rate=16000, streaming=True, bogus=1)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"mirror": 1.5}, "mirror"), ({"mirror": -0.1}, "mirror"), ({"n_streams": 0}, "n_streams"),
-    ({"sr": 4000}, "sample rate"), ({"sr": 44100.5}, "sample rate"), ({"reduction": "median"}, "reduction"),
-    ({"hop_length": 5000}, "longer than half"), ({"step_ms": -1.0}, "step"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"mirror": 1.5}, "mirror"),
+        ({"mirror": -0.1}, "mirror"),
+        ({"n_streams": 0}, "n_streams"),
+        ({"sr": 4000}, "sample rate"),
+        ({"sr": 44100.5}, "sample rate"),
+        ({"reduction": "median"}, "reduction"),
+        ({"hop_length": 5000}, "longer than half"),
+        ({"step_ms": -1.0}, "step"),
+    ],
+)
 def test_bad_parameters(model, kwargs, match):
     args = {"sr": 48000, **kwargs}
     with pytest.raises(ParameterError, match=match):
@@ -325,7 +342,7 @@ def test_non_finite_samples_do_not_poison_the_stream(model, bad_value):
     the bad samples have left the window the frames are those of the clean signal again."""
     x, sr = audio("synth_48k")
     hop = 480
-    x = x[:60 * hop].copy()
+    x = x[: 60 * hop].copy()
     bad_at = slice(20 * hop + 100, 20 * hop + 110)  # inside the hop that completes frame 20
     dirty = x.copy()
     dirty[bad_at] = bad_value
@@ -377,7 +394,7 @@ def test_stream_reduction_is_the_offline_reduction(model, native):
     from pesto_core.decode import reduce_activations
 
     rng = np.random.default_rng(3)
-    block = (0.3 * np.sin(2 * np.pi * 220 * np.arange(4800) / 16000) + 0.05 * rng.standard_normal(4800))
+    block = 0.3 * np.sin(2 * np.pi * 220 * np.arange(4800) / 16000) + 0.05 * rng.standard_normal(4800)
     for reduction in ("alwa", "argmax", "mean"):
         stream = PitchStream(16000, hop_length=160, model=model, reduction=reduction, native=native)
         fr = stream.push(block.astype(np.float32))
