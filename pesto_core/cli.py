@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="audio files (WAV, FLAC, OGG, MP3...); shell globs such as 'takes/*.wav' are expanded")
     p.add_argument("-o", "--output", metavar="DIR", help="write results here instead of next to each input")
     p.add_argument("-e", "--export_format", nargs="+", default=["csv"], choices=FORMATS, metavar="FMT",
-                   help="one or more of csv npz png (default: csv)")
+                   help="one or more of csv npz png notes mid (default: csv); notes: <name>.notes.csv, the "
+                        "segmented notes; mid: <name>.mid, a MIDI file of them")
     p.add_argument("-r", "--reduction", default="alwa", choices=REDUCTIONS,
                    help="how the pitch distribution is reduced to a pitch (default: alwa)")
     p.add_argument("-s", "--step_size", type=float, default=10., metavar="MS",
@@ -45,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smooth", action="store_true",
                    help="remove isolated pitch jumps (octave errors of 1-2 frames) with the live mode's glitch "
                         "filter; real note changes are kept (default off: upstream's exact numbers)")
+    p.add_argument("--a4", type=float, default=440.0, metavar="HZ",
+                   help="reference of the notes' names and deviations in -e notes / mid (default: 440)")
+    p.add_argument("--midi-bends", action="store_true",
+                   help="-e mid: pitch bends (range +-2 semitones) that follow the pitch curve within each note")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -100,6 +105,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from .core import predict_from_files  # torch is imported here, after the options are parsed
 
+    if not 100.0 <= args.a4 <= 1000.0:
+        print(f"pesto: error: --a4 must be between 100 and 1000 Hz, got {args.a4}", file=sys.stderr)
+        return 2
     if args.num_chunks < 1:
         print(f"pesto: error: --num_chunks must be at least 1, got {args.num_chunks}", file=sys.stderr)
         return 2
@@ -115,7 +123,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 files, model_name=args.model_name, output=args.output, step_size=args.step_size,
                 reduction=args.reduction, export_format=args.export_format,
                 no_convert_to_freq=args.no_convert_to_freq, num_chunks=args.num_chunks, gpu=args.gpu,
-                report=report, progress=progress, refine=args.refine, smooth=args.smooth)
+                report=report, progress=progress, refine=args.refine, smooth=args.smooth, a4_hz=args.a4,
+                midi_bends=args.midi_bends)
     except PestoError as e:
         print(f"pesto: error: {e}", file=sys.stderr)
         return 2

@@ -211,9 +211,10 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
                        num_chunks: int = 1, gpu: int = -1,
                        report: Optional[Callable[[str], None]] = None,
                        progress: Optional[Callable[[str, int, int], None]] = None, refine: bool = False,
-                       smooth: bool = False) -> int:
+                       smooth: bool = False, a4_hz: float = 440.0, midi_bends: bool = False) -> int:
     """Analyse files and write ``<stem>.f0.csv`` / ``.npz`` / ``.png`` next to them (or into ``output``).
 
+    ``a4_hz``, ``midi_bends``: for the ``notes`` / ``mid`` formats (:func:`pesto_core.writers.write_track`).
     ``refine``: cent-precise refinement (:mod:`pesto_core.refine`; the NPZ's ``decoding`` says
     ``"<reduction>+refine"``); off by default, so that upstream's numbers are reproduced. ``smooth``: the glitch
     filter (:func:`iter_file_track`), also off by default.
@@ -243,7 +244,8 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
                                  progress=(lambda done, total, f=file: progress(str(f), done, total))
                                  if progress else None)
             stem = output_stem(file, output, no_convert_to_freq)
-            write_track(track, stem, formats, convert_to_freq=not no_convert_to_freq)
+            write_track(track, stem, formats, convert_to_freq=not no_convert_to_freq, a4_hz=a4_hz,
+                        midi_bends=midi_bends)
         except PestoError as e:
             failures += 1
             report(str(e))

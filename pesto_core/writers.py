@@ -11,6 +11,10 @@ semitones. The same functions serve the command line and the app's export, so bo
   (it never imports a GUI toolkit): the renderer is a plug-in that the app registers under the entry-point group
   ``pesto_tracker.renderers`` (name ``png``, see ``pyproject.toml``), or that a program registers with
   :func:`register_renderer`. The command line and the File tab's export therefore draw the same picture.
+* Notes (``notes``, ``mid``): the track's notes (:func:`pesto_core.notes.segment_notes`), named without the
+  ``.f0`` / ``.semitones`` part since they hold no frame-wise pitch: ``<name>.notes.csv`` (columns in
+  :mod:`pesto_core.notes.table`) and ``<name>.mid`` (a standard MIDI file, :mod:`pesto_core.notes.midi`; with
+  ``midi_bends`` the notes follow the pitch curve through pitch bends). Both come from one segmentation.
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ import numpy as np
 from .errors import OutputError, ParameterError
 from .track import PitchTrack
 
-FORMATS = ("csv", "npz", "png")
+FORMATS = ("csv", "npz", "png", "notes", "mid")
+NOTE_SUFFIXES = {"notes": ".notes.csv", "mid": ".mid"}
 _UMASK = os.umask(0o022)  # read once at import (os.umask is process-wide, not thread-safe)
 os.umask(_UMASK)
 
@@ -139,13 +144,51 @@ def write_png(path, track: PitchTrack, title: Optional[str] = None) -> Path:
     return atomic_write(path, lambda f: f.write(png))
 
 
+def notes_path(stem: Union[str, Path], fmt: str) -> Path:
+    """``<dir>/<name>.notes.csv`` or ``<dir>/<name>.mid`` for the stem ``<dir>/<name>.f0`` (or ``.semitones``)."""
+    stem = Path(stem)
+    name = stem.name
+    for suffix in (".f0", ".semitones"):
+        if name.endswith(suffix):
+            name = name[:-len(suffix)]
+    return stem.with_name(name + NOTE_SUFFIXES[fmt])
+
+
+def write_notes(path, notes) -> Path:
+    """``<name>.notes.csv`` of a list of :class:`pesto_core.notes.Note`."""
+    from .notes import notes_csv_bytes
+
+    data = notes_csv_bytes(notes)
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def write_midi(path, notes, track: Optional[PitchTrack] = None, bends: bool = False) -> Path:
+    """``<name>.mid`` of a list of notes (pitch bends from ``track`` with ``bends``)."""
+    from .notes import midi_bytes
+
+    data = midi_bytes(notes, track=track, bends=bends, name=Path(path).stem)
+    return atomic_write(path, lambda f: f.write(data))
+
+
 def write_track(track: PitchTrack, stem: Union[str, Path], formats: Sequence[str] = ("csv",),
-                convert_to_freq: bool = True) -> list:
-    """Write ``<stem>.<fmt>`` for each format; returns the paths written."""
+                convert_to_freq: bool = True, a4_hz: float = 440.0, midi_bends: bool = False) -> list:
+    """Write ``<stem>.<fmt>`` for each format (notes formats: :func:`notes_path`); returns the paths written.
+
+    ``a4_hz``: the reference of the notes' names and deviations; ``midi_bends``: pitch bends in the MIDI file.
+    """
     written = []
+    notes = None
     for fmt in check_formats(formats):
         path = Path(f"{stem}.{fmt}")
-        if fmt == "csv":
+        if fmt in NOTE_SUFFIXES:
+            if notes is None:
+                from .notes import segment_notes
+
+                notes = segment_notes(track, a4_hz=a4_hz)
+            path = notes_path(stem, fmt)
+            written.append(write_notes(path, notes) if fmt == "notes" else
+                           write_midi(path, notes, track, bends=midi_bends))
+        elif fmt == "csv":
             written.append(write_csv(path, track, convert_to_freq))
         elif fmt == "npz":
             written.append(write_npz(path, track, convert_to_freq))

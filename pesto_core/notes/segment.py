@@ -1,0 +1,504 @@
+"""Note segmentation of a monophonic pitch curve, offline (:func:`segment_notes`) or live (:class:`NoteTracker`).
+
+Method (one pipeline, run frame by frame, so that the offline and the live results are identical):
+
+1. **Voicing.** A frame is voiced when its pitch is finite and its confidence is at least ``gate`` -- or at least
+   ``low_gate`` while its pitch holds within ``stable_semitones`` for ``stable_s`` on both sides and its level is
+   at most ``quiet_db`` below the loudest frame so far (timbres that PESTO is less sure of; noise has no steady
+   pitch) -- and it is not in a loudness *dip*: a frame more than ``dip_db`` below the loudest frame within
+   ``dip_window_s`` on *both* sides (the short gap between two repeated notes; a steady decay or an attack is not
+   a dip).
+2. **Smoothing.** Within each run of voiced frames the pitch is median-filtered (half-width ``median_s``; removes
+   short octave errors) and then averaged (half-width ``smooth_s``; removes most of a vibrato's swing while a
+   step between two notes stays a step centred where it was).
+3. **Segmentation.** Each voiced run is cut into notes by dynamic programming (optimal partitioning): the cost of
+   a note is the squared distance of its smoothed frames from their mean (semitones², scaled to 10 ms frames)
+   plus ``penalty``; notes last at least ``min_note_s``. A legato change of one semitone or more that lasts
+   longer than a few frames pays for its own note; a vibrato, whose smoothed swing is small, does not; a glide is
+   cut where it crosses the middle. Runs are independent (a run restarts the programme), so the work per frame is
+   bounded by ``max_span_s``; very long runs are committed in pieces (``commit_s``, ``lag_s``).
+   A piece shorter than ``transition_s`` whose pitch lies between its neighbours' is the passage of a fast
+   change (the analysis window straddles both notes): it is shared between them.
+4. **Joining.** Consecutive pieces with the same pitch (within ``merge_semitones``) separated by at most
+   ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
+   note. A voiced run shorter than ``min_note_s`` (noise) gives no note.
+5. **Extending.** A note is widened over the unvoiced frames next to it (at most ``extend_s``) that carry its
+   pitch (within ``merge_semitones``) at a level at most ``extend_db`` below its median: attacks and releases
+   where the confidence lags the sound.
+6. **Measures** of each note from its raw (unsmoothed) voiced frames: :func:`~.intonation.measure_note`.
+
+Frames are consumed with a delay of ``dip_window_s + median_s + smooth_s`` (0.12 s at the defaults): the live
+tracker's finished notes arrive that much after their end; its *current* note is measured on the raw frames.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from ..units import A4_HZ, nearest_note, note_name, reference_shift
+from .intonation import Note, measure_note
+
+
+@dataclass(frozen=True)
+class SegmentParams:
+    """Settings of the segmenter (times in seconds, levels in dB, pitches in semitones; see the module's
+    description). The defaults were chosen on the benchmark's tuning set (benchmarks/notes_eval.py, seed 7),
+    never on the reported set."""
+
+    gate: float = 0.5
+    low_gate: float = 0.15
+    stable_s: float = 0.03
+    stable_semitones: float = 0.5
+    quiet_db: float = 40.0
+    min_note_s: float = 0.1
+    penalty: float = 6.0
+    median_s: float = 0.03
+    smooth_s: float = 0.01
+    dip_db: float = 12.0
+    dip_window_s: float = 0.08
+    max_gap_s: float = 0.03
+    merge_semitones: float = 0.5
+    max_span_s: float = 2.5
+    commit_s: float = 6.0
+    lag_s: float = 1.0
+    extend_s: float = 0.1
+    transition_s: float = 0.15
+    extend_db: float = 20.0
+
+
+@dataclass(frozen=True)
+class CurrentNote:
+    """The note being held now (live), measured on its raw frames (the last ``measure_s`` of them at most).
+
+    onset_s : its start (s); held_s : time since then (s); pitch_semitones : median pitch (semitones vs 440);
+    midi_note, name : the nearest note for the tracker's A4; deviation_cents : mean deviation of its frames from
+    that note (cents); steadiness_cents : standard deviation of its last ``steady_s`` of frames (cents; small =
+    steady).
+    """
+
+    onset_s: float
+    held_s: float
+    pitch_semitones: float
+    midi_note: int
+    name: str
+    deviation_cents: float
+    steadiness_cents: float
+
+
+@dataclass(frozen=True)
+class NoteUpdate:
+    """What one :meth:`NoteTracker.push` returns: notes finished since the last push, and the current note."""
+
+    finished: List[Note]
+    current: Optional[CurrentNote]
+
+
+class _Grow:
+    """A growable float64 array addressed by global frame index (older frames can be dropped)."""
+
+    def __init__(self):
+        self.data = np.empty(256)
+        self.base = 0
+        self.n = 0  # global index of the next frame
+
+    def append(self, x: float) -> None:
+        i = self.n - self.base
+        if i == len(self.data):
+            self.data = np.concatenate([self.data, np.empty(len(self.data))])
+        self.data[i] = x
+        self.n += 1
+
+    def __getitem__(self, k: int) -> float:
+        return self.data[k - self.base]
+
+    def __setitem__(self, k: int, x: float) -> None:
+        self.data[k - self.base] = x
+
+    def view(self, start: int, stop: int) -> np.ndarray:
+        return self.data[start - self.base:stop - self.base]
+
+    def drop_before(self, k: int) -> None:
+        k = min(k, self.n)
+        if k - self.base > len(self.data) // 2:
+            self.data = np.concatenate([self.data[k - self.base:self.n - self.base], np.empty(len(self.data) // 2)])
+            self.base = k
+
+
+class NoteTracker:
+    """Incremental note segmentation of frames arriving one by one (live), identical to :func:`segment_notes`.
+
+    ``push(time_s, pitch_semitones, voiced, volume, confidence)`` for each frame in time order, then ``finish()``
+    at the end. ``step_s`` is the time between frames (s); ``voiced`` is ``confidence >= gate``; ``volume`` is the
+    frame's linear power (as ``PitchTrack.volume``; None disables dip detection); ``confidence`` in [0, 1] (NaN
+    when unknown: no relaxed voicing, no mean confidence).
+    """
+
+    def __init__(self, step_s: float = 0.01, *, a4_hz: float = A4_HZ, params: Optional[SegmentParams] = None,
+                 steady_s: float = 0.5, measure_s: float = 5.0):
+        self.p = params or SegmentParams()
+        self.a4_hz, self.step_s, self.steady_s = float(a4_hz), float(step_s), float(steady_s)
+        self.measure_s = float(measure_s)
+        fr = lambda s: max(0, int(round(s / self.step_s)))  # noqa: E731
+        self.W, self.m, self.a = max(1, fr(self.p.dip_window_s)), fr(self.p.median_s), fr(self.p.smooth_s)
+        self.Lmin = max(1, fr(self.p.min_note_s))
+        self.Lmax = max(2 * self.Lmin, fr(self.p.max_span_s))
+        self.gap = fr(self.p.max_gap_s)
+        self.commit, self.lag = max(self.Lmax, fr(self.p.commit_s)), max(self.Lmin, fr(self.p.lag_s))
+        self.scale = self.step_s / 0.01  # costs per 10 ms of note, whatever the step
+        self.t, self.pitch, self.conf, self.db = _Grow(), _Grow(), _Grow(), _Grow()
+        self.v = _Grow()    # raw voicing (1/0)
+        self.u = _Grow()    # voicing after the dip test
+        self.dip = _Grow()  # loudness dip (whatever the voicing)
+        self.med, self.s = _Grow(), _Grow()
+        self.n_u = self.n_med = self.n_s = self.n_dp = 0  # frames done by each stage
+        self.finished = False
+        self.run: Optional[dict] = None
+        self.pending: Optional[Tuple[int, int]] = None
+        self.out: List[Note] = []
+        self.raw_start = 0
+        self.last_end = 0
+        self.E = fr(self.p.extend_s)
+        self.T = fr(self.p.transition_s)
+        self.H = max(1, fr(self.p.stable_s))
+        self.W = max(self.W, self.H)
+        self.loudest = -math.inf
+        self.relaxed = 0
+
+    # ------------------------------------------------------------------ input
+    def push(self, time_s: float, pitch_semitones: float, voiced: bool, volume: Optional[float] = None,
+             confidence: float = math.nan) -> NoteUpdate:
+        """Add one frame; returns the notes finished since the last call and the current note's measures."""
+        self._add(time_s, pitch_semitones, voiced, volume, confidence)
+        return NoteUpdate(self._take(), self._current())
+
+    def _add(self, time_s, pitch_semitones, voiced, volume, confidence) -> None:
+        pitch = float(pitch_semitones)
+        if self.t.n == 0 or self.v[self.t.n - 1] <= 0:
+            self.raw_start = self.t.n
+        self.t.append(float(time_s))
+        self.pitch.append(pitch)
+        self.conf.append(float(confidence))
+        self.v.append(1.0 if voiced and math.isfinite(pitch) else 0.0)
+        self.db.append(10.0 * math.log10(max(float(volume), 1e-12)) if volume is not None else 0.0)
+        self.loudest = max(self.loudest, self.db[self.db.n - 1])
+        self._advance()
+
+    def finish(self) -> List[Note]:
+        """End of input: the remaining notes."""
+        self.finished = True
+        self._advance()
+        self._close_run()
+        self._flush_pending(force=True)
+        return self._take()
+
+    def _take(self) -> List[Note]:
+        out, self.out = self.out, []
+        return out
+
+    # ------------------------------------------------------------------ stages
+    def _advance(self) -> None:
+        n = self.t.n
+        end = n if self.finished else n - self.W
+        while self.n_u < end:
+            self._dip(self.n_u)
+        end = self.n_u if self.finished else self.n_u - self.m
+        while self.n_med < end:
+            self._median(self.n_med)
+        end = self.n_med if self.finished else self.n_med - self.a
+        while self.n_s < end:
+            self._smooth(self.n_s)
+        while self.n_dp < self.n_s:
+            self._dp(self.n_dp)
+        self._flush_pending()
+        self._trim()
+
+    def _dip(self, k: int) -> None:
+        dip = False
+        if self.p.dip_db > 0:
+            lo, hi = max(self.t.base, k - self.W), min(self.t.n, k + self.W + 1)
+            left, right = self.db.view(lo, k), self.db.view(k + 1, hi)
+            dip = bool(len(left) and len(right) and self.db[k] < min(left.max(), right.max()) - self.p.dip_db)
+        self.dip.append(1.0 if dip else 0.0)
+        voiced = self.v[k] > 0
+        if not voiced and self.p.low_gate < self.p.gate and self.conf[k] >= self.p.low_gate:
+            # a less confident frame whose pitch holds still, at a level near the loudest so far
+            h = self.H
+            lo, hi = max(self.t.base, k - h), min(self.t.n, k + h + 1)
+            near = self.pitch.view(lo, hi)
+            voiced = bool(hi - lo == 2 * h + 1 and np.all(np.abs(near - self.pitch[k]) < self.p.stable_semitones)
+                          and self.db[k] >= self.loudest - self.p.quiet_db)
+            if voiced:
+                self.relaxed += 1
+        self.u.append(1.0 if voiced and not dip else 0.0)
+        self.n_u += 1
+
+    def _extent(self, k: int, half: int, done: int) -> Tuple[int, int]:
+        """[lo, hi) around voiced frame k, at most ``half`` each side, within its voiced run (frames < done)."""
+        lo = k
+        while lo > max(self.u.base, k - half) and self.u[lo - 1] > 0:
+            lo -= 1
+        hi = k + 1
+        while hi < min(done, k + half + 1) and self.u[hi] > 0:
+            hi += 1
+        return lo, hi
+
+    def _median(self, k: int) -> None:
+        if self.u[k] > 0:
+            lo, hi = self._extent(k, self.m, self.n_u)
+            self.med.append(float(np.median(self.pitch.view(lo, hi))))
+        else:
+            self.med.append(math.nan)
+        self.n_med += 1
+
+    def _smooth(self, k: int) -> None:
+        if self.u[k] > 0:
+            lo, hi = self._extent(k, self.a, self.n_med)
+            self.s.append(float(np.mean(self.med.view(lo, hi))))
+        else:
+            self.s.append(math.nan)
+        self.n_s += 1
+
+    # ------------------------------------------------------------------ dynamic programming
+    def _dp(self, k: int) -> None:
+        self.n_dp = k + 1
+        if self.u[k] <= 0:
+            self._close_run()
+            return
+        if self.run is None:
+            self.run = dict(r=k, s0=self.s[k], S1=_Grow(), S2=_Grow(), F=_Grow(), back=[])
+            self.run["S1"].append(0.0), self.run["S2"].append(0.0), self.run["F"].append(0.0)
+            self.run["back"].append(-1)
+        self._dp_step(self.run, self.s[k])
+        n = self.run["F"].n - 1
+        if n >= self.commit:
+            self._commit(n)
+
+    def _dp_step(self, run: dict, value: float) -> None:
+        S1, S2, F = run["S1"], run["S2"], run["F"]
+        x = value - run["s0"]
+        S1.append(S1[S1.n - 1] + x)
+        S2.append(S2[S2.n - 1] + x * x)
+        e = S1.n - 1
+        lo, hi = max(0, e - self.Lmax), e - self.Lmin
+        if hi < lo:
+            F.append(math.inf), run["back"].append(-1)
+            return
+        i = np.arange(lo, hi + 1)
+        s1 = S1[e] - S1.view(lo, hi + 1)
+        cost = (S2[e] - S2.view(lo, hi + 1)) - s1 * s1 / (e - i)
+        total = F.view(lo, hi + 1) + self.scale * np.maximum(cost, 0.0) + self.p.penalty
+        j = int(np.argmin(total))
+        F.append(float(total[j])), run["back"].append(int(i[j]))
+
+    def _path(self, run: dict, e: int) -> List[Tuple[int, int]]:
+        """Segments [i, e) (relative to the run) ending at ``e``, in time order."""
+        segs = []
+        back = run["back"]
+        while e > 0:
+            i = back[e]
+            if i < 0:
+                return []
+            segs.append((i, e))
+            e = i
+        return segs[::-1]
+
+    def _transitions(self, run: dict, segs: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+        """Pieces shorter than ``transition_s`` whose pitch lies between their two neighbours' (the frames of a
+        fast change between two notes) are given half to each neighbour."""
+        S1 = run["S1"]
+        mean = lambda i, e: (S1[e] - S1[i]) / (e - i)  # noqa: E731
+        segs = list(segs)
+        k = 1
+        while k < len(segs) - 1:
+            (a0, a1), (b0, b1), (c0, c1) = segs[k - 1:k + 2]
+            ma, mb, mc = mean(a0, a1), mean(b0, b1), mean(c0, c1)
+            if b1 - b0 < self.T and min(ma, mc) < mb < max(ma, mc):
+                mid = (b0 + b1) // 2
+                segs[k - 1:k + 2] = [(a0, mid), (mid, c1)]
+            else:
+                k += 1
+        return segs
+
+    def _close_run(self) -> None:
+        run, self.run = self.run, None
+        if run is None:
+            return
+        n = run["F"].n - 1
+        if n >= self.Lmin and math.isfinite(run["F"][n]):
+            for i, e in self._transitions(run, self._path(run, n)):
+                self._segment(run["r"] + i, run["r"] + e)
+
+    def _commit(self, n: int) -> None:
+        """Emit the notes of a long run that end at least ``lag`` before its end; restart the run there."""
+        run = self.run
+        cut = 0
+        for i, e in self._path(run, n):
+            if e <= n - self.lag:
+                cut = e
+        if cut <= 0:
+            return
+        for i, e in self._transitions(run, self._path(run, cut)):
+            self._segment(run["r"] + i, run["r"] + e)
+        r = run["r"] + cut
+        self.run = dict(r=r, s0=self.s[r], S1=_Grow(), S2=_Grow(), F=_Grow(), back=[-1])
+        self.run["S1"].append(0.0), self.run["S2"].append(0.0), self.run["F"].append(0.0)
+        for k in range(r, run["r"] + n):
+            self._dp_step(self.run, self.s[k])
+
+    # ------------------------------------------------------------------ joining and measuring
+    def _centre(self, lo: int, hi: int) -> float:
+        sel = self.u.view(lo, hi) > 0
+        return float(np.median(self.pitch.view(lo, hi)[sel]))
+
+    def _segment(self, lo: int, hi: int) -> None:
+        centre = self._centre(lo, hi)
+        if self.pending is not None:
+            plo, phi, pc = self.pending
+            gap = lo - phi
+            dipped = gap > 0 and bool(np.any(self.dip.view(phi, lo) > 0))
+            if 0 <= gap <= self.gap and not dipped and abs(pc - centre) < self.p.merge_semitones:
+                self.pending = (plo, hi, self._centre(plo, hi) if hi - plo < 2000 else pc)
+                return
+            self._emit(plo, phi)
+        self.pending = (lo, hi, centre)
+
+    def _flush_pending(self, force: bool = False) -> None:
+        if self.pending is None:
+            return
+        phi = self.pending[1]
+        horizon = self.run["r"] if self.run is not None else self.n_dp
+        if force or horizon - phi > self.gap:
+            self._emit(*self.pending[:2])
+            self.pending = None
+
+    def _extend(self, lo: int, hi: int, centre: float) -> Tuple[int, int]:
+        """Bounds widened over unvoiced frames next to the note that carry its pitch at a level near its own
+        (the attack before the confidence rises, the release after it falls)."""
+        if self.E <= 0:
+            return lo, hi
+        sel = self.u.view(lo, hi) > 0
+        floor = float(np.median(self.db.view(lo, hi)[sel])) - self.p.extend_db
+
+        def same(k: int) -> bool:
+            pk = self.pitch[k]
+            return (self.v[k] <= 0 and self.dip[k] <= 0 and self.db[k] >= floor and math.isfinite(pk)
+                    and abs(pk - centre) < self.p.merge_semitones)
+
+        a = lo
+        while a > max(self.t.base, self.last_end, lo - self.E) and same(a - 1):
+            a -= 1
+        b = hi
+        while b < min(self.n_u, hi + self.E) and same(b):
+            b += 1
+        return a, b
+
+    def _emit(self, lo: int, hi: int) -> None:
+        sel = self.u.view(lo, hi) > 0
+        conf = self.conf.view(lo, hi)[sel]
+        a, b = self._extend(lo, hi, float(np.median(self.pitch.view(lo, hi)[sel])))
+        self.last_end = b
+        onset = self.t[a] - self.step_s / 2
+        onset = max(onset, min(self.t[a], 0.0))  # a note starting at the first frame starts at 0, not before
+        note = measure_note(onset, self.t[b - 1] + self.step_s / 2,
+                            self.t.view(lo, hi)[sel], self.pitch.view(lo, hi)[sel],
+                            None if np.all(np.isnan(conf)) else conf, self.a4_hz)
+        if note is not None:
+            self.out.append(note)
+
+    def _trim(self) -> None:
+        keep = self.n_dp - self.W - self.m - self.a - 2
+        if self.run is not None:
+            keep = min(keep, self.run["r"])
+        if self.pending is not None:
+            keep = min(keep, self.pending[0] - self.E - 1)
+        keep = min(keep, self.t.n - 2 * int(self.steady_s / self.step_s) - self.W - self.m - self.a - 2)
+        if keep > 0:
+            for g in (self.t, self.pitch, self.conf, self.db, self.v, self.u, self.dip, self.med, self.s):
+                g.drop_before(keep)
+
+    # ------------------------------------------------------------------ live display
+    def _current(self) -> Optional[CurrentNote]:
+        newest = self.t.n - 1
+        if newest < 0 or self.v[newest] <= 0:
+            return None
+        start = max(self.raw_start, self.v.base)
+        recent = self.pitch.view(max(start, newest - 4), newest + 1)
+        ref = float(np.median(recent))
+        k = newest
+        while k > max(start, self.n_dp) and abs(self.pitch[k - 1] - ref) < self.p.merge_semitones:
+            k -= 1
+        if k > max(start, self.n_dp):
+            start = k  # a change not yet seen by the (delayed) programme: begin where the recent pitch took over
+        elif self.run is not None and self.run["r"] >= start:
+            run = self.run
+            S1, r = run["S1"], run["r"]
+            segs = self._path(run, run["F"].n - 1)
+            first = len(segs)
+            # go back over the programme's pieces of the same pitch (a long note is cut every max_span_s)
+            while first > 0:
+                i, e = segs[first - 1]
+                if abs(run["s0"] + (S1[e] - S1[i]) / (e - i) - ref) >= self.p.merge_semitones:
+                    break
+                first -= 1
+            if first < len(segs):
+                start = max(start, r + segs[first][0])
+            if (first == 0 and self.pending is not None and 0 <= r - self.pending[1] <= self.gap
+                    and abs(self.pending[2] - ref) < self.p.merge_semitones):
+                start = self.pending[0]
+        # measures over the last ``measure_s`` at most (bounded work per frame)
+        pitch = self.pitch.view(max(start, newest + 1 - int(self.measure_s / self.step_s)), newest + 1)
+        pitch = pitch[np.isfinite(pitch)]
+        centre = float(np.median(pitch))
+        midi, _ = nearest_note(centre + reference_shift(self.a4_hz))
+        cents = 100.0 * (pitch + reference_shift(self.a4_hz) - midi)
+        tail = cents[-max(2, int(round(self.steady_s / self.step_s))):]
+        onset = self.t[start] - self.step_s / 2
+        return CurrentNote(onset_s=float(onset), held_s=float(self.t[newest] + self.step_s / 2 - onset),
+                           pitch_semitones=centre,
+                           midi_note=int(midi), name=note_name(midi), deviation_cents=float(np.mean(cents)),
+                           steadiness_cents=float(np.std(tail)))
+
+
+def segment_arrays(time_s, pitch_semitones, voiced, volume=None, confidence=None, *, a4_hz: float = A4_HZ,
+                   step_s: Optional[float] = None, params: Optional[SegmentParams] = None) -> List[Note]:
+    """Notes of a pitch curve given as arrays.
+
+    time_s : (frames,) s, increasing, evenly spaced; pitch_semitones : (frames,) MIDI semitones vs 440 (NaN allowed);
+    voiced : (frames,) bool; volume : (frames,) linear power or None; confidence : (frames,) or None (only for the
+    notes' mean confidence). ``step_s`` defaults to the median frame spacing.
+    """
+    time_s = np.asarray(time_s, np.float64)
+    pitch = np.asarray(pitch_semitones, np.float64)
+    voiced = np.asarray(voiced, bool)
+    n = len(time_s)
+    if not (len(pitch) == len(voiced) == n) or (volume is not None and len(volume) != n):
+        raise ValueError("time_s, pitch_semitones, voiced and volume must have the same length")
+    if step_s is None:
+        step_s = float(np.median(np.diff(time_s))) if n > 1 else 0.01
+    tracker = NoteTracker(step_s if step_s > 0 else 0.01, a4_hz=a4_hz, params=params)
+    vol = None if volume is None else np.asarray(volume, np.float64)
+    conf = np.full(n, math.nan) if confidence is None else np.asarray(confidence, np.float64)
+    for k in range(n):
+        tracker._add(time_s[k], pitch[k], voiced[k], None if vol is None else vol[k], conf[k])
+    return tracker.finish()
+
+
+def segment_notes(track, *, a4_hz: float = A4_HZ, gate: Optional[float] = None,
+                  params: Optional[SegmentParams] = None) -> List[Note]:
+    """The notes of a :class:`~pesto_core.track.PitchTrack` (monophonic), in time order.
+
+    A frame is voiced when ``track.confidence >= gate`` (default ``params.gate``, 0.5); ``track.pitch_semitones``
+    (refined when the analysis was) gives the pitch, ``track.volume`` the loudness. ``a4_hz`` is the reference the
+    notes' names and deviations are taken against. See the module's description for the method.
+    """
+    params = params or SegmentParams()
+    gate = params.gate if gate is None else float(gate)
+    if len(track) == 0:
+        return []
+    step_s = track.step_ms / 1000.0 if getattr(track, "step_ms", 0) else None
+    conf = np.asarray(track.confidence, np.float64)
+    return segment_arrays(track.time_s, track.pitch_semitones, conf >= gate, track.volume, conf, a4_hz=a4_hz,
+                          step_s=step_s, params=params)

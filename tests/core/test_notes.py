@@ -1,0 +1,383 @@
+"""Note segmentation, intonation measures, the notes CSV and MIDI files, corrections, and `-e notes mid`.
+
+Synthetic tracks are built directly (10 ms frames, pitch in semitones, voicing, volume); tolerances are stated at
+each assertion. Onset/offset tolerances are 30 ms unless said otherwise (3 frames: the smoothing and the DP place a
+step between two frames, within a frame or two of where the step is).
+"""
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pesto_core.notes import (
+    NoteTracker,
+    delete_note,
+    delete_notes,
+    measure_note,
+    merge_notes,
+    midi_bytes,
+    notes_csv_bytes,
+    notes_from_csv,
+    read_midi_notes,
+    segment_arrays,
+    segment_notes,
+    set_reference,
+    shift_octave,
+    split_note,
+)
+from pesto_core.track import PitchTrack
+
+STEP = 0.01
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_track(pitch, conf=None, volume=None, t0=0.0):
+    pitch = np.asarray(pitch, np.float32)
+    n = len(pitch)
+    conf = np.ones(n, np.float32) if conf is None else np.asarray(conf, np.float32)
+    volume = np.ones(n, np.float32) if volume is None else np.asarray(volume, np.float32)
+    return PitchTrack(time_s=t0 + STEP * np.arange(n), pitch_semitones=pitch, confidence=conf, volume=volume,
+                      activations=None, sr=16000, hop_length=160, step_ms=10.0, model_name="test", reduction="alwa")
+
+
+def frames(seconds):
+    return int(round(seconds / STEP))
+
+
+def phrase(*parts):
+    """parts: (pitch or None for silence, seconds) -> pitch, conf, volume arrays."""
+    pitch, conf, vol = [], [], []
+    for p, s in parts:
+        n = frames(s)
+        if callable(p):
+            p = p(np.arange(n) * STEP)
+        pitch.append(np.broadcast_to(np.nan if p is None else p, (n,)).astype(np.float64))
+        conf.append(np.full(n, 0.05 if p is None else 0.95))
+        vol.append(np.full(n, 1e-6 if p is None else 1.0))
+    return np.concatenate(pitch), np.concatenate(conf), np.concatenate(vol)
+
+
+def bounds(notes):
+    return [(round(n.onset_s, 3), round(n.offset_s, 3), n.midi_note) for n in notes]
+
+
+# ---------------------------------------------------------------------------------------------- segmentation
+def test_legato_change_without_gap():
+    p, c, v = phrase((None, 0.2), (60.0, 0.5), (62.0, 0.4), (59.0, 0.3), (None, 0.2))
+    notes = segment_notes(make_track(p, c, v))
+    assert [n.midi_note for n in notes] == [60, 62, 59]
+    expected = [(0.2, 0.7), (0.7, 1.1), (1.1, 1.4)]
+    for n, (on, off) in zip(notes, expected):
+        assert abs(n.onset_s - on) <= 0.03 and abs(n.offset_s - off) <= 0.03, bounds(notes)
+    # legato: each note ends where the next starts (within one frame)
+    assert all(abs(a.offset_s - b.onset_s) <= STEP + 1e-9 for a, b in zip(notes, notes[1:]))
+
+
+def test_repeated_notes_separated_by_a_short_dip():
+    """Same pitch, 50 ms at -30 dB between them, confidence staying high (a re-articulation, not a rest)."""
+    p, c, v = phrase((None, 0.1), (64.0, 0.5), (64.0, 0.05), (64.0, 0.5), (None, 0.1))
+    dip = slice(frames(0.6), frames(0.65))
+    v[dip] = 1e-3
+    notes = segment_notes(make_track(p, c, v))
+    assert [n.midi_note for n in notes] == [64, 64], bounds(notes)
+    assert abs(notes[0].offset_s - 0.6) <= 0.03 and abs(notes[1].onset_s - 0.65) <= 0.03, bounds(notes)
+
+
+def test_short_voicing_flicker_does_not_split_a_note():
+    p, c, v = phrase((None, 0.1), (57.0, 1.0), (None, 0.1))
+    c[frames(0.5):frames(0.52)] = 0.2  # two frames below the gate, same level and pitch
+    notes = segment_notes(make_track(p, c, v))
+    assert len(notes) == 1 and notes[0].midi_note == 57, bounds(notes)
+
+
+def test_glide_between_notes_is_cut_near_its_middle():
+    glide = lambda t: 60.0 + 5.0 * t / 0.1  # noqa: E731  (100 ms, 5 semitones)
+    p, c, v = phrase((None, 0.1), (60.0, 0.5), (glide, 0.1), (65.0, 0.5), (None, 0.1))
+    notes = segment_notes(make_track(p, c, v))
+    assert [n.midi_note for n in notes] == [60, 65], bounds(notes)
+    assert abs(notes[1].onset_s - 0.65) <= 0.04, bounds(notes)  # the glide's middle, 40 ms tolerance
+
+
+@pytest.mark.parametrize("rate_hz", [4.5, 5.5, 7.0])
+def test_vibrato_of_100_cents_stays_one_note(rate_hz):
+    vib = lambda t: 67.0 + 1.0 * np.sin(2 * np.pi * rate_hz * t)  # noqa: E731  (±100 cents)
+    p, c, v = phrase((None, 0.1), (vib, 1.5), (None, 0.1))
+    notes = segment_notes(make_track(p, c, v))
+    assert len(notes) == 1 and notes[0].midi_note == 67, bounds(notes)
+    n = notes[0]
+    assert abs(n.vibrato_rate_hz - rate_hz) <= 0.2  # Hz
+    assert abs(n.vibrato_extent_cents - 100) <= 10  # cents
+
+
+def test_noise_between_notes_gives_no_note():
+    rng = np.random.default_rng(0)
+    p, c, v = phrase((60.0, 0.4), (None, 0.6), (63.0, 0.4))
+    gap = slice(frames(0.4), frames(1.0))
+    p[gap] = rng.uniform(40, 90, gap.stop - gap.start)  # random pitch ...
+    c[gap] = rng.uniform(0.0, 0.7, gap.stop - gap.start)  # ... confidence above the gate now and then
+    v[gap] = 0.05
+    notes = segment_notes(make_track(p, c, v))
+    assert [n.midi_note for n in notes] == [60, 63], bounds(notes)
+
+
+def test_empty_and_unvoiced_tracks_give_no_notes():
+    assert segment_notes(make_track([])) == []
+    assert segment_notes(make_track(np.full(100, 60.0), conf=np.zeros(100))) == []
+    assert segment_notes(make_track(np.full(100, np.nan))) == []
+    assert segment_notes(make_track(np.full(3, 60.0))) == []  # shorter than min_note_s
+
+
+def test_octave_error_of_two_frames_is_ignored():
+    p, c, v = phrase((None, 0.1), (55.0, 0.8), (None, 0.1))
+    p[frames(0.4):frames(0.42)] = 67.0
+    notes = segment_notes(make_track(p, c, v))
+    assert len(notes) == 1 and notes[0].midi_note == 55
+
+
+def test_other_frame_steps_give_the_same_notes():
+    p, c, v = phrase((None, 0.2), (60.0, 0.5), (62.0, 0.4), (None, 0.2))
+    t = np.arange(len(p)) * STEP
+    fine_t = np.arange(0, t[-1], 0.005)
+    idx = np.minimum(np.round(fine_t / STEP).astype(int), len(p) - 1)
+    fine = segment_arrays(fine_t, p[idx], c[idx] > 0.5, v[idx])
+    coarse = segment_arrays(t, p, c > 0.5, v)
+    assert [n.midi_note for n in fine] == [n.midi_note for n in coarse] == [60, 62]
+    assert all(abs(a.onset_s - b.onset_s) <= 0.02 for a, b in zip(fine, coarse))
+
+
+def test_live_tracker_equals_offline_and_reports_the_current_note():
+    vib = lambda t: 69.2 + 0.3 * np.sin(2 * np.pi * 5 * t)  # noqa: E731
+    p, c, v = phrase((None, 0.2), (60.0, 0.5), (62.0, 0.4), (None, 0.3), (vib, 1.0), (None, 0.3))
+    track = make_track(p, c, v)
+    offline = segment_notes(track)
+    tracker = NoteTracker(STEP)
+    live, currents = [], []
+    for k in range(len(track)):
+        update = tracker.push(track.time_s[k], track.pitch_semitones[k], track.confidence[k] >= 0.5,
+                              track.volume[k], track.confidence[k])
+        live += update.finished
+        currents.append(update.current)
+    live += tracker.finish()
+    assert len(offline) == 3 and notes_csv_bytes(live) == notes_csv_bytes(offline)
+    # 0.9 s into the last note (A4 +20 cents): held time, deviation and steadiness
+    cur = currents[frames(2.3)]
+    assert cur is not None and cur.name == "A4"
+    assert abs(cur.held_s - 0.91) <= 0.03  # s
+    assert abs(cur.deviation_cents - 20) <= 5  # mean deviation, cents
+    assert 15 <= cur.steadiness_cents <= 25  # std of a ±30-cent sine: 21 cents
+    assert currents[frames(1.25)] is None  # silence
+
+
+def test_live_current_note_follows_a_change_before_the_segmenter_sees_it():
+    p, c, v = phrase((None, 0.1), (60.0, 0.5), (64.0, 0.5))
+    tracker = NoteTracker(STEP)
+    for k in range(frames(0.7)):
+        update = tracker.push(k * STEP, p[k], True, 1.0)
+    assert update.current.midi_note == 64 and update.current.held_s <= 0.11
+
+
+def test_long_note_is_one_note_and_cheap():
+    n = frames(60.0)
+    p = 62.0 + 0.05 * np.sin(np.arange(n) * 0.01)
+    notes = segment_notes(make_track(p))
+    assert len(notes) == 1 and abs(notes[0].duration_s - 60.0) <= 0.02
+
+
+# ---------------------------------------------------------------------------------------------- intonation
+def synthetic_note(cents_fn, seconds=1.0, centre=69.0):
+    t = np.arange(frames(seconds)) * STEP
+    return measure_note(0.0, seconds, t, centre + cents_fn(t) / 100.0)
+
+
+def test_known_deviation():
+    note = synthetic_note(lambda t: np.full_like(t, 20.0))
+    assert note.midi_note == 69 and note.name == "A4"
+    assert abs(note.deviation_cents - 20.0) <= 0.01
+    assert note.spread_cents <= 0.01 and note.in_tune_share == 1.0 and math.isnan(note.vibrato_rate_hz)
+    assert abs(note.frequency_hz - 440 * 2 ** (20 / 1200)) <= 1e-6
+
+
+def test_known_vibrato_rate_and_extent():
+    note = synthetic_note(lambda t: 60.0 * np.sin(2 * np.pi * 5.5 * t + 0.3), seconds=1.2)
+    assert abs(note.vibrato_rate_hz - 5.5) <= 0.1  # Hz
+    assert abs(note.vibrato_extent_cents - 60.0) <= 3.0  # cents
+    assert abs(note.spread_cents - 60.0 / math.sqrt(2)) <= 4.0  # RMS of a sine
+    assert abs(note.deviation_cents) <= 8.0  # the median of 6.6 periods of a sine is not quite its centre
+    assert abs(note.drift_cents) <= 10.0
+    assert note.in_tune_share <= 0.25  # a ±60-cent sine is within ±10 cents 11 % of the time
+
+
+def test_known_drift():
+    note = synthetic_note(lambda t: 40.0 * t - 20.0)  # +40 cents over 1 s
+    # the core is the middle 80 %: the trend changes by 0.8 * 40 = 32 cents across it
+    assert abs(note.drift_cents - 32.0) <= 1.0
+    assert math.isnan(note.vibrato_extent_cents)
+
+
+def test_in_tune_share():
+    note = synthetic_note(lambda t: np.where(t < 0.6, 0.0, 30.0))  # centre (median) 0: the first 60 % in tune
+    # the core (80 %, t = 0.1 .. 0.9 s) is 5/8 in tune
+    assert abs(note.in_tune_share - 0.625) <= 0.02
+
+
+def test_reference_a4():
+    p, c, v = phrase((None, 0.1), (69.0, 0.5), (None, 0.1))
+    note = segment_notes(make_track(p, c, v), a4_hz=442.0)[0]
+    assert note.midi_note == 69 and abs(note.deviation_cents - (-1200 * math.log2(442 / 440))) <= 0.01
+    assert abs(note.frequency_hz - 440.0) <= 1e-3
+
+
+# ---------------------------------------------------------------------------------------------- files
+def two_notes():
+    p, c, v = phrase((None, 0.1), (60.0, 0.5), (64.25, 0.5), (None, 0.1))
+    track = make_track(p, c, v)
+    return track, segment_notes(track)
+
+
+def test_csv_round_trip():
+    track, notes = two_notes()
+    data = notes_csv_bytes(notes)
+    assert data.startswith(b"onset,offset,frequency,note,midi,")
+    back = notes_from_csv(data)
+    assert [(n.midi_note, n.name) for n in back] == [(60, "C4"), (64, "E4")]
+    for a, b in zip(notes, back):
+        assert abs(a.onset_s - b.onset_s) <= 1e-6 and abs(a.offset_s - b.offset_s) <= 1e-6
+        assert abs(a.pitch_semitones - b.pitch_semitones) <= 1e-3
+        assert abs(a.deviation_cents - b.deviation_cents) <= 0.1
+    assert notes_csv_bytes([]).decode().strip() == ",".join(
+        ["onset", "offset", "frequency", "note", "midi", "deviation_cents", "spread_cents", "vibrato_rate_hz",
+         "vibrato_extent_cents", "drift_cents", "in_tune_share", "confidence", "a4"])
+    assert notes_from_csv(notes_csv_bytes([])) == []
+    assert len(notes_from_csv(b"onset,offset,frequency\n0.1,0.5,440\n")) == 1
+    with pytest.raises(ValueError, match="line 2"):
+        notes_from_csv(b"onset,offset,frequency\n0.1,0.5,abc\n")
+    with pytest.raises(ValueError):
+        notes_from_csv(b"time,frequency,confidence\n")
+
+
+def test_midi_file_read_back_with_mido(tmp_path):
+    mido = pytest.importorskip("mido")
+    track, notes = two_notes()
+    for bends in (False, True):
+        path = tmp_path / f"x{bends}.mid"
+        path.write_bytes(midi_bytes(notes, track=track, bends=bends))
+        mid = mido.MidiFile(str(path))
+        assert mid.type == 0 and len(mid.tracks) == 1
+        got, t, wheel = [], 0.0, []
+        for msg in mid:  # iterating a MidiFile gives times in seconds
+            t += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                got.append([t, None, msg.note])
+            elif msg.type in ("note_off", "note_on"):
+                got[-1][1] = t
+            elif msg.type == "pitchwheel":
+                wheel.append(msg.pitch)
+        assert [g[2] for g in got] == [60, 64]
+        for g, n in zip(got, notes):
+            assert abs(g[0] - n.onset_s) <= 0.002 and abs(g[1] - n.offset_s) <= 0.002  # one tick is 1 ms
+        if bends:  # 64.25 semitones = E4 + 25 cents = +1/8 of the ±2-semitone range: 8192 + 1024 (mido: -8192..)
+            assert 1024 in wheel and wheel[-1] == 0
+        else:
+            assert wheel == []
+    assert read_midi_notes(midi_bytes(notes))[0][2] == 60
+    empty = mido.MidiFile(file=__import__("io").BytesIO(midi_bytes([])))
+    assert empty.type == 0 and not [m for m in empty if m.type == "note_on"]
+
+
+# ---------------------------------------------------------------------------------------------- corrections
+def test_corrections():
+    track, notes = two_notes()
+    up = shift_octave(notes, 0.0, 0.6, 1)
+    assert [n.midi_note for n in up] == [72, 64] and up[0].deviation_cents == notes[0].deviation_cents
+    assert [n.midi_note for n in delete_notes(notes, 0.6, 2.0)] == [60]
+    assert [n.midi_note for n in delete_note(notes, 0)] == [64]
+    halves = split_note(notes, 1, 0.85, track=track)
+    assert [n.midi_note for n in halves] == [60, 64, 64]
+    assert abs(halves[1].offset_s - 0.85) < 1e-9 and abs(halves[2].onset_s - 0.85) < 1e-9
+    with pytest.raises(ValueError):
+        split_note(notes, 0, 5.0)
+    merged = merge_notes(halves, 1, 2, track=track)
+    assert len(merged) == 2 and abs(merged[1].deviation_cents - 25) <= 0.5
+    merged = merge_notes(halves, 1, 2)  # without the track: duration-weighted
+    assert abs(merged[1].pitch_semitones - 64.25) <= 1e-6
+    assert set_reference(notes, 415.3)[0].midi_note == 61  # C4 at A4 = 440 is about C#4 at A4 = 415.3
+    assert notes[0].midi_note == 60  # the input is unchanged
+
+
+def test_notes_module_does_not_import_torch():
+    code = "import sys, pesto_core.notes, pesto_core.writers; sys.exit('torch' in sys.modules)"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------- command line
+def test_cli_notes_and_midi_round_trip(tmp_path):
+    mido = pytest.importorskip("mido")
+    sf = pytest.importorskip("soundfile")
+    sr = 16000
+    plan = [(0.3, 0.8, 57), (0.8, 1.3, 60), (1.5, 2.1, 64)]  # legato A3 -> C4, rest, E4
+    x = np.zeros(int(2.4 * sr))
+    for on, off, m in plan:
+        n = int((off - on) * sr)
+        t = np.arange(n) / sr
+        f = 440 * 2 ** ((m - 69) / 12)
+        tone = sum(0.5 ** h * np.sin(2 * np.pi * (h + 1) * f * t) for h in range(5))
+        ramp = np.minimum(1, np.minimum(t, t[::-1]) / 0.01)
+        x[int(on * sr):int(on * sr) + n] += 0.3 * tone * ramp
+    wav = tmp_path / "take.wav"
+    sf.write(wav, x, sr)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "mid", "-q",
+                          "--midi-bends"], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    notes = notes_from_csv(tmp_path / "take.notes.csv")
+    assert [n.midi_note for n in notes] == [57, 60, 64]
+    for n, (on, off, _) in zip(notes, plan):
+        assert abs(n.onset_s - on) <= 0.05 and abs(n.offset_s - off) <= 0.05  # s
+        assert abs(n.deviation_cents) <= 15  # cents (unrefined decoding)
+    mid = mido.MidiFile(str(tmp_path / "take.mid"))
+    keys = [m.note for m in mid if m.type == "note_on" and m.velocity > 0]
+    assert keys == [57, 60, 64]
+    assert not (tmp_path / "take.f0.csv").exists()  # only the formats asked for
+
+
+def test_cli_unvoiced_input_writes_header_only_and_empty_midi(tmp_path):
+    mido = pytest.importorskip("mido")
+    sf = pytest.importorskip("soundfile")
+    wav = tmp_path / "quiet.wav"
+    sf.write(wav, np.zeros(16000), 16000)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "mid", "-q"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "quiet.notes.csv").read_text().count("\n") == 1
+    assert [m for m in mido.MidiFile(str(tmp_path / "quiet.mid")) if m.type == "note_on"] == []
+
+
+def test_steady_pitch_below_the_gate_is_a_note_and_noise_is_not():
+    """Relaxed voicing: confidence 0.3 with a steady pitch is voiced; confidence 0.3 with a wandering pitch is not."""
+    rng = np.random.default_rng(1)
+    p, c, v = phrase((None, 0.2), (62.0, 0.6), (None, 0.2), (62.0, 0.6), (None, 0.2))
+    c[frames(0.2):frames(0.8)] = 0.3
+    noise = slice(frames(1.0), frames(1.6))
+    c[noise] = 0.3
+    p[noise] = rng.uniform(50, 80, noise.stop - noise.start)
+    notes = segment_notes(make_track(p, c, v))
+    assert [n.midi_note for n in notes] == [62], bounds(notes)  # the first note, not the noise
+    assert abs(notes[0].onset_s - 0.2) <= 0.01 and abs(notes[0].offset_s - 0.8) <= 0.01  # s
+
+
+def test_file_names_of_the_notes_formats(tmp_path):
+    from pesto_core.writers import notes_path, write_track
+
+    assert notes_path(tmp_path / "take.f0", "notes") == tmp_path / "take.notes.csv"
+    assert notes_path(tmp_path / "take.semitones", "mid") == tmp_path / "take.mid"
+    track, _ = two_notes()
+    written = write_track(track, tmp_path / "take.f0", ["csv", "notes", "mid"], a4_hz=442.0)
+    assert [p.name for p in written] == ["take.f0.csv", "take.notes.csv", "take.mid"]
+    notes = notes_from_csv(tmp_path / "take.notes.csv")
+    assert notes[0].a4_hz == 442.0 and notes[0].midi_note == 60 and notes[0].deviation_cents < -7
