@@ -1,5 +1,11 @@
-"""Exports of a file analysis: CSV, NPZ and PNG written by the engine's own writers, so that they are the files the
-``pesto`` command line writes for the same file and settings (PNG of the current view: same picture, cropped).
+"""Exports of a file analysis: CSV, NPZ, PNG, notes CSV and MIDI written by the engine's own writers, so that they
+are the files the ``pesto`` command line writes for the same file and settings (PNG of the current view: same
+picture, cropped).
+
+Notes (``notes``: ``<name>.notes.csv``, ``mid``: ``<name>.mid``): while the notes are uncorrected they are segmented
+from the exported track, exactly as ``pesto -e notes mid`` does (the same function, A4 = 440 Hz); once corrected
+(:mod:`app.file.notes_model`), the corrected notes are written, and the CSV/NPZ carry the octave corrections of
+the curve (:meth:`~app.file.document.FileDocument.track`).
 
 CSV and NPZ are written on a worker thread (an hour-long NPZ holds 550 MB of activations, read back from the
 activation file); the PNG is drawn by Qt widgets, which live on the GUI thread. Every file is written atomically
@@ -14,7 +20,15 @@ from typing import List, Optional, Tuple
 from PySide6 import QtCore, QtWidgets
 
 from pesto_core.errors import OutputError, PestoError
-from pesto_core.writers import atomic_write, output_stem, register_renderer, write_track
+from pesto_core.writers import (
+    atomic_write,
+    notes_path,
+    output_stem,
+    register_renderer,
+    write_midi,
+    write_notes,
+    write_track,
+)
 
 from ..common.render import render_activation_png
 from .document import FileDocument
@@ -30,7 +44,7 @@ class ExportOptions:
 
     Attributes
     ----------
-    formats : tuple of {"csv", "npz", "png"}
+    formats : tuple of {"csv", "npz", "png", "notes", "mid"}
     output_dir : str or None
         Folder for the files; None writes next to each audio file (as ``pesto`` without ``-o``).
     convert_to_freq : bool
@@ -52,13 +66,25 @@ class ExportOptions:
 
 
 def write_data_files(doc: FileDocument, options: ExportOptions) -> List[Path]:
-    """Write the CSV/NPZ files asked for (any thread; the document must not change meanwhile).
+    """Write the CSV/NPZ/notes/MIDI files asked for (any thread; the document must not change meanwhile).
 
     Raises :class:`pesto_core.errors.OutputError` naming the path when it cannot be written."""
-    formats = [f for f in options.formats if f in ("csv", "npz")]
+    model = doc.notes
+    state = model.state if model is not None and model.edited else None  # one snapshot (the GUI may edit on)
+    formats = [f for f in options.formats if f in ("csv", "npz", "notes", "mid")]
     if not formats:
         return []
-    return write_track(doc.track(options.refined), options.stem(doc), formats, convert_to_freq=options.convert_to_freq)
+    track, stem = doc.track(options.refined), options.stem(doc)
+    if state is None:  # uncorrected: segmented here as pesto does it
+        return write_track(track, stem, formats, convert_to_freq=options.convert_to_freq)
+    data = [f for f in formats if f in ("csv", "npz")]
+    written = write_track(track, stem, data, convert_to_freq=options.convert_to_freq) if data else []
+    for fmt in formats:
+        if fmt == "notes":
+            written.append(write_notes(notes_path(stem, fmt), list(state.notes)))
+        elif fmt == "mid":
+            written.append(write_midi(notes_path(stem, fmt), list(state.notes), track))
+    return written
 
 
 def write_png_file(doc: FileDocument, options: ExportOptions) -> List[Path]:
@@ -76,7 +102,7 @@ def write_png_file(doc: FileDocument, options: ExportOptions) -> List[Path]:
 
 
 class ExportThread(QtCore.QThread):
-    """Writes a document's CSV/NPZ files on its own thread; ``outcome(paths, error)`` on the GUI thread
+    """Writes a document's CSV/NPZ/notes/MIDI files on its own thread; ``outcome(paths, error)`` on the GUI thread
     (``error`` is '' on success)."""
 
     outcome = QtCore.Signal(object, str)
@@ -111,7 +137,7 @@ class ExportDialog(QtWidgets.QDialog):
         row = QtWidgets.QHBoxLayout(box)
         self.checks = {}
         for fmt, label in (("csv", "CSV (time, Hz, confidence)"), ("npz", "NPZ (all arrays)"),
-                           ("png", "PNG (activation map)")):
+                           ("png", "PNG (activation map)"), ("notes", "Notes CSV"), ("mid", "MIDI")):
             check = QtWidgets.QCheckBox(label)
             check.setChecked(fmt in formats)
             row.addWidget(check)
