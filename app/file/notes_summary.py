@@ -41,7 +41,7 @@ class NotesSummaryWidget(QtWidgets.QWidget):
         item.setLabel("bottom", "deviation", units="\u00a2")
         item.setLabel("left", "notes")
         item.setXRange(-50, 50, padding=0.02)
-        item.getAxis("bottom").setTicks([[(v, f"{v:+d}" if v else "0") for v in (-50, -25, -10, 0, 10, 25, 50)]])
+        item.getAxis("bottom").setTicks([[(v, f"{v:+d}" if v else "0") for v in (-50, -25, 0, 25, 50)]])
         for v in (-10, 10):
             item.addItem(pg.InfiniteLine(v, angle=90, pen=pg.mkPen(120, 120, 120, 160, style=QtCore.Qt.DashLine)))
         self.bars = pg.BarGraphItem(x0=[], x1=[], height=[], brushes=[])

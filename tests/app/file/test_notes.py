@@ -175,3 +175,40 @@ def test_sidecar_never_overwrites_another_file(tmp_path):
     assert model.octave_offsets()[:100].tolist() == [1] * 100
     with pytest.raises(SidecarError, match="lasts"):
         NotesModel.read_sidecar(path, 5.0)  # made for another take
+
+
+def test_screenshot_of_the_file_tab_with_notes(qtbot, tmp_path, take):
+    """The README's picture (``docs/file_notes.png`` with ``UPDATE_DOCS=1``; always ``test-artifacts/``): the main
+    window on the File tab with the example melody's notes, a note selected, the summary."""
+    import os
+
+    from PySide6 import QtCore, QtWidgets
+
+    from tests.app.file_helpers import ARTIFACTS
+
+    for fmt in (QtCore.QSettings.IniFormat, QtCore.QSettings.NativeFormat):
+        QtCore.QSettings.setPath(fmt, QtCore.QSettings.UserScope, str(tmp_path / "settings"))
+    from app.main_window import MainWindow
+
+    window = MainWindow([str(take)])
+    qtbot.addWidget(window)
+    window.resize(1280, 780)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.panel("FilePanel")
+    qtbot.waitUntil(lambda: len(panel.docs) == 1, timeout=5000)
+    wait_idle(qtbot, panel)
+    doc = panel.docs[0]
+    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
+    notes = doc.notes.notes
+    panel.notes.select(next(i for i, n in enumerate(notes) if n.name == "E4"))
+    panel.seek(3.5)
+    qtbot.wait(300)
+    image = window.grab()
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert image.save(str(ARTIFACTS / "file_notes.png"))
+    if os.environ.get("UPDATE_DOCS") == "1":
+        assert image.save(str(Path(__file__).resolve().parents[3] / "docs" / "file_notes.png"))
+    assert "notes" in panel.notes.summary.numbers_text()
+    window.close()
+    QtWidgets.QApplication.processEvents()
