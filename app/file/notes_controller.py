@@ -81,7 +81,10 @@ class NotesController(QtCore.QObject):
         self._build_actions()
         view.pitch.scene().sigMouseClicked.connect(self._on_click)
         view.pitch.scene().sigMouseMoved.connect(self._on_mouse)
-        view.pitch.getPlotItem().vb.sigXRangeChanged.connect(lambda *_: self._labels_timer.start())
+        vb = view.pitch.getPlotItem().vb
+        vb.sigXRangeChanged.connect(lambda *_: self._labels_timer.start())
+        vb.sigYRangeChanged.connect(lambda *_: self._labels_timer.start())
+        vb.sigResized.connect(lambda *_: self._labels_timer.start())  # labels are placed in pixels
         self._labels_timer = QtCore.QTimer(self, singleShot=True, interval=60)
         self._labels_timer.timeout.connect(self.overlay.update_labels)
         self.overlay.selection_changed.connect(lambda *_: self._update_actions())

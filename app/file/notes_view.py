@@ -140,12 +140,29 @@ class NotesOverlay(QtCore.QObject):
             item.setFont(font)
             self.plot.addItem(item, ignoreBounds=True)
             self.labels.append(item)
-        for item, n in zip(self.labels, shown):
+        vb = self.plot.getPlotItem().vb
+
+        def scene_rect(n: Note) -> QtCore.QRectF:
+            a = vb.mapViewToScene(QtCore.QPointF(n.onset_s, n.pitch_semitones + 0.5))
+            b = vb.mapViewToScene(QtCore.QPointF(n.offset_s, n.pitch_semitones - 0.5))
+            return QtCore.QRectF(a, b).normalized()
+
+        boxes = [scene_rect(n) for n in shown]
+        placed: List[QtCore.QRectF] = []  # scene rectangles of the labels drawn: a label covers no other label or box
+        for k, (item, n) in enumerate(zip(self.labels, shown)):
             r, g, b = deviation_rgb(n.deviation_cents)
             item.setText(note_label(n.name, n.deviation_cents), color=(min(255, r + 60), min(255, g + 60),
                                                                        min(255, b + 60)))
             item.setPos(n.onset_s, n.pitch_semitones + 0.5)
-            item.setVisible(True)
+            size = item.textItem.boundingRect()
+            corner = vb.mapViewToScene(QtCore.QPointF(n.onset_s, n.pitch_semitones + 0.5))
+            rect = QtCore.QRectF(corner.x(), corner.y() - size.height(), size.width(), size.height())
+            rect.adjust(1, 1, -1, -1)
+            free = not any(rect.intersects(other) for other in placed[-4:]) and not any(
+                rect.intersects(box) for j, box in enumerate(boxes[max(0, k - 8):k + 8], max(0, k - 8)) if j != k)
+            if free:
+                placed.append(rect)
+            item.setVisible(free)
         for item in self.labels[len(shown):]:
             item.setVisible(False)
 
