@@ -11,6 +11,7 @@ Systems, each on the same 16 kHz audio:
 * ``ours``: ``pesto_core`` analysis (model mir-1k_g7, 10 ms step, reduction alwa, no refinement), then
   ``pesto_core.notes.segment_notes(track)`` with its defaults (gate 0.5, ``SegmentParams()``), i.e. exactly
   what ``pesto take.wav -e notes`` writes;
+  (``--refine``: also the same on the refined pitch, ``pesto --refine``);
 * ``swift-f0``: ``swift_f0.SwiftF0().detect(audio, 16000)`` then ``swift_f0.segment_notes(result)`` with its
   default ``pitch_hold_ms=80``;
 * ``basic-pitch`` (when ``--basic-pitch`` names a folder where it is installed with its ONNX model):
@@ -59,14 +60,14 @@ def scores(ref: np.ndarray, est: list) -> dict:
     return dict(conp=f, conpoff=f2, p=p, r=r)
 
 
-def pesto_tracks(phrases, model, tmp):
+def pesto_tracks(phrases, model, tmp, refine=False):
     from pesto_core.core import analyse_file
 
     tracks = []
     for i, ph in enumerate(phrases):
         path = os.path.join(tmp, f"p{i}.wav")
         sf.write(path, ph.audio, notes_data.SR)
-        tracks.append(analyse_file(path, model, keep_activations=False))
+        tracks.append(analyse_file(path, model, keep_activations=False, refine=refine))
     return tracks
 
 
@@ -124,6 +125,7 @@ def main():
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--basic-pitch", metavar="SITE", help="folder (PYTHONPATH) where basic-pitch is installed")
     ap.add_argument("--no-swift", action="store_true")
+    ap.add_argument("--refine", action="store_true", help="also ours on the refined pitch (pesto --refine)")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
 
@@ -132,6 +134,19 @@ def main():
     from pesto_core.core import load_model
 
     torch.set_num_threads(1)
+    from importlib.metadata import version
+
+    versions = [f"mir_eval {version('mir_eval')}"]
+    if not args.no_swift:
+        versions.append(f"swift-f0 {version('swift-f0')}")
+    if args.basic_pitch:
+        bp = [d for d in os.listdir(args.basic_pitch) if d.startswith("basic_pitch-") and d.endswith(".dist-info")]
+        versions.append(f"basic-pitch {bp[0][12:-10] if bp else '?'} (ONNX model, onnxruntime)")
+    print(f"# date (UTC): {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}; {os.cpu_count()} CPUs; "
+          f"torch {torch.__version__}, 1 thread; " + ", ".join(versions))
+    print(f"# seed {args.seed}, {args.n} phrases per condition; ours: pesto_core mir-1k_g7, 10 ms, alwa, "
+          f"segment_notes defaults; swift-f0: SwiftF0(threads=1).detect(audio, 16000), "
+          f"segment_notes(pitch_hold_ms=80)", flush=True)
     t0 = time.time()
     data = notes_data.make_set(args.seed, args.n)
     print(f"data: seed {args.seed}, {args.n} phrases per condition, {time.time() - t0:.1f} s", file=sys.stderr)
@@ -143,8 +158,11 @@ def main():
             refs = [p.notes for p in phrases]
             row = {}
             t = time.time()
-            row["ours"] = summarise(refs, ours(pesto_tracks(phrases, model, tmp)))
-            row["ours"]["seconds"] = time.time() - t
+            for refine in (False, True) if args.refine else (False,):
+                name = "ours+refine" if refine else "ours"
+                t = time.time()
+                row[name] = summarise(refs, ours(pesto_tracks(phrases, model, tmp, refine)))
+                row[name]["seconds"] = time.time() - t
             if not args.no_swift:
                 t = time.time()
                 row["swift-f0"] = summarise(refs, swift(phrases))
