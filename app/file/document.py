@@ -145,7 +145,7 @@ class FileDocument:
         if offsets is None or len(offsets) != len(self.pitch_semitones):
             return self.pitch_semitones, self.pitch_refined
         if self._corrected[0] is not offsets:
-            shift = (12 * offsets).astype(np.float32)
+            shift = 12 * offsets.astype(np.float32)
             refined = None if self.pitch_refined is None else self.pitch_refined + shift
             self._corrected = (offsets, self.pitch_semitones + shift, refined)
         return self._corrected[1], self._corrected[2]

@@ -32,6 +32,7 @@ from pesto_core.writers import (
 
 from ..common.render import render_activation_png
 from .document import FileDocument
+from .notes_model import saved_state, shifted_track
 
 # The app draws its PNGs with its own renderer (the one `pesto -e png` finds through the package's entry point):
 # registered here, so that an export works from a source checkout whatever package metadata is installed.
@@ -75,6 +76,10 @@ def write_data_files(doc: FileDocument, options: ExportOptions) -> List[Path]:
     if not formats:
         return []
     track, stem = doc.track(options.refined), options.stem(doc)
+    if model is None:  # notes not known yet (e.g. an export right after the analysis): the saved corrections
+        state = saved_state(doc.path, doc.duration_s)
+        if state is not None:
+            track = shifted_track(track, state.shifts)
     if state is None:  # uncorrected: segmented here as pesto does it
         return write_track(track, stem, formats, convert_to_freq=options.convert_to_freq)
     data = [f for f in formats if f in ("csv", "npz")]

@@ -81,6 +81,40 @@ def summarise(notes: Sequence[Note]) -> NotesSummary:
                         float(np.mean(a <= IN_TUNE_CENTS[1])), counts, HIST_EDGES_CENTS)
 
 
+def offsets_of(time_s: np.ndarray, shifts) -> Optional[np.ndarray]:
+    """Octaves added to each frame (int8 (frames,)) by ``shifts`` (``(start_s, end_s, octaves)``: frames with
+    ``start_s <= time < end_s``), or None without shifts."""
+    if not shifts:
+        return None
+    time_s = np.asarray(time_s, np.float64)
+    out = np.zeros(len(time_s), np.int8)
+    for a, b, k in shifts:
+        out[(time_s >= a) & (time_s < b)] += int(k)
+    return out
+
+
+def shifted_track(track, shifts):
+    """``track`` with the octave ``shifts`` applied to its pitch (the track itself without shifts)."""
+    offsets = offsets_of(track.time_s, shifts)
+    if offsets is None:
+        return track
+    from dataclasses import replace
+
+    pitch = np.asarray(track.pitch_semitones)
+    return replace(track, pitch_semitones=(pitch + 12 * offsets.astype(pitch.dtype)).astype(pitch.dtype))
+
+
+def saved_state(audio_path, duration_s: Optional[float] = None) -> Optional[NotesState]:
+    """The corrections saved next to ``audio_path``, or None when there are none (or they cannot be used)."""
+    path = sidecar_path(audio_path)
+    if not path.exists():
+        return None
+    try:
+        return NotesModel.read_sidecar(path, duration_s)
+    except SidecarError:
+        return None
+
+
 def sidecar_path(audio_path) -> Path:
     """``<folder>/<audio stem>.notes.json``."""
     p = Path(audio_path)
@@ -211,9 +245,7 @@ class NotesModel:
         key = hash(shifts)
         if self._offsets_cache[0] == key:
             return self._offsets_cache[1]
-        out = np.zeros(len(self.time_s), np.int8)
-        for a, b, k in shifts:
-            out[(self.time_s >= a) & (self.time_s < b)] += int(k)
+        out = offsets_of(self.time_s, shifts)
         self._offsets_cache = (key, out)
         return out
 
@@ -250,13 +282,7 @@ class NotesModel:
 
     def _track(self):
         """The track with the octave corrections, so that re-measured notes keep their octave."""
-        track = self.track
-        offsets = self.octave_offsets()
-        if track is None or offsets is None or len(offsets) != len(track):
-            return track
-        from dataclasses import replace
-
-        return replace(track, pitch_semitones=np.asarray(track.pitch_semitones, np.float64) + 12.0 * offsets)
+        return None if self.track is None else shifted_track(self.track, self.state.shifts)
 
     # ------------------------------------------------------------------------------------------------ sidecar
     def sidecar_dict(self, audio_name: str, duration_s: float) -> dict:

@@ -14,7 +14,7 @@ import pytest
 from app.file.export import ExportOptions
 from app.file.notes_model import NotesModel, SidecarError, sidecar_path, summarise
 from pesto_core import cli
-from pesto_core.notes import notes_from_csv, read_midi_notes
+from pesto_core.notes import notes_csv_bytes, notes_from_csv, read_midi_notes
 from tests.app.file_helpers import file_panel, wait_idle  # noqa: F401 (fixture)
 
 MELODY_WAV = Path(__file__).resolve().parents[3] / "resources" / "example_melody.wav"
@@ -212,3 +212,70 @@ def test_screenshot_of_the_file_tab_with_notes(qtbot, tmp_path, take):
     assert "notes" in panel.notes.summary.numbers_text()
     window.close()
     QtWidgets.QApplication.processEvents()
+
+
+def _mouse(widget, kind, pos, buttons, modifiers):
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    local = QtCore.QPointF(pos)
+    glob = QtCore.QPointF(widget.mapToGlobal(pos))
+    button = QtCore.Qt.LeftButton if kind != QtCore.QEvent.MouseMove else QtCore.Qt.NoButton
+    event = QtGui.QMouseEvent(kind, local, local, glob, button, buttons, modifiers)
+    QtWidgets.QApplication.sendEvent(widget, event)
+
+
+def test_shift_drag_selects_a_range_and_keys_correct(qtbot, file_panel, take):  # noqa: F811
+    from PySide6 import QtCore
+
+    _, panel = file_panel
+    doc = open_analysed(qtbot, panel, take)
+    view, ctl = panel.view, panel.notes
+    vb = view.pitch.getPlotItem().vb
+    (_, _), (y0, y1) = vb.viewRange()
+    y = (y0 + y1) / 2
+
+    def widget_pos(t):
+        return view.pitch.mapFromScene(vb.mapViewToScene(QtCore.QPointF(t, y)))
+
+    vp = view.pitch.viewport()
+    shift, left = QtCore.Qt.ShiftModifier, QtCore.Qt.LeftButton
+    _mouse(vp, QtCore.QEvent.MouseButtonPress, widget_pos(0.3), left, shift)
+    for t in np.linspace(0.35, 1.5, 8):
+        _mouse(vp, QtCore.QEvent.MouseMove, widget_pos(t), left, shift)
+        qtbot.wait(20)
+    _mouse(vp, QtCore.QEvent.MouseButtonRelease, widget_pos(1.5), QtCore.Qt.NoButton, shift)
+    sel = ctl.overlay.selection
+    assert sel is not None and sel[0] == pytest.approx(0.3, abs=0.05) and sel[1] == pytest.approx(1.5, abs=0.05)
+    assert view.visible_range() == pytest.approx((0.0, doc.duration_s), abs=1e-6)  # it did not pan
+    # the keys of the Notes menu, with the focus in the File tab
+    view.pitch.setFocus()
+    qtbot.waitUntil(view.pitch.hasFocus, timeout=2000)
+    a3 = doc.notes.notes[0]
+    assert a3.name == "A3"
+    qtbot.keyClick(view.pitch, QtCore.Qt.Key_Down, QtCore.Qt.ControlModifier)
+    assert doc.notes.notes[0].name == "A2"
+    qtbot.keyClick(view.pitch, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)
+    assert doc.notes.notes[0].name == "A3"
+    qtbot.keyClick(view.pitch, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier | QtCore.Qt.ShiftModifier)
+    assert doc.notes.notes[0].name == "A2"
+    qtbot.keyClick(view.pitch, QtCore.Qt.Key_Delete)
+    assert doc.notes.notes[0].name == "E4"
+
+
+def test_export_right_after_the_analysis_carries_saved_corrections(qtbot, file_panel, tmp_path, take):  # noqa: F811
+    _, panel = file_panel
+    doc = open_analysed(qtbot, panel, take)
+    doc.notes.shift(0.0, 1.4, 1)  # the A3 up an octave
+    assert panel.notes.save()
+    corrected = doc.notes.notes
+    panel.close_document(doc)
+    # opened and exported in one go: the export may run before the notes are segmented again
+    panel.settings_box.analyse_on_open.setChecked(False)
+    doc = panel.open_files([str(take)])[0]
+    out = tmp_path / "out"
+    panel.export([doc], ExportOptions(("csv", "notes"), str(out)))
+    wait_idle(qtbot, panel)
+    assert (out / "take.notes.csv").read_bytes() == notes_csv_bytes(corrected)
+    csv = np.loadtxt(out / "take.f0.csv", delimiter=",", skiprows=1)
+    i = np.flatnonzero((csv[:, 0] > 0.7) & (csv[:, 0] < 1.1))
+    assert np.allclose(csv[i, 1], 440.0, rtol=0.01)  # A3 (220 Hz) written an octave up
