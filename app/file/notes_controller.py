@@ -159,6 +159,13 @@ class NotesController(QtCore.QObject):
         if doc is self.view.doc:
             self.show(doc)
 
+    def resegment(self, docs) -> None:
+        """The pitch drawn changed (refined or not): segment again the documents whose notes are uncorrected (the
+        notes follow the curve drawn; corrected ones are kept as they are)."""
+        for doc in docs:
+            if doc.complete and doc.notes is not None and not doc.notes.edited:
+                self.analysis_done(doc)
+
     def forget(self, doc: fd.FileDocument) -> None:
         """``doc`` is closed or re-analysed: its pending segmentation is dropped."""
         self._pending.pop(doc, None)
@@ -297,6 +304,7 @@ class NotesController(QtCore.QObject):
         self.report("info", f"Corrections saved in {path.name}")
         self._show_summary()
         self._update_actions()
+        self.changed.emit(doc)
         return str(path)
 
     def set_visible(self, visible: bool) -> None:

@@ -194,6 +194,8 @@ class FilePanel(QtWidgets.QWidget):
         sb.heatmap_toggled.connect(self.view.set_heatmap_visible)
         sb.follow_toggled.connect(lambda on: setattr(self.view, "follow", on))
         sb.refined_toggled.connect(self.view.set_refined)
+        sb.refined_toggled.connect(lambda _: self.notes.resegment(list(self.docs)))
+        self.notes.changed.connect(self._update_item)
 
     def _build_shortcuts(self) -> None:
         """Keys of the File tab only (the Live tab has its own): WidgetWithChildrenShortcut."""
@@ -572,6 +574,8 @@ class FilePanel(QtWidgets.QWidget):
         text = doc.summary()
         if doc.complete and not self._up_to_date(doc):
             text = text.replace(f"· {fd.DONE}", f"· {fd.DONE} (other settings)")
+        if doc.notes is not None and doc.notes.unsaved:
+            text += " · notes corrected, not saved"
         item.setText(text)
         color = {fd.FAILED: QtGui.QColor(200, 40, 40), fd.CANCELLED: QtGui.QColor(170, 110, 0)}.get(doc.state)
         item.setForeground(color if color is not None else self.file_list.palette().text().color())

@@ -54,6 +54,14 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
     text = panel.notes.summary.numbers_text()
     assert f"{s.count} notes" in text and "within \u00b110\u00a2" in text
     assert s.counts.sum() == s.count
+    # drawing PESTO's own pitch instead of the refined one segments the uncorrected notes again, from that pitch
+    panel.settings_box.refined.setChecked(False)
+    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
+    from pesto_core.notes import segment_notes
+    assert doc.notes.notes == segment_notes(doc.track(refined=False))
+    panel.settings_box.refined.setChecked(True)
+    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
+    assert doc.notes.notes == segment_notes(doc.track(refined=True))
     # hovering a note shows its measures
     a3 = next(n for n in doc.notes.notes if n.name == "A3")
     vb = panel.view.pitch.getPlotItem().vb
@@ -127,6 +135,7 @@ def test_correct_undo_redo_save_and_reopen(qtbot, file_panel, tmp_path, take):  
     corrected = model.notes
     pitch_corrected = doc.display_pitch().copy()
     assert model.unsaved and ctl.act_save.isEnabled()
+    assert "notes corrected, not saved" in panel.file_list.item(0).text()
     # exports carry the corrections: notes and curve
     out = tmp_path / "out"
     with qtbot.waitSignal(panel.export_finished, timeout=60000) as sig:
@@ -145,6 +154,7 @@ def test_correct_undo_redo_save_and_reopen(qtbot, file_panel, tmp_path, take):  
     path = ctl.save()
     assert path == str(sidecar_path(take)) and Path(path).exists()
     assert not model.unsaved
+    assert "not saved" not in panel.file_list.item(0).text()
     data = json.loads(Path(path).read_text())
     assert data["format"] == "pesto-tracker-notes" and len(data["notes"]) == len(corrected)
     panel.close_document(doc)
