@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..common.threads import lower_thread_priority
@@ -77,10 +78,10 @@ class NotesController(QtCore.QObject):
         self._signals.done.connect(self._on_segmented)
         self._pool = QtCore.QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self._mouse_proxy = None
         self._build_actions()
         view.pitch.scene().sigMouseClicked.connect(self._on_click)
-        view.pitch.scene().sigMouseMoved.connect(self._on_mouse)
+        self._mouse_proxy = pg.SignalProxy(view.pitch.scene().sigMouseMoved, rateLimit=60,
+                                           slot=lambda args: self._on_mouse(args[0]))
         vb = view.pitch.getPlotItem().vb
         vb.sigXRangeChanged.connect(lambda *_: self._labels_timer.start())
         vb.sigYRangeChanged.connect(lambda *_: self._labels_timer.start())

@@ -24,6 +24,7 @@ Threading: GUI thread (an export thread only reads :attr:`NotesModel.state`, an 
 """
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from dataclasses import asdict, dataclass, fields
@@ -164,6 +165,7 @@ class NotesModel:
         self._index = 0
         self._saved_index: Optional[int] = None  # the state the sidecar holds (None: not saved)
         self._offsets_cache: Tuple[int, Optional[np.ndarray]] = (-1, None)
+        self._onsets: tuple = (None, [])
 
     # ------------------------------------------------------------------------------------------------ state
     @property
@@ -229,7 +231,12 @@ class NotesModel:
 
     def index_at(self, t_s: float, pitch: Optional[float] = None) -> Optional[int]:
         """The note sounding at ``t_s`` (and, if ``pitch`` is given, within ±0.5 semitone of it), or None."""
-        for i, n in enumerate(self.state.notes):
+        notes = self.state.notes
+        if self._onsets[0] is not notes:  # onsets of this state, for a bisection (the pointer asks 60 times a second)
+            self._onsets = (notes, [n.onset_s for n in notes])
+        k = bisect.bisect_right(self._onsets[1], t_s)
+        for i in range(k - 1, max(-1, k - 9), -1):  # notes do not overlap, but a corrected list might a little
+            n = notes[i]
             if n.onset_s <= t_s < n.offset_s and (pitch is None or abs(pitch - n.pitch_semitones) <= 0.5):
                 return i
         return None
