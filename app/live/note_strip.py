@@ -13,6 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from pesto_core.notes import CurrentNote, Note
+from pesto_core.units import note_name
 
 from ..common.notes import cents_text, deviation_rgb, note_label
 from .intonation import steadiness_word
@@ -22,8 +23,9 @@ STEADY_SCALE_CENTS = 30.0  # the steadiness bar is empty at this standard deviat
 
 
 class NoteStrip(QtWidgets.QWidget):
-    """``set_notes(current, recent)`` is the whole interface (``current``: a CurrentNote or None; ``recent``: the
-    last finished notes, oldest first)."""
+    """``set_notes(current, recent, transposition)`` is the whole interface (``current``: a CurrentNote or None;
+    ``recent``: the last finished notes, oldest first; ``transposition``: semitones from concert to written pitch,
+    as the tuner's: the notes are named as written)."""
 
     BACKGROUND = QtGui.QColor(24, 26, 30)
     DIM = QtGui.QColor(120, 125, 135)
@@ -33,6 +35,7 @@ class NoteStrip(QtWidgets.QWidget):
         super().__init__(parent)
         self.current: Optional[CurrentNote] = None
         self.recent: List[Note] = []
+        self.transposition = 0
         self.setMinimumHeight(58)
         self.setMaximumHeight(64)
         self.setSizePolicy(QtWidgets.QSizePolicy.Expanding, QtWidgets.QSizePolicy.Fixed)
@@ -40,10 +43,15 @@ class NoteStrip(QtWidgets.QWidget):
         self.setToolTip("The note held now (mean deviation, time held, steadiness) and the last notes sung: "
                         "green in tune (\u00b110\u00a2), amber within \u00b125\u00a2, blue flat, red sharp")
 
-    def set_notes(self, current: Optional[CurrentNote], recent: Sequence[Note]) -> None:
+    def set_notes(self, current: Optional[CurrentNote], recent: Sequence[Note], transposition: int = 0) -> None:
         self.current = current
         self.recent = list(recent)[-STRIP_NOTES:]
+        self.transposition = int(transposition)
         self.update()
+
+    def name(self, midi_note: int) -> str:
+        """The name shown for a note (written pitch)."""
+        return note_name(int(midi_note) + self.transposition)
 
     # ------------------------------------------------------------------------------------------------ text views
     def current_text(self) -> str:
@@ -51,12 +59,12 @@ class NoteStrip(QtWidgets.QWidget):
         c = self.current
         if c is None:
             return ""
-        return (f"{note_label(c.name, c.deviation_cents)} \u00b7 held {c.held_s:.1f} s \u00b7 "
+        return (f"{note_label(self.name(c.midi_note), c.deviation_cents)} \u00b7 held {c.held_s:.1f} s \u00b7 "
                 f"\u00b1{c.steadiness_cents:.0f}\u00a2 {steadiness_word(c.steadiness_cents)}")
 
     def shown_notes(self) -> List[Tuple[str, float]]:
-        """The strip's chips, oldest first: ``(name, deviation_cents)``."""
-        return [(n.name, n.deviation_cents) for n in self.recent]
+        """The strip's chips, oldest first: ``(name as shown, deviation_cents)``."""
+        return [(self.name(n.midi_note), n.deviation_cents) for n in self.recent]
 
     # ------------------------------------------------------------------------------------------------ painting
     def paintEvent(self, event):  # noqa: N802 (Qt naming)
@@ -84,7 +92,8 @@ class NoteStrip(QtWidgets.QWidget):
         p.setFont(font)
         p.setPen(colour)
         top = QtCore.QRectF(r.left(), r.top(), r.width(), r.height() * 0.6)
-        p.drawText(top, QtCore.Qt.AlignVCenter | QtCore.Qt.AlignLeft, note_label(c.name, c.deviation_cents))
+        p.drawText(top, QtCore.Qt.AlignVCenter | QtCore.Qt.AlignLeft,
+                   note_label(self.name(c.midi_note), c.deviation_cents))
         font.setPointSizeF(9)
         font.setBold(False)
         p.setFont(font)
@@ -124,7 +133,7 @@ class NoteStrip(QtWidgets.QWidget):
             font.setBold(True)
             p.setFont(font)
             p.drawText(QtCore.QRectF(chip.left(), chip.top() + 2, chip_w, chip.height() / 2),
-                       QtCore.Qt.AlignCenter, n.name.replace("#", "\u266f"))
+                       QtCore.Qt.AlignCenter, self.name(n.midi_note).replace("#", "\u266f"))
             font.setPointSizeF(9)
             font.setBold(False)
             p.setFont(font)

@@ -79,7 +79,7 @@ class LiveView(QtWidgets.QWidget):
         self.scrollbar.valueChanged.connect(self._on_scroll)
         self.tuner = TunerWidget()
         self.note_strip = NoteStrip()
-        self._notes_drawn = -1  # LiveNotes.changes at the last strip update
+        self._notes_drawn = None  # (LiveNotes.changes, transposition) at the last strip update
         self.tuner.setMinimumWidth(280)
 
         left = QtWidgets.QWidget()
@@ -119,7 +119,7 @@ class LiveView(QtWidgets.QWidget):
         self._t_ref = 0.0
         self._drawn_total = -1
         self.tuner.set_reading(None)
-        self._notes_drawn = -1
+        self._notes_drawn = None
         self.note_strip.set_notes(None, [])
         self.plot.set_curve(np.zeros(0), np.zeros(0), np.zeros(0), self.session.gate)
         self.plot.set_heatmap(None)
@@ -213,9 +213,10 @@ class LiveView(QtWidgets.QWidget):
     def update_notes(self) -> None:
         """The note strip: the current note and the last notes (repainted only when they changed)."""
         notes = self.session.live_notes
-        if notes.changes != self._notes_drawn:
-            self._notes_drawn = notes.changes
-            self.note_strip.set_notes(notes.current, notes.recent(STRIP_NOTES))
+        trans = self.session.tuner_filter.transposition
+        if (notes.changes, trans) != self._notes_drawn:
+            self._notes_drawn = (notes.changes, trans)
+            self.note_strip.set_notes(notes.current, notes.recent(STRIP_NOTES), trans)
 
     def _follow_pitch_range(self, p: np.ndarray, c: np.ndarray, gate: float) -> None:
         """Keep the singer's recent range in view, moving the axis only when the curve nears an edge."""

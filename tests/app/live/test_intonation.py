@@ -83,6 +83,10 @@ def test_session_ingest_feeds_the_strip(qtbot):
     view.update_notes()
     names = [name for name, _ in view.note_strip.shown_notes()]
     assert names == ["A3", "C4", "E4"] and view.note_strip.current_text() == ""
+    session.set_tuning(440.0, 2)  # a B-flat instrument: the strip names the written notes, as the tuner
+    view.update_notes()
+    assert [name for name, _ in view.note_strip.shown_notes()] == ["B3", "D4", "F#4"]
+    assert len(session.live_notes.notes) == 3  # the same notes (A4 unchanged)
     view.note_strip.repaint()  # paints without error, with chips
     image = view.note_strip.grab().toImage()
     assert image.width() > 500
