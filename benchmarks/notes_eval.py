@@ -14,6 +14,8 @@ Systems, each on the same 16 kHz audio:
   (``--refine``: also the same on the refined pitch, ``pesto --refine``);
 * ``swift-f0``: ``swift_f0.SwiftF0().detect(audio, 16000)`` then ``swift_f0.segment_notes(result)`` with its
   default ``pitch_hold_ms=80``;
+* ``ours on swift-f0 pitch``: our segmenter (defaults) on SwiftF0's frames (pitch, confidence, loudness as
+  power): the two segmenters on the same pitch curve;
 * ``basic-pitch`` (when ``--basic-pitch`` names a folder where it is installed with its ONNX model):
   ``basic_pitch.inference.predict`` with its defaults, the notes it returns (polyphonic output, scored as is).
 
@@ -78,14 +80,21 @@ def ours(tracks, params=None):
 
 
 def swift(phrases):
+    """SwiftF0's notes, and ours on SwiftF0's pitch curve (its frames: pitch, confidence, loudness)."""
     from swift_f0 import SwiftF0, segment_notes
 
+    from pesto_core.notes import segment_arrays
+    from pesto_core.units import hz_to_semitones
+
     det = SwiftF0(threads=1)
-    out = []
+    theirs, mine = [], []
     for ph in phrases:
         res = det.detect(ph.audio, notes_data.SR)
-        out.append([(n.start, n.end, n.pitch_hz) for n in segment_notes(res)])
-    return out
+        theirs.append([(n.start, n.end, n.pitch_hz) for n in segment_notes(res)])
+        notes = segment_arrays(res.timestamps, hz_to_semitones(res.pitch_hz), res.confidence >= 0.5,
+                               10 ** (res.loudness_db / 10), res.confidence)
+        mine.append([(n.onset_s, n.offset_s, n.frequency_hz) for n in notes])
+    return theirs, mine
 
 
 BP_SCRIPT = r"""
@@ -165,8 +174,11 @@ def main():
                 row[name]["seconds"] = time.time() - t
             if not args.no_swift:
                 t = time.time()
-                row["swift-f0"] = summarise(refs, swift(phrases))
+                theirs, mine = swift(phrases)
+                row["swift-f0"] = summarise(refs, theirs)
                 row["swift-f0"]["seconds"] = time.time() - t
+                row["ours on swift-f0 pitch"] = summarise(refs, mine)
+                row["ours on swift-f0 pitch"]["seconds"] = 0.0
             if args.basic_pitch:
                 t = time.time()
                 row["basic-pitch"] = summarise(refs, basic_pitch(phrases, args.basic_pitch, tmp))
@@ -174,7 +186,7 @@ def main():
             results[cond] = row
             n_notes = sum(len(r) for r in refs)
             for system, v in row.items():
-                print(f"{cond:12s} {system:12s} COnP F1 {v['conp']:.3f} (P {v['p']:.3f} R {v['r']:.3f})  "
+                print(f"{cond:12s} {system:22s} COnP F1 {v['conp']:.3f} (P {v['p']:.3f} R {v['r']:.3f})  "
                       f"COnPOff F1 {v['conpoff']:.3f}  [{len(refs)} phrases, {n_notes} notes, "
                       f"{v['seconds']:.0f} s]", flush=True)
     if args.json:

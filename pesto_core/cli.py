@@ -1,20 +1,17 @@
 """The ``pesto`` command line (also ``python -m pesto_core``), with upstream PESTO's options.
 
 Exit status: 0 when every file was analysed and written, 1 when at least one file failed (the others are still
-processed; each failure is one line on stderr naming the file and the reason), 2 for bad options or model.
+processed; each failure is one line on stderr naming the file and the reason), 2 for bad options or model, or
+results that would collide, 130 when interrupted. The run itself (folders, workers, Ray, summary) is
+:mod:`pesto_core.corpus`.
 """
 from __future__ import annotations
 
 import argparse
-import glob
-import os
 import sys
-import time
-import warnings
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from .bundled import DEFAULT_MODEL
-from .errors import PestoError
 from .validation import REDUCTIONS
 from .writers import FORMATS
 
@@ -22,10 +19,14 @@ from .writers import FORMATS
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pesto", description="Pitch estimation with PESTO (exact published model). Writes <name>.f0.csv "
-                                  "(time in s, frequency in Hz, confidence) and optionally .npz / .png.")
+                                  "(time in s, frequency in Hz, confidence) and optionally .npz / .png.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("audio_files", nargs="+", metavar="FILES",
-                   help="audio files (WAV, FLAC, OGG, MP3...); shell globs such as 'takes/*.wav' are expanded")
-    p.add_argument("-o", "--output", metavar="DIR", help="write results here instead of next to each input")
+                   help="audio files (WAV, FLAC, OGG, MP3...), folders (walked recursively for audio files) and "
+                        "globs ('corpus/**/*.wav', quoted: expanded here)")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="write results here instead of next to each input, mirroring each input's path below the "
+                        "folder it was found in")
     p.add_argument("-e", "--export_format", nargs="+", default=["csv"], choices=FORMATS, metavar="FMT",
                    help="one or more of csv npz png notes mid (default: csv); notes: <name>.notes.csv, the "
                         "segmented notes; mid: <name>.mid, a MIDI file of them")
@@ -37,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write pitch in MIDI semitones instead of Hz (files named <name>.semitones.*)")
     p.add_argument("-c", "--num_chunks", type=int, default=1, metavar="N",
                    help="split each file into at least N chunks (memory is bounded automatically anyway)")
-    p.add_argument("--gpu", type=int, default=-1, metavar="N", help="CUDA device index; -1 = CPU (default)")
+    p.add_argument("--gpu", type=int, nargs="?", const=0, default=-1, metavar="N",
+                   help="CUDA device index (--gpu alone: 0); -1 = CPU (default). With --ray: one worker per GPU "
+                        "of the cluster")
     p.add_argument("-m", "--model_name", default=DEFAULT_MODEL, metavar="NAME_OR_PATH",
                    help=f"bundled model name or checkpoint file (default: {DEFAULT_MODEL})")
     p.add_argument("--refine", action="store_true",
@@ -50,87 +53,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reference of the notes' names and deviations in -e notes / mid (default: 440)")
     p.add_argument("--midi-bends", action="store_true",
                    help="-e mid: pitch bends (range +-2 semitones) that follow the pitch curve within each note")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    corpus = p.add_argument_group("corpus runs (see README, 'Corpus runs')")
+    corpus.add_argument("-j", "--jobs", type=int, metavar="N",
+                        help="N worker processes on this machine, the model loaded once in each (default: one per "
+                             "core divided by --threads; 1 runs in this process); with --ray: N actors")
+    corpus.add_argument("--threads", type=int, default=1, metavar="T",
+                        help="torch threads per worker (default 1). The same T gives the same bytes with any -j "
+                             "and with --ray; another T can change the last digit of a few values")
+    corpus.add_argument("--skip-existing", action="store_true",
+                        help="keep inputs whose results all exist (resumes an interrupted run; results are "
+                             "written atomically, so an existing one is complete)")
+    corpus.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run on a Ray cluster: ADDRESS (or RAY_ADDRESS) joins it ('auto', 'host:6379'); "
+                             "without, a local Ray instance is started and stopped. Inputs and -o must be on a "
+                             "folder every node sees. Needs: pip install 'pesto-tracker[cluster]'")
+    corpus.add_argument("--summary", metavar="FILE",
+                        help="write the run summary (one row per input) here; default: "
+                             "pesto-run-<UTC time>.csv in the -o folder, or in the folder given (none for plain "
+                             "files without -o)")
     return p
 
 
-def expand_globs(patterns: Sequence[str]) -> List[str]:
-    """Expand glob patterns the shell left alone (quoted, or on Windows); other names pass through unchanged."""
-    files = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) and not os.path.exists(pattern) else []
-        files.extend(matches or [pattern])
-    return files
-
-
-class Progress:
-    """One status line on stderr per file: file k/n, the share of its frames done, its name."""
-
-    def __init__(self, n_files: int, enabled: bool = True, stream=sys.stderr):
-        self.n_files, self.enabled, self.stream = n_files, enabled, stream
-        self.tty = enabled and stream.isatty()
-        self.index, self.name, self.last = 0, None, 0.0
-
-    def __call__(self, name: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if name != self.name:
-            self.index, self.name = self.index + 1, name
-        elif done < total and now - self.last < (0.1 if self.tty else 5.0):
-            return
-        self.last = now
-        share = done / total if total else 1.0
-        line = f"[{self.index}/{self.n_files}] [{'#' * int(share * 20):<20}] {share:4.0%} {name}"
-        if self.tty:
-            self.stream.write("\r" + line[:120].ljust(120) + ("\n" if done >= total else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def interrupt(self) -> None:
-        """Called before an error line, so that it does not land in the middle of the bar."""
-        if self.tty:
-            self.stream.write("\n")
+EPILOG = """\
+results: <name>.f0.csv (or .semitones.csv with -F) next to each input, or below -o DIR mirroring the input's path
+  below the folder it was found in (corpus/a/take.wav -> DIR/a/take.f0.csv). Inputs whose results would coincide
+  (take.wav and take.flac in one folder) keep their extension: take.wav.f0.csv, take.flac.f0.csv; if results would
+  still coincide (two take.wav from different folders into one -o folder), the run is refused before any work.
+  The same file given twice is analysed once. A run never overwrites a result it wrote itself.
+exit status: 0 all done, 1 some file failed (each named on stderr, the others done), 2 bad options or model,
+  130 interrupted."""
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    files = expand_globs(args.audio_files)
-    progress = Progress(len(files), enabled=not args.quiet)
+    from .corpus.command import run  # plans, runs and summarises; torch is imported by the workers only
 
-    def report(message: str) -> None:
-        progress.interrupt()
-        print(f"pesto: error: {message}", file=sys.stderr)
-
-    from .core import predict_from_files  # torch is imported here, after the options are parsed
-
-    if not 100.0 <= args.a4 <= 1000.0:
-        print(f"pesto: error: --a4 must be between 100 and 1000 Hz, got {args.a4}", file=sys.stderr)
-        return 2
-    if args.num_chunks < 1:
-        print(f"pesto: error: --num_chunks must be at least 1, got {args.num_chunks}", file=sys.stderr)
-        return 2
-    def show_warning(message, category, filename, lineno, file=None, line=None):
-        progress.interrupt()
-        print(f"pesto: warning: {message}", file=sys.stderr)
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            warnings.showwarning = show_warning  # restored by catch_warnings
-            failures = predict_from_files(
-                files, model_name=args.model_name, output=args.output, step_size=args.step_size,
-                reduction=args.reduction, export_format=args.export_format,
-                no_convert_to_freq=args.no_convert_to_freq, num_chunks=args.num_chunks, gpu=args.gpu,
-                report=report, progress=progress, refine=args.refine, smooth=args.smooth, a4_hz=args.a4,
-                midi_bends=args.midi_bends)
-    except PestoError as e:
-        print(f"pesto: error: {e}", file=sys.stderr)
-        return 2
-    if failures:
-        print(f"pesto: {failures} of {len(files)} file(s) failed", file=sys.stderr)
-    return 1 if failures else 0
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -221,17 +221,27 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
 
     A file that fails is reported (``report(message)``, default: a warning) and the others are still processed;
     ``progress(file, frames_done, frames_total)`` follows the work. A bad model or option raises
-    :class:`PestoError` before any file is touched.
+    :class:`PestoError` before any file is touched, and so do two different files that would write the same result
+    (``a/take.wav`` and ``b/take.wav`` into one ``output``; the ``pesto`` command has a rule for those, see
+    :mod:`pesto_core.corpus.inputs`).
 
     Returns
     -------
     int : the number of files that failed.
     """
+    import os
+
     from .writers import check_formats, output_stem, write_track
 
     if isinstance(audio_files, (str, Path)):
         audio_files = [audio_files]
     formats = check_formats(export_format)
+    owners = {}
+    for file in audio_files:  # nothing silently overwritten: refuse before any work
+        stem = os.path.abspath(output_stem(file, output, no_convert_to_freq))
+        if owners.setdefault(stem, os.path.realpath(file)) != os.path.realpath(file):
+            raise ParameterError(f"{file} and {owners[stem]} would both write {stem}.{formats[0]}: nothing was "
+                                 "analysed")
     report = report or (lambda msg: warnings.warn(msg, stacklevel=2))
     model = load_model(model_name, step_size, reduction=reduction, device=select_device(gpu=gpu))
     failures = 0

@@ -154,6 +154,11 @@ def notes_path(stem: Union[str, Path], fmt: str) -> Path:
     return stem.with_name(name + NOTE_SUFFIXES[fmt])
 
 
+def result_path(stem: Union[str, Path], fmt: str) -> str:
+    """The file that format ``fmt`` writes for ``stem``: ``<stem>.<fmt>``, or :func:`notes_path` for notes."""
+    return str(notes_path(stem, fmt)) if fmt in NOTE_SUFFIXES else f"{stem}.{fmt}"
+
+
 def write_notes(path, notes) -> Path:
     """``<name>.notes.csv`` of a list of :class:`pesto_core.notes.Note`."""
     from .notes import notes_csv_bytes

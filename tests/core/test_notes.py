@@ -343,6 +343,16 @@ def test_cli_notes_and_midi_round_trip(tmp_path):
     keys = [m.note for m in mid if m.type == "note_on" and m.velocity > 0]
     assert keys == [57, 60, 64]
     assert not (tmp_path / "take.f0.csv").exists()  # only the formats asked for
+    # --skip-existing knows the notes files' names: nothing is analysed again
+    before = (tmp_path / "take.mid").stat().st_mtime_ns
+    res = subprocess.run([sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "mid", "-q", "--skip-existing",
+                          "--summary", str(tmp_path / "summary.csv")], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "take.mid").stat().st_mtime_ns == before
+    res = subprocess.run([sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "--a4", "20"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "--a4" in res.stderr
 
 
 def test_cli_unvoiced_input_writes_header_only_and_empty_midi(tmp_path):
