@@ -451,11 +451,13 @@ class FilePanel(QtWidgets.QWidget):
         self.notes.forget(doc)
         if self.view.doc is doc:
             self.view.set_document(None)  # its arrays and activation file are about to be replaced
+            self.notes.show(None)  # and its notes
 
     def _on_job_started(self, doc: fd.FileDocument, text: str) -> None:
         analysing = self.runner.worker is not None
         if analysing and self.current_doc() is doc:
             self.view.set_document(doc)
+            self.notes.show(doc)
         self._set_busy_ui(True, text)
         if analysing:
             self._refresh_timer.start()

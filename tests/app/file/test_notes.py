@@ -54,6 +54,13 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
     text = panel.notes.summary.numbers_text()
     assert f"{s.count} notes" in text and "within \u00b110\u00a2" in text
     assert s.counts.sum() == s.count
+    # re-analysed: the old boxes go at once, the new notes come when it ends
+    panel.analyse_current()
+    qtbot.waitUntil(lambda: doc.state == "analysing" or doc.notes is None, timeout=10000)
+    assert not panel.notes.overlay.boxes._rects
+    wait_idle(qtbot, panel)
+    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
+    assert len(panel.notes.overlay.boxes._rects) == len(doc.notes.notes) == s.count
     # drawing PESTO's own pitch instead of the refined one segments the uncorrected notes again, from that pitch
     panel.settings_box.refined.setChecked(False)
     qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
