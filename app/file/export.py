@@ -54,6 +54,8 @@ class ExportOptions:
         PNG of this time range (the current view) instead of the whole file.
     refined : bool
         Write the cent-precise pitch (as ``pesto --refine``) instead of PESTO's own (as ``pesto``).
+    midi_bends : bool
+        Pitch bends in the MIDI file that follow the curve within each note (as ``pesto --midi-bends``).
     """
 
     formats: Tuple[str, ...] = ("csv",)
@@ -61,6 +63,7 @@ class ExportOptions:
     convert_to_freq: bool = True
     png_range: Optional[Tuple[float, float]] = field(default=None)
     refined: bool = False
+    midi_bends: bool = False
 
     def stem(self, doc: FileDocument) -> Path:
         return output_stem(doc.path, self.output_dir, not self.convert_to_freq)
@@ -81,14 +84,15 @@ def write_data_files(doc: FileDocument, options: ExportOptions) -> List[Path]:
         if state is not None:
             track = shifted_track(track, state.shifts)
     if state is None:  # uncorrected: segmented here as pesto does it
-        return write_track(track, stem, formats, convert_to_freq=options.convert_to_freq)
+        return write_track(track, stem, formats, convert_to_freq=options.convert_to_freq,
+                           midi_bends=options.midi_bends)
     data = [f for f in formats if f in ("csv", "npz")]
     written = write_track(track, stem, data, convert_to_freq=options.convert_to_freq) if data else []
     for fmt in formats:
         if fmt == "notes":
             written.append(write_notes(notes_path(stem, fmt), list(state.notes)))
         elif fmt == "mid":
-            written.append(write_midi(notes_path(stem, fmt), list(state.notes), track))
+            written.append(write_midi(notes_path(stem, fmt), list(state.notes), track, bends=options.midi_bends))
     return written
 
 
@@ -134,7 +138,7 @@ class ExportDialog(QtWidgets.QDialog):
 
     def __init__(self, parent=None, *, title: str = "Export", formats=("csv", "npz"), output_dir: str = "",
                  convert_to_freq: bool = True, png_view: bool = False, allow_view: bool = True,
-                 refined: bool = False):
+                 refined: bool = False, midi_bends: bool = False):
         super().__init__(parent)
         self.setWindowTitle(title)
         layout = QtWidgets.QVBoxLayout(self)
@@ -166,6 +170,9 @@ class ExportDialog(QtWidgets.QDialog):
         self.refined.addItems(["PESTO's pitch (as pesto)", "cent-precise refined pitch (as pesto --refine)"])
         self.refined.setCurrentIndex(1 if refined else 0)
         form.addRow("Pitch:", self.refined)
+        self.midi_bends = QtWidgets.QCheckBox("pitch bends that follow the curve (as pesto --midi-bends)")
+        self.midi_bends.setChecked(midi_bends)
+        form.addRow("MIDI:", self.midi_bends)
         self.next_to_audio = QtWidgets.QCheckBox("next to each audio file")
         self.folder = QtWidgets.QLineEdit(output_dir)
         self.folder.setPlaceholderText("folder for the exported files")
@@ -207,7 +214,7 @@ class ExportDialog(QtWidgets.QDialog):
         folder = None if self.next_to_audio.isChecked() else self.folder.text().strip()
         png_range = self._view_range if (self.png_view.isChecked() and self.png_view.isEnabled()) else None
         return ExportOptions(formats, folder, self.unit.currentIndex() == 0, png_range,
-                             refined=self.refined.currentIndex() == 1)
+                             refined=self.refined.currentIndex() == 1, midi_bends=self.midi_bends.isChecked())
 
 
 def describe_written(paths) -> str:

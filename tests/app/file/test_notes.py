@@ -88,6 +88,14 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
         assert cli.main([str(take), "-o", str(cli_dir), "-e", "csv", "notes", "mid", "-q"] + extra) == 0
         for name in ("take.f0.csv", "take.notes.csv", "take.mid"):
             assert (app_dir / name).read_bytes() == (cli_dir / name).read_bytes(), (refined, name)
+    # MIDI with pitch bends = pesto --midi-bends
+    with qtbot.waitSignal(panel.export_finished, timeout=60000) as sig:
+        panel.export([doc], ExportOptions(("mid",), str(tmp_path / "app_bends"), midi_bends=True))
+    assert sig.args[1] == ""
+    wait_idle(qtbot, panel)
+    assert cli.main([str(take), "-o", str(tmp_path / "cli_bends"), "-e", "mid", "--midi-bends", "-q"]) == 0
+    bends = (tmp_path / "app_bends" / "take.mid").read_bytes()
+    assert bends == (tmp_path / "cli_bends" / "take.mid").read_bytes() and bends != (app_dir / "take.mid").read_bytes()
 
 
 def test_correct_undo_redo_save_and_reopen(qtbot, file_panel, tmp_path, take):  # noqa: F811
