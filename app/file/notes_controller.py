@@ -174,6 +174,16 @@ class NotesController(QtCore.QObject):
     def wait(self, timeout_ms: int = 30000) -> bool:
         return self._pool.waitForDone(timeout_ms)
 
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """The window closes: wait for a segmentation, let go of the plot (no reference cycles left behind)."""
+        self._pending.clear()
+        self._labels_timer.stop()
+        self._pool.waitForDone(timeout_ms)
+        if self._mouse_proxy is not None:
+            self._mouse_proxy.disconnect()
+            self._mouse_proxy = None
+        self.overlay.detach()
+
     def _on_segmented(self, doc, request: int, notes, error: str) -> None:
         if self._pending.get(doc) != request:
             return  # closed or re-analysed meanwhile

@@ -116,6 +116,14 @@ class NotesOverlay(QtCore.QObject):
         self._vb_drag = vb.mouseDragEvent
         vb.mouseDragEvent = self._drag  # Shift+drag selects a time range (plain drag still pans)
 
+    def detach(self) -> None:
+        """Give the view box back its own drag handler (the window closes: no reference cycle through it is left
+        for the garbage collector to break at some random later moment, a pause on the GUI thread)."""
+        vb = self.plot.getPlotItem().vb
+        if vb.__dict__.get("mouseDragEvent") is not None:
+            del vb.mouseDragEvent
+        self._vb_drag = None
+
     # ------------------------------------------------------------------------------------------------ notes
     def set_notes(self, notes: Sequence[Note], selected: Optional[int] = None) -> None:
         self.notes = list(notes)

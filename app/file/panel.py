@@ -254,7 +254,7 @@ class FilePanel(QtWidgets.QWidget):
         self.runner.shutdown()
         self.envelopes.cancel_all()
         self.view.wait_for_jobs(5000)
-        self.notes.wait(5000)
+        self.notes.shutdown(5000)
         for doc in self.docs:
             doc.release()
         shutil.rmtree(self.runner.temp_dir, ignore_errors=True)
