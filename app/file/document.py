@@ -55,6 +55,8 @@ class FileDocument:
         self.envelope = None  # (min, max, seconds per bucket) of the waveform overview, set by the panel
         self.view_range = None  # (t0, t1) last shown, restored when switching back to this file
         self.playhead_s = 0.0
+        self.notes = None  # a NotesModel (app.file.notes_model) once the notes of a finished analysis are known
+        self._corrected = (None, None, None)  # (offsets, pitch, refined) with the octave corrections applied
 
     # --------------------------------------------------------------------------------------------------- header
     @property
@@ -87,6 +89,8 @@ class FileDocument:
         self.volume = np.zeros(total, np.float32)
         self.pitch_refined = None
         self._meta = None
+        self.notes = None
+        self._corrected = (None, None, None)
         self.store = ActivationStore(total, temp_dir)
         self.state, self.message = ANALYSING, ""
         return self.store
@@ -125,17 +129,32 @@ class FileDocument:
         """
         if not self.complete or self._meta is None:
             raise RuntimeError(f"{self.name}: no finished analysis")
-        track = replace(self._meta, time_s=self.time_s, pitch_semitones=self.pitch_semitones,
+        pitch, pitch_refined = self.corrected_pitch()
+        track = replace(self._meta, time_s=self.time_s, pitch_semitones=pitch,
                         confidence=self.confidence, volume=self.volume, activations=self.store.activations())
         if refined:
-            if self.pitch_refined is None:
+            if pitch_refined is None:
                 raise RuntimeError(f"{self.name}: the analysis computed no refined pitch")
-            track = replace(track, pitch_semitones=self.pitch_refined, decoding=f"{track.reduction}+refine")
+            track = replace(track, pitch_semitones=pitch_refined, decoding=f"{track.reduction}+refine")
         return track
 
+    def corrected_pitch(self):
+        """``(pitch_semitones, pitch_refined)`` with the notes' octave corrections applied (the arrays themselves
+        when there are none; ``pitch_refined`` None when not computed). float32 (total_frames,), semitones."""
+        offsets = self.notes.octave_offsets() if self.notes is not None and self.complete else None
+        if offsets is None or len(offsets) != len(self.pitch_semitones):
+            return self.pitch_semitones, self.pitch_refined
+        if self._corrected[0] is not offsets:
+            shift = 12 * offsets.astype(np.float32)
+            refined = None if self.pitch_refined is None else self.pitch_refined + shift
+            self._corrected = (offsets, self.pitch_semitones + shift, refined)
+        return self._corrected[1], self._corrected[2]
+
     def display_pitch(self, refined: bool = True) -> np.ndarray:
-        """The pitch to draw (float32 (total_frames,), semitones): refined when available and asked for."""
-        return self.pitch_refined if (refined and self.pitch_refined is not None) else self.pitch_semitones
+        """The pitch to draw (float32 (total_frames,), semitones): refined when available and asked for, with the
+        octave corrections of the notes."""
+        pitch, pitch_refined = self.corrected_pitch()
+        return pitch_refined if (refined and pitch_refined is not None) else pitch
 
     def frame_at(self, t_s: float) -> Optional[int]:
         """Index of the analysed frame nearest to ``t_s`` seconds, or None outside the analysed part."""

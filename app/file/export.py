@@ -1,5 +1,11 @@
-"""Exports of a file analysis: CSV, NPZ and PNG written by the engine's own writers, so that they are the files the
-``pesto`` command line writes for the same file and settings (PNG of the current view: same picture, cropped).
+"""Exports of a file analysis: CSV, NPZ, PNG, notes CSV and MIDI written by the engine's own writers, so that they
+are the files the ``pesto`` command line writes for the same file and settings (PNG of the current view: same
+picture, cropped).
+
+Notes (``notes``: ``<name>.notes.csv``, ``mid``: ``<name>.mid``): while the notes are uncorrected they are segmented
+from the exported track, exactly as ``pesto -e notes mid`` does (the same function, A4 = 440 Hz); once corrected
+(:mod:`app.file.notes_model`), the corrected notes are written, and the CSV/NPZ carry the octave corrections of
+the curve (:meth:`~app.file.document.FileDocument.track`).
 
 CSV and NPZ are written on a worker thread (an hour-long NPZ holds 550 MB of activations, read back from the
 activation file); the PNG is drawn by Qt widgets, which live on the GUI thread. Every file is written atomically
@@ -14,10 +20,19 @@ from typing import List, Optional, Tuple
 from PySide6 import QtCore, QtWidgets
 
 from pesto_core.errors import OutputError, PestoError
-from pesto_core.writers import atomic_write, output_stem, register_renderer, write_track
+from pesto_core.writers import (
+    atomic_write,
+    notes_path,
+    output_stem,
+    register_renderer,
+    write_midi,
+    write_notes,
+    write_track,
+)
 
 from ..common.render import render_activation_png
 from .document import FileDocument
+from .notes_model import saved_state, shifted_track
 
 # The app draws its PNGs with its own renderer (the one `pesto -e png` finds through the package's entry point):
 # registered here, so that an export works from a source checkout whatever package metadata is installed.
@@ -30,7 +45,7 @@ class ExportOptions:
 
     Attributes
     ----------
-    formats : tuple of {"csv", "npz", "png"}
+    formats : tuple of {"csv", "npz", "png", "notes", "mid"}
     output_dir : str or None
         Folder for the files; None writes next to each audio file (as ``pesto`` without ``-o``).
     convert_to_freq : bool
@@ -39,6 +54,8 @@ class ExportOptions:
         PNG of this time range (the current view) instead of the whole file.
     refined : bool
         Write the cent-precise pitch (as ``pesto --refine``) instead of PESTO's own (as ``pesto``).
+    midi_bends : bool
+        Pitch bends in the MIDI file that follow the curve within each note (as ``pesto --midi-bends``).
     """
 
     formats: Tuple[str, ...] = ("csv",)
@@ -46,19 +63,37 @@ class ExportOptions:
     convert_to_freq: bool = True
     png_range: Optional[Tuple[float, float]] = field(default=None)
     refined: bool = False
+    midi_bends: bool = False
 
     def stem(self, doc: FileDocument) -> Path:
         return output_stem(doc.path, self.output_dir, not self.convert_to_freq)
 
 
 def write_data_files(doc: FileDocument, options: ExportOptions) -> List[Path]:
-    """Write the CSV/NPZ files asked for (any thread; the document must not change meanwhile).
+    """Write the CSV/NPZ/notes/MIDI files asked for (any thread; the document must not change meanwhile).
 
     Raises :class:`pesto_core.errors.OutputError` naming the path when it cannot be written."""
-    formats = [f for f in options.formats if f in ("csv", "npz")]
+    model = doc.notes
+    state = model.state if model is not None and model.edited else None  # one snapshot (the GUI may edit on)
+    formats = [f for f in options.formats if f in ("csv", "npz", "notes", "mid")]
     if not formats:
         return []
-    return write_track(doc.track(options.refined), options.stem(doc), formats, convert_to_freq=options.convert_to_freq)
+    track, stem = doc.track(options.refined), options.stem(doc)
+    if model is None:  # notes not known yet (e.g. an export right after the analysis): the saved corrections
+        state = saved_state(doc.path, doc.duration_s)
+        if state is not None:
+            track = shifted_track(track, state.shifts)
+    if state is None:  # uncorrected: segmented here as pesto does it
+        return write_track(track, stem, formats, convert_to_freq=options.convert_to_freq,
+                           midi_bends=options.midi_bends)
+    data = [f for f in formats if f in ("csv", "npz")]
+    written = write_track(track, stem, data, convert_to_freq=options.convert_to_freq) if data else []
+    for fmt in formats:
+        if fmt == "notes":
+            written.append(write_notes(notes_path(stem, fmt), list(state.notes)))
+        elif fmt == "mid":
+            written.append(write_midi(notes_path(stem, fmt), list(state.notes), track, bends=options.midi_bends))
+    return written
 
 
 def write_png_file(doc: FileDocument, options: ExportOptions) -> List[Path]:
@@ -76,7 +111,7 @@ def write_png_file(doc: FileDocument, options: ExportOptions) -> List[Path]:
 
 
 class ExportThread(QtCore.QThread):
-    """Writes a document's CSV/NPZ files on its own thread; ``outcome(paths, error)`` on the GUI thread
+    """Writes a document's CSV/NPZ/notes/MIDI files on its own thread; ``outcome(paths, error)`` on the GUI thread
     (``error`` is '' on success)."""
 
     outcome = QtCore.Signal(object, str)
@@ -103,7 +138,7 @@ class ExportDialog(QtWidgets.QDialog):
 
     def __init__(self, parent=None, *, title: str = "Export", formats=("csv", "npz"), output_dir: str = "",
                  convert_to_freq: bool = True, png_view: bool = False, allow_view: bool = True,
-                 refined: bool = False):
+                 refined: bool = False, midi_bends: bool = False):
         super().__init__(parent)
         self.setWindowTitle(title)
         layout = QtWidgets.QVBoxLayout(self)
@@ -111,7 +146,7 @@ class ExportDialog(QtWidgets.QDialog):
         row = QtWidgets.QHBoxLayout(box)
         self.checks = {}
         for fmt, label in (("csv", "CSV (time, Hz, confidence)"), ("npz", "NPZ (all arrays)"),
-                           ("png", "PNG (activation map)")):
+                           ("png", "PNG (activation map)"), ("notes", "Notes CSV"), ("mid", "MIDI")):
             check = QtWidgets.QCheckBox(label)
             check.setChecked(fmt in formats)
             row.addWidget(check)
@@ -135,6 +170,9 @@ class ExportDialog(QtWidgets.QDialog):
         self.refined.addItems(["PESTO's pitch (as pesto)", "cent-precise refined pitch (as pesto --refine)"])
         self.refined.setCurrentIndex(1 if refined else 0)
         form.addRow("Pitch:", self.refined)
+        self.midi_bends = QtWidgets.QCheckBox("pitch bends that follow the curve (as pesto --midi-bends)")
+        self.midi_bends.setChecked(midi_bends)
+        form.addRow("MIDI:", self.midi_bends)
         self.next_to_audio = QtWidgets.QCheckBox("next to each audio file")
         self.folder = QtWidgets.QLineEdit(output_dir)
         self.folder.setPlaceholderText("folder for the exported files")
@@ -176,7 +214,7 @@ class ExportDialog(QtWidgets.QDialog):
         folder = None if self.next_to_audio.isChecked() else self.folder.text().strip()
         png_range = self._view_range if (self.png_view.isChecked() and self.png_view.isEnabled()) else None
         return ExportOptions(formats, folder, self.unit.currentIndex() == 0, png_range,
-                             refined=self.refined.currentIndex() == 1)
+                             refined=self.refined.currentIndex() == 1, midi_bends=self.midi_bends.isChecked())
 
 
 def describe_written(paths) -> str:

@@ -48,7 +48,8 @@ class ExportController(QtCore.QObject):
         q = self.settings
         dialog = ExportDialog(parent, title=title, formats=tuple(q.get("export_formats", ["csv", "npz"])),
                               output_dir=q.get("export_dir", ""), convert_to_freq=q.get("export_hz", True),
-                              allow_view=allow_view, refined=q.get("export_refined", False))
+                              allow_view=allow_view, refined=q.get("export_refined", False),
+                              midi_bends=q.get("export_midi_bends", False))
         dialog.setAttribute(QtCore.Qt.WA_DeleteOnClose)
         return dialog
 
@@ -59,6 +60,7 @@ class ExportController(QtCore.QObject):
         q.set("export_dir", options.output_dir or "")
         q.set("export_hz", options.convert_to_freq)
         q.set("export_refined", options.refined)
+        q.set("export_midi_bends", options.midi_bends)
         return options
 
     # ------------------------------------------------------------------------------------------------ writing

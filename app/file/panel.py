@@ -28,6 +28,7 @@ from . import document as fd
 from .analysis import AnalysisSettings, AnalysisWorker
 from .drops import DropOpener, audio_files
 from .export import ExportOptions
+from .notes_controller import NotesController
 from .playback import PlaybackController, clock_text
 from .recent import RecentFiles
 from .runner import JobRunner
@@ -65,6 +66,7 @@ class FilePanel(QtWidgets.QWidget):
         self._dialogs = []
 
         self.view = FileView()
+        self.notes = NotesController(self.view, self.report, self)  # notes, summary, corrections (Notes menu)
         self.playback = PlaybackController(self.view, self.report, self)
         self.runner = JobRunner(self.settings, self.current_settings, lambda doc: doc in self.docs, self.report, self)
         self.runner.analysis_starting.connect(self._on_analysis_starting)
@@ -115,7 +117,7 @@ class FilePanel(QtWidgets.QWidget):
         self.act_analyse = QtGui.QAction("&Analyse", self, shortcut="Ctrl+R", triggered=self.analyse_current)
         self.act_analyse_all = QtGui.QAction("Analyse a&ll", self, triggered=self.analyse_all)
         self.act_cancel = QtGui.QAction("&Cancel analysis", self, triggered=self.cancel)
-        self.act_export = QtGui.QAction("&Export CSV/NPZ/PNG...", self, shortcut="Ctrl+E",
+        self.act_export = QtGui.QAction("&Export CSV/NPZ/PNG/notes/MIDI...", self, shortcut="Ctrl+E",
                                         triggered=self.export_dialog)
         self.act_export_all = QtGui.QAction("Export all open files...", self, shortcut="Ctrl+Shift+E",
                                             triggered=self.export_all_dialog)
@@ -161,9 +163,11 @@ class FilePanel(QtWidgets.QWidget):
         split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         split.addWidget(left)
         split.addWidget(self.view)
+        split.addWidget(self.notes.summary)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        split.setSizes([290, 900])
+        split.setStretchFactor(2, 0)
+        split.setSizes([270, 760, 250])
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -190,6 +194,8 @@ class FilePanel(QtWidgets.QWidget):
         sb.heatmap_toggled.connect(self.view.set_heatmap_visible)
         sb.follow_toggled.connect(lambda on: setattr(self.view, "follow", on))
         sb.refined_toggled.connect(self.view.set_refined)
+        sb.refined_toggled.connect(lambda _: self.notes.resegment(list(self.docs)))
+        self.notes.changed.connect(self._update_item)
 
     def _build_shortcuts(self) -> None:
         """Keys of the File tab only (the Live tab has its own): WidgetWithChildrenShortcut."""
@@ -210,6 +216,7 @@ class FilePanel(QtWidgets.QWidget):
             sc = QtGui.QShortcut(QtGui.QKeySequence(key), self, context=ctx)
             sc.activated.connect(slot)
             self.shortcuts[key] = sc
+        self.notes.add_shortcuts(self)  # the Notes menu's keys (Ctrl+Z...), in this tab only
 
     # -------------------------------------------------------------------------------------- main-window hooks
     def install_menus(self, menubar: QtWidgets.QMenuBar) -> None:
@@ -235,6 +242,7 @@ class FilePanel(QtWidgets.QWidget):
         menu.addSeparator()
         menu.addAction(self.act_quit)
         self.file_menu = menu
+        self.notes_menu = self.notes.install_menu(menubar, self)
 
     def status_widgets(self) -> list:
         return [self.status_label, self.progress, self.cancel_button]
@@ -246,6 +254,7 @@ class FilePanel(QtWidgets.QWidget):
         self.runner.shutdown()
         self.envelopes.cancel_all()
         self.view.wait_for_jobs(5000)
+        self.notes.shutdown(5000)
         for doc in self.docs:
             doc.release()
         shutil.rmtree(self.runner.temp_dir, ignore_errors=True)
@@ -361,6 +370,7 @@ class FilePanel(QtWidgets.QWidget):
         self.envelopes.cancel(doc)
         if self.view.doc is doc:
             self.playback.player.stop()
+        self.notes.forget(doc)
         row = self.docs.index(doc)
         self.docs.pop(row)
         self.file_list.takeItem(row)
@@ -438,13 +448,16 @@ class FilePanel(QtWidgets.QWidget):
 
     # signals of the runner, shown here
     def _on_analysis_starting(self, doc: fd.FileDocument) -> None:
+        self.notes.forget(doc)
         if self.view.doc is doc:
             self.view.set_document(None)  # its arrays and activation file are about to be replaced
+            self.notes.show(None)  # and its notes
 
     def _on_job_started(self, doc: fd.FileDocument, text: str) -> None:
         analysing = self.runner.worker is not None
         if analysing and self.current_doc() is doc:
             self.view.set_document(doc)
+            self.notes.show(doc)
         self._set_busy_ui(True, text)
         if analysing:
             self._refresh_timer.start()
@@ -458,6 +471,8 @@ class FilePanel(QtWidgets.QWidget):
     def _on_job_finished(self, doc: fd.FileDocument, status: str) -> None:
         if self.view.doc is doc:
             self.view.refresh()
+        if status == "done":
+            self.notes.analysis_done(doc)
         self._update_actions()
         self.job_finished.emit(doc, status)
 
@@ -549,6 +564,7 @@ class FilePanel(QtWidgets.QWidget):
 
     def _show(self, doc: Optional[fd.FileDocument]) -> None:
         self.view.set_document(doc)
+        self.notes.show(doc)
         self.settings_box.set_channels(doc.info.channels if doc else 0, doc.channel if doc else None)
         self.playback.show(doc)
         self._update_actions()
@@ -560,6 +576,8 @@ class FilePanel(QtWidgets.QWidget):
         text = doc.summary()
         if doc.complete and not self._up_to_date(doc):
             text = text.replace(f"· {fd.DONE}", f"· {fd.DONE} (other settings)")
+        if doc.notes is not None and doc.notes.unsaved:
+            text += " · notes corrected, not saved"
         item.setText(text)
         color = {fd.FAILED: QtGui.QColor(200, 40, 40), fd.CANCELLED: QtGui.QColor(170, 110, 0)}.get(doc.state)
         item.setForeground(color if color is not None else self.file_list.palette().text().color())

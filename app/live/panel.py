@@ -408,6 +408,7 @@ class LivePanel(QtWidgets.QWidget):
         self.record_button.blockSignals(False)
         self.start_button.setText("Start")
         self.start_button.setIcon(self.style().standardIcon(QtWidgets.QStyle.SP_MediaPlay))
+        self.view.update_notes()  # the last note, finished when the session stopped
         self.update_status()
 
     # ========================================================================================= view control

@@ -3,8 +3,8 @@
 Data path: PortAudio's callback copies each block into the ring (:mod:`app.live.capture`) and wakes the worker
 (:mod:`app.live.worker`), which runs :class:`pesto_core.stream.PitchStream` and publishes numpy frames;
 :meth:`LiveSession.poll`, called by the panel's timer, drains them into the history (:mod:`app.live.history`), feeds
-the tuner filter and the recorder's bookkeeping, and turns the worker's notices and the device's faults into
-messages. The panel's view only draws what the session holds.
+the tuner filter, the live notes (:mod:`app.live.intonation`) and the recorder's bookkeeping, and turns the
+worker's notices and the device's faults into messages. The panel's view only draws what the session holds.
 
 Latency probe: every frame carries the ``time.monotonic()`` at which its newest sample arrived in the callback; when
 the view next finishes painting it calls :meth:`LiveSession.frames_shown`, and ``paint time - arrival`` is each
@@ -30,6 +30,7 @@ from pesto_core.presets import LIVE_DEFAULTS, live_model_name
 
 from .capture import AudioCapture, CaptureError, CaptureInfo, InputDevice, list_input_devices
 from .history import SessionHistory
+from .intonation import LiveNotes
 from .recording import SessionRecorder
 from .tuner import TunerFilter
 from .worker import LiveFrames, LiveWorker, WorkerNotice
@@ -107,6 +108,7 @@ class LiveSession:
         self.config = LiveConfig()
         self.history = SessionHistory(100.0)
         self.tuner_filter = TunerFilter()
+        self.live_notes = LiveNotes()  # the current note's measures and the last notes (app.live.intonation)
         self._gate = LIVE_DEFAULTS["gate"]  # confidence at or above which a frame is voiced
         self.readout_log: collections.deque = collections.deque(maxlen=10000)  # (session time, note name or None)
         self.latencies_s: collections.deque = collections.deque(maxlen=200000)  # arrival-to-screen, per frame
@@ -196,6 +198,7 @@ class LiveSession:
         self.worker.gate = self._gate
         self.history = SessionHistory(1000.0 / step_ms)
         self.tuner_filter.reset()
+        self.live_notes.reset(step_ms / 1000.0, self.tuner_filter.a4_hz)
         self.readout_log.clear()
         self.latencies_s.clear()
         self._pending_arrivals = []
@@ -215,6 +218,7 @@ class LiveSession:
                                        "in the background.")
             frames, _ = worker.drain()
             self.ingest(frames)
+            self.live_notes.finish()  # the last note ends with the session
             worker.recorder = None
         if rec is not None:
             self.recorder = None
@@ -274,6 +278,7 @@ class LiveSession:
         for fr in batches:
             self.history.append(fr.time_s, fr.pitch_semitones, fr.confidence, fr.volume, fr.activations)
             self.readout_log.extend(self.tuner_filter.feed(fr.time_s, fr.pitch_semitones, fr.voiced))
+            self.live_notes.feed(fr.time_s, fr.pitch_semitones, fr.voiced, fr.volume, fr.confidence)
             self._pending_arrivals.append(fr.arrival_s)
             n += len(fr)
         return n
@@ -281,6 +286,8 @@ class LiveSession:
     def set_tuning(self, a4_hz: float, transposition: int) -> None:
         """Reference A4 (Hz) and transposition (semitones, concert to written) of the tuner; resets its reading."""
         self.tuner_filter.set_reference(a4_hz, transposition)
+        if float(a4_hz) != self.live_notes.a4_hz:
+            self.live_notes.reset(a4_hz=a4_hz, keep_notes=True)  # the notes from now on, named for the new A4
 
     def frames_shown(self, t: float) -> None:
         """The view finished painting at monotonic time ``t``: every frame ingested before is on screen."""

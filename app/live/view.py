@@ -1,6 +1,7 @@
 """What the Live tab draws: the scrolling pitch plot (with the heatmap behind it), the confidence lane, the scroll
-bar through the session and the tuner. It only reads a :class:`~app.live.session.LiveSession` (history, gate,
-tuner reading) and draws it; follow / pause / scroll-back are view state kept here.
+bar through the session, the note strip (current note, last notes) and the tuner. It only reads a
+:class:`~app.live.session.LiveSession` (history, gate, tuner reading, live notes) and draws it; follow / pause /
+scroll-back are view state kept here.
 
 x is time relative to a reference (seconds ago): while following, the reference is the newest frame and the axis
 stays still (-history .. 0) instead of being regenerated on every redraw, which is the most expensive part of a
@@ -20,6 +21,7 @@ from PySide6 import QtCore, QtWidgets
 from ..common.heatmap import heat_level
 from ..common.plots import ConfidenceLane, PitchPlot
 from ..common.qt_compat import protect_none_refcount
+from .note_strip import STRIP_NOTES, NoteStrip
 from .session import LiveSession
 from .tuner_widget import TunerWidget
 
@@ -76,6 +78,8 @@ class LiveView(QtWidgets.QWidget):
         self.scrollbar.setRange(0, 0)
         self.scrollbar.valueChanged.connect(self._on_scroll)
         self.tuner = TunerWidget()
+        self.note_strip = NoteStrip()
+        self._notes_drawn = None  # (LiveNotes.changes, transposition) at the last strip update
         self.tuner.setMinimumWidth(280)
 
         left = QtWidgets.QWidget()
@@ -85,6 +89,7 @@ class LiveView(QtWidgets.QWidget):
         lv.addWidget(self.plot, 1)
         lv.addWidget(self.lane)
         lv.addWidget(self.scrollbar)
+        lv.addWidget(self.note_strip)
         self.splitter = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.tuner)
@@ -114,6 +119,8 @@ class LiveView(QtWidgets.QWidget):
         self._t_ref = 0.0
         self._drawn_total = -1
         self.tuner.set_reading(None)
+        self._notes_drawn = None
+        self.note_strip.set_notes(None, [])
         self.plot.set_curve(np.zeros(0), np.zeros(0), np.zeros(0), self.session.gate)
         self.plot.set_heatmap(None)
 
@@ -171,6 +178,7 @@ class LiveView(QtWidgets.QWidget):
         self.last_redraw = time.monotonic()
         gate = self.session.gate
         self.tuner.set_reading(self.session.tuner_filter.reading)  # repainted with the plots, if what it shows changed
+        self.update_notes()
         width = self.history_s
         vb = self.plot.getPlotItem().vb
         if self.follow:
@@ -201,6 +209,14 @@ class LiveView(QtWidgets.QWidget):
             self.plot.set_heatmap(img, t0_s=tc - ref, dt_s=dt, bins_per_semitone=BINS_PER_SEMITONE,
                                   level=heat_level(h.heat_max), first_bin=b0)
         self.update_scrollbar(t0)
+
+    def update_notes(self) -> None:
+        """The note strip: the current note and the last notes (repainted only when they changed)."""
+        notes = self.session.live_notes
+        trans = self.session.tuner_filter.transposition
+        if (notes.changes, trans) != self._notes_drawn:
+            self._notes_drawn = (notes.changes, trans)
+            self.note_strip.set_notes(notes.current, notes.recent(STRIP_NOTES), trans)
 
     def _follow_pitch_range(self, p: np.ndarray, c: np.ndarray, gate: float) -> None:
         """Keep the singer's recent range in view, moving the axis only when the curve nears an edge."""

@@ -38,7 +38,7 @@ def test_screenshot_of_the_file_view(qtbot, tmp_path):
     assert "File" in menus
     file_menu = next(a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "File")
     texts = [a.text().replace("&", "") for a in file_menu.actions()]
-    for wanted in ("Open...", "Open Recent", "Export CSV/NPZ/PNG...", "Export all open files...", "Quit"):
+    for wanted in ("Open...", "Open Recent", "Export CSV/NPZ/PNG/notes/MIDI...", "Export all open files...", "Quit"):
         assert wanted in texts
     # a realistic moment: playhead at 2.4 s, the pointer on a confident frame (crosshair + readout)
     panel.seek(2.4)

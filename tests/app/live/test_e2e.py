@@ -33,6 +33,7 @@ from tests.app.live_audio import (
 PROBLEM = pulse_problem()
 pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"no virtual microphone: {PROBLEM}")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+NOTE_TOLERANCE_CENTS = 15.0  # a held note of the live strip vs the (exactly tuned) melody
 
 
 @pytest.fixture
@@ -110,6 +111,19 @@ def test_melody_is_tracked_readout_names_notes_and_session_is_recorded(qtbot, wi
     it = iter(names)
     assert all(any(n == want for n in it) for want in NOTES_IN_ORDER), names
     assert panel.session.tuner_filter.reading is None  # blank in the silence after the melody
+    # the note strip: the melody's held notes, in order, each within NOTE_TOLERANCE_CENTS of in tune (the synth is
+    # exactly in tune), and the current note blank in the silence after it
+    sung = [n for n in panel.session.live_notes.notes if 0 <= n.onset_s - offset < duration]
+    held = [n for n in sung if n.duration_s >= 0.4]
+    report["notes"] = [(n.name, round(n.onset_s - offset, 3), round(n.duration_s, 3), round(n.deviation_cents, 1))
+                       for n in sung]
+    (ARTIFACTS / "live_melody.json").write_text(json.dumps(report, indent=2))
+    assert [n.name.replace("#", "\u266f") for n in held] == NOTES_IN_ORDER, report["notes"]
+    assert all(abs(n.deviation_cents) <= NOTE_TOLERANCE_CENTS for n in held), report["notes"]
+    strip = panel.view.note_strip.shown_notes()
+    chips = iter(strip)  # every held note is on the strip, in order, with its deviation
+    assert all(any(chip == (n.name, n.deviation_cents) for chip in chips) for n in held), strip
+    assert panel.view.note_strip.current_text() == ""
     assert len(panel.session.latencies_s) > 0 and all(0 < v < 10 for v in list(panel.session.latencies_s)[:100])
     # the recording: WAV + the CLI's CSV/NPZ
     audio, sr = sf.read(str(saved_stem) + ".wav", dtype="float32")
