@@ -1,4 +1,5 @@
 """PESTO Tracker desktop app: ``python main.py [FILES...]`` (see README.md)."""
+
 import sys
 
 from app.main import main

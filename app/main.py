@@ -1,4 +1,5 @@
 """Entry point of the desktop app: ``python main.py [FILES...]`` or ``pesto-gui [FILES...]``."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("files", nargs="*", help="audio files to open in the File tab")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     from PySide6 import QtWidgets
 

@@ -4,6 +4,7 @@ Each tab is a panel widget that owns its own controls; a panel may offer ``insta
 menus, ``status_widgets()`` for the status bar and ``shutdown()`` called when the window closes. A panel that cannot
 be created (a missing library, no audio device) is replaced by a message, so the other one keeps working.
 """
+
 from __future__ import annotations
 
 import logging

@@ -7,6 +7,7 @@ stays visible however far the view is zoomed out, where subsampling would drop i
 
 Pure numpy, no Qt: callable from any thread.
 """
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 Also the colours and labels of intonation (cents off a note), shared by the File tab's notes and the Live tab's
 strip. Note names themselves come from :mod:`pesto_core.units`, the one definition of pitch units.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,4 +67,4 @@ def cents_text(cents: float) -> str:
 
 def note_label(name: str, cents: float) -> str:
     """``'A4 −12¢'`` (``#`` written ♯)."""
-    return f"{name.replace('#', chr(0x266f))} {cents_text(cents)}"
+    return f"{name.replace('#', chr(0x266F))} {cents_text(cents)}"

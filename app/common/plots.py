@@ -8,6 +8,7 @@ follows confidence in a few steps; frames under the confidence gate are gaps.
 Threading: every method here is called from the GUI thread only. Arrays passed in are copied or owned by the
 caller from then on (pyqtgraph keeps references: never pass a view another thread mutates).
 """
+
 from __future__ import annotations
 
 import functools
@@ -267,8 +268,9 @@ class PitchPlot(pg.PlotWidget):
         self.plot_item.addItem(self.points)
         self.setYRange(45, 81)
 
-    def set_curve(self, time_s: np.ndarray, pitch_semitones: np.ndarray, confidence: np.ndarray,
-                  gate: float = 0.5) -> None:
+    def set_curve(
+        self, time_s: np.ndarray, pitch_semitones: np.ndarray, confidence: np.ndarray, gate: float = 0.5
+    ) -> None:
         t = np.asarray(time_s, dtype=np.float64)
         conf = np.asarray(confidence)
         y = gated_curve(pitch_semitones, conf, gate)
@@ -279,15 +281,25 @@ class PitchPlot(pg.PlotWidget):
                 if item.opts.get("clipToView") != base.get("clipToView"):
                     item.setClipToView(base.get("clipToView", False))
                 ds = (base.get("downsample"), base.get("autoDownsample"), base.get("downsampleMethod"))
-                if (item.opts.get("downsample"), item.opts.get("autoDownsample"),
-                        item.opts.get("downsampleMethod")) != ds:
+                if (
+                    item.opts.get("downsample"),
+                    item.opts.get("autoDownsample"),
+                    item.opts.get("downsampleMethod"),
+                ) != ds:
                     item.setDownsampling(*ds)
             threshold = gate + (1.0 - gate) * k / CURVE_LAYERS
             yk = y if k == 0 else np.where(conf >= threshold, y, np.nan)
             item.setData(t, yk)
 
-    def set_heatmap(self, image: Optional[np.ndarray], t0_s: float = 0.0, dt_s: float = 0.01,
-                    bins_per_semitone: int = 3, level: Optional[float] = None, first_bin: int = 0) -> None:
+    def set_heatmap(
+        self,
+        image: Optional[np.ndarray],
+        t0_s: float = 0.0,
+        dt_s: float = 0.01,
+        bins_per_semitone: int = 3,
+        level: Optional[float] = None,
+        first_bin: int = 0,
+    ) -> None:
         """Show ``image`` (frames, bins) behind the curve: column ``j`` centred at ``t0_s + j * dt_s``, row ``i`` at
         MIDI ``(first_bin + i) / bins_per_semitone``. Values run from 0 to ``level`` (uint8 images: 0..255 by
         default; otherwise the image's maximum); a uint32 image is taken as colours already (:func:`heat_colours`).
@@ -304,12 +316,15 @@ class PitchPlot(pg.PlotWidget):
             else:
                 if level is None:
                     level = max(float(np.nanmax(image)), 1e-6)
-                value = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)) * (255.0 / level), 0, 255
-                                ).astype(np.uint8)
+                value = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)) * (255.0 / level), 0, 255).astype(
+                    np.uint8
+                )
             colours = heat_colours(value, int(bins_per_semitone), first_bin)
         bps = int(bins_per_semitone)
-        self.heatmap.set_colours(colours, QtCore.QRectF(t0_s - dt_s / 2, (first_bin - 0.5) / bps,
-                                                        dt_s * colours.shape[0], colours.shape[1] / bps))
+        self.heatmap.set_colours(
+            colours,
+            QtCore.QRectF(t0_s - dt_s / 2, (first_bin - 0.5) / bps, dt_s * colours.shape[0], colours.shape[1] / bps),
+        )
         self.heatmap.setVisible(True)
 
     def paintEvent(self, event):  # noqa: N802 (Qt naming)
@@ -342,8 +357,10 @@ class ConfidenceLane(pg.PlotWidget):
             self.confidence = item.plot(pen=pg.mkPen((255, 170, 0), width=1), name="confidence")
         self.gate_line = pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen((255, 80, 80), style=QtCore.Qt.DashLine))
         item.addItem(self.gate_line)
-        legend = pg.TextItem(html='<span style="color:#ffaa00">confidence</span> '
-                                  '<span style="color:#9696a0">volume</span>', anchor=(0, 0))
+        legend = pg.TextItem(
+            html='<span style="color:#ffaa00">confidence</span> <span style="color:#9696a0">volume</span>',
+            anchor=(0, 0),
+        )
         legend.setParentItem(item.vb)
         legend.setPos(4, 0)
         self.legend = legend

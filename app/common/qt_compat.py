@@ -10,6 +10,7 @@ the process aborts with "Fatal Python error: none_dealloc: deallocating None".
 and, only then, makes ``None`` effectively immortal as Python 3.12 does, by adding 2**40 references to it. The
 better fix is a binding without the bug: pyproject.toml excludes PySide6-Essentials 6.12.0 (6.11.x is fine).
 """
+
 from __future__ import annotations
 
 import sys

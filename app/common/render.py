@@ -4,6 +4,7 @@ The picture: PESTO's pitch distribution weighted by confidence (a confident fram
 time in seconds on x, pitch on y with note names on every C and a semitone grid, cropped to the range the
 recording actually uses (at least an octave).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,15 +24,19 @@ def ensure_qapp():
 
     app = QApplication.instance()
     if app is None:
-        if not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY") \
-                and not os.environ.get("WAYLAND_DISPLAY"):
+        if (
+            not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY")
+            and not os.environ.get("WAYLAND_DISPLAY")
+        ):
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
         app = QApplication([])
     return app
 
 
-def pitch_range(pitch_semitones: np.ndarray, confidence: np.ndarray, gate: float = 0.5,
-                margin: float = 5.0) -> Tuple[float, float]:
+def pitch_range(
+    pitch_semitones: np.ndarray, confidence: np.ndarray, gate: float = 0.5, margin: float = 5.0
+) -> Tuple[float, float]:
     """MIDI range to show: the confident frames' 1st..99th percentiles plus a margin, at least one octave."""
     voiced = pitch_semitones[(confidence >= gate) & np.isfinite(pitch_semitones)]
     if voiced.size == 0:
@@ -44,8 +49,12 @@ def pitch_range(pitch_semitones: np.ndarray, confidence: np.ndarray, gate: float
     return float(max(lo, 0.0)), float(min(hi, 127.0))
 
 
-def render_activation_png(track, title: Optional[str] = None, size: Tuple[int, int] = (1400, 560),
-                          time_range: Optional[Tuple[float, float]] = None) -> bytes:
+def render_activation_png(
+    track,
+    title: Optional[str] = None,
+    size: Tuple[int, int] = (1400, 560),
+    time_range: Optional[Tuple[float, float]] = None,
+) -> bytes:
     """PNG bytes of ``track``'s activation map (see module doc). ``time_range`` (s) restricts the view."""
     ensure_qapp()
     import pyqtgraph as pg

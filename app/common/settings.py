@@ -6,6 +6,7 @@ stored value is missing or unreadable (a hand-edited or corrupt settings file mu
 
 Keys are grouped by a prefix per panel ("live/...", "file/..."). GUI thread only.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,8 +36,9 @@ class Settings:
         if path is not None:
             self._qs = QtCore.QSettings(str(path), QtCore.QSettings.IniFormat)
         else:
-            self._qs = QtCore.QSettings(QtCore.QSettings.IniFormat, QtCore.QSettings.UserScope,
-                                        ORGANIZATION, APPLICATION)
+            self._qs = QtCore.QSettings(
+                QtCore.QSettings.IniFormat, QtCore.QSettings.UserScope, ORGANIZATION, APPLICATION
+            )
         self.group = group.strip("/")
 
     def _key(self, key: str) -> str:

@@ -1,4 +1,5 @@
 """Thread helpers shared by the background threads of both tabs."""
+
 from __future__ import annotations
 
 import os

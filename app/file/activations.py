@@ -14,6 +14,7 @@ open file, yet the NPZ export must contain all of it (it must equal what ``pesto
 Threading: one writer (the analysis worker thread, :meth:`append`) and readers on other threads that only read
 frames below :attr:`frames_done`, which is published after the rows are written.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,7 +79,7 @@ class ActivationStore:
             return
         if self.full is None:
             self._allocate(activations.shape[1])
-        self.full[f0:f0 + n] = activations
+        self.full[f0 : f0 + n] = activations
         weighted = confidence_weighted(activations, confidence)
         rows = np.arange(f0, f0 + n) // self.factor
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
@@ -94,7 +95,7 @@ class ActivationStore:
         if self.full is None:
             return np.zeros((0, self.n_bins), np.float32)
         self.full.flush()
-        return self.full[:self.frames_done]
+        return self.full[: self.frames_done]
 
     def overview_image(self) -> Tuple[np.ndarray, int]:
         """Overview rows complete so far (float16 (rows, n_bins)) and the pooling factor (frames per row).
@@ -126,7 +127,7 @@ class ActivationStore:
             return np.zeros((0, 0), np.float32), 1
         stop = max(f0, min(f1, self.frames_done))
         acts = np.asarray(full[f0:stop])
-        conf = np.asarray(confidence[:len(acts)], np.float32)
+        conf = np.asarray(confidence[: len(acts)], np.float32)
         return heatmap_image(acts, conf, max_columns)
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ volume, times) sent to the GUI thread through a queued signal. The GUI never see
 Cancellation is checked between chunks (a chunk is at most 512 frames, 5 s of audio at a 10 ms step), and a
 cancelled analysis writes no file at all: exports only ever come from a finished analysis.
 """
+
 from __future__ import annotations
 
 import logging
@@ -112,8 +113,7 @@ class ModelCache:
         with self._lock:
             model = self._models.get(key)
         if model is None:
-            model = load_model(settings.model, settings.step_ms, reduction=settings.reduction,
-                               device=settings.device)
+            model = load_model(settings.model, settings.step_ms, reduction=settings.reduction, device=settings.device)
             with self._lock:
                 self._models[key] = model
         return model
@@ -165,8 +165,16 @@ class AnalysisWorker(QtCore.QThread):
     progress = QtCore.Signal(int, int)
     outcome = QtCore.Signal(str, str)
 
-    def __init__(self, path: str, settings: AnalysisSettings, channel: Optional[int], store: ActivationStore,
-                 models: ModelCache, parent=None, refine: bool = True):
+    def __init__(
+        self,
+        path: str,
+        settings: AnalysisSettings,
+        channel: Optional[int],
+        store: ActivationStore,
+        models: ModelCache,
+        parent=None,
+        refine: bool = True,
+    ):
         super().__init__(parent)
         self.path, self.settings, self.channel = str(path), settings, channel
         self.refine = refine
@@ -198,17 +206,27 @@ class AnalysisWorker(QtCore.QThread):
                 start = 0
                 for piece, total in pieces:
                     if total != self.store.total_frames:
-                        raise PestoError(f"{self.path}: the file changed while being analysed "
-                                         f"({total} frames, {self.store.total_frames} expected)")
+                        raise PestoError(
+                            f"{self.path}: the file changed while being analysed "
+                            f"({total} frames, {self.store.total_frames} expected)"
+                        )
                     self.store.append(piece.activations, piece.confidence)
                     n = len(piece)
                     refined = None
                     if refine_reader is not None:
                         refined = self._refine(refine_reader, start, piece, model, refine_frames)
-                    self.piece_ready.emit(dict(
-                        start=start, total=total, time_s=piece.time_s, pitch_semitones=piece.pitch_semitones,
-                        pitch_refined=refined, confidence=piece.confidence, volume=piece.volume,
-                        meta=replace(piece, activations=None)))
+                    self.piece_ready.emit(
+                        dict(
+                            start=start,
+                            total=total,
+                            time_s=piece.time_s,
+                            pitch_semitones=piece.pitch_semitones,
+                            pitch_refined=refined,
+                            confidence=piece.confidence,
+                            volume=piece.volume,
+                            meta=replace(piece, activations=None),
+                        )
+                    )
                     start += n
                     self.progress.emit(start, total)
                     if self._cancel.is_set():
@@ -236,9 +254,18 @@ class AnalysisWorker(QtCore.QThread):
         lets the GUI thread run: the refinement is numpy indexing that holds the GIL for tens of ms per piece."""
         parts = []
         for a in range(0, len(piece), REFINE_BATCH):
-            parts.append(refine_frames(reader, reader.n_samples, start + a, piece.pitch_semitones[a:a + REFINE_BATCH],
-                                       sr=piece.sr, hop_length=piece.hop_length, kernel_width=model.vqt.kernel_width,
-                                       bins_per_semitone=model.bins_per_semitone))
+            parts.append(
+                refine_frames(
+                    reader,
+                    reader.n_samples,
+                    start + a,
+                    piece.pitch_semitones[a : a + REFINE_BATCH],
+                    sr=piece.sr,
+                    hop_length=piece.hop_length,
+                    kernel_width=model.vqt.kernel_width,
+                    bins_per_semitone=model.bins_per_semitone,
+                )
+            )
             time.sleep(0.0005)  # hand the GIL over
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 

@@ -8,6 +8,7 @@ engine's own writers.
 
 Threading: GUI thread only (the worker writes only into the store).
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,14 @@ from .activations import ActivationStore
 from .analysis import AnalysisSettings
 
 # states of a document
-NEW, QUEUED, ANALYSING, DONE, CANCELLED, FAILED = "not analysed", "queued", "analysing", "analysed", "cancelled", \
-    "failed"
+NEW, QUEUED, ANALYSING, DONE, CANCELLED, FAILED = (
+    "not analysed",
+    "queued",
+    "analysing",
+    "analysed",
+    "cancelled",
+    "failed",
+)
 
 
 class FileDocument:
@@ -98,14 +105,14 @@ class FileDocument:
     def receive(self, piece: dict) -> None:
         """Copy a piece published by the worker into the result arrays (GUI thread)."""
         a, n = piece["start"], len(piece["time_s"])
-        self.time_s[a:a + n] = piece["time_s"]
-        self.pitch_semitones[a:a + n] = piece["pitch_semitones"]
-        self.confidence[a:a + n] = piece["confidence"]
-        self.volume[a:a + n] = piece["volume"]
+        self.time_s[a : a + n] = piece["time_s"]
+        self.pitch_semitones[a : a + n] = piece["pitch_semitones"]
+        self.confidence[a : a + n] = piece["confidence"]
+        self.volume[a : a + n] = piece["volume"]
         if piece.get("pitch_refined") is not None:
             if self.pitch_refined is None:
                 self.pitch_refined = np.full(self.total_frames, np.nan, np.float32)
-            self.pitch_refined[a:a + n] = piece["pitch_refined"]
+            self.pitch_refined[a : a + n] = piece["pitch_refined"]
         if self._meta is None:
             self._meta = piece["meta"]
         self.frames_done = a + n
@@ -113,8 +120,10 @@ class FileDocument:
     def finish(self, status: str, message: str = "") -> None:
         """Record how the analysis ended: ``done``, ``cancelled`` or ``failed``."""
         if status == "done" and self.frames_done != self.total_frames:
-            status, message = "failed", f"{self.path}: the analysis stopped after {self.frames_done} of " \
-                                        f"{self.total_frames} frames"
+            status, message = (
+                "failed",
+                f"{self.path}: the analysis stopped after {self.frames_done} of {self.total_frames} frames",
+            )
         self.state = {"done": DONE, "cancelled": CANCELLED}.get(status, FAILED)
         self.message = message
 
@@ -130,8 +139,14 @@ class FileDocument:
         if not self.complete or self._meta is None:
             raise RuntimeError(f"{self.name}: no finished analysis")
         pitch, pitch_refined = self.corrected_pitch()
-        track = replace(self._meta, time_s=self.time_s, pitch_semitones=pitch,
-                        confidence=self.confidence, volume=self.volume, activations=self.store.activations())
+        track = replace(
+            self._meta,
+            time_s=self.time_s,
+            pitch_semitones=pitch,
+            confidence=self.confidence,
+            volume=self.volume,
+            activations=self.store.activations(),
+        )
         if refined:
             if pitch_refined is None:
                 raise RuntimeError(f"{self.name}: the analysis computed no refined pitch")

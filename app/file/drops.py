@@ -1,5 +1,6 @@
 """Files dropped on the File tab or anywhere on the main window: which paths they are, and the audio files of a
 dropped folder. GUI thread only."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,9 @@ def audio_files(paths: Sequence[str]) -> List[str]:
     """``paths`` with every folder replaced by the audio files in it (by extension, sorted)."""
     files = [p for p in paths if not os.path.isdir(p)]
     for folder in (p for p in paths if os.path.isdir(p)):
-        files += sorted(str(p) for p in Path(folder).iterdir()
-                        if p.is_file() and p.suffix.lower().lstrip(".") in AUDIO_EXTENSIONS)
+        files += sorted(
+            str(p) for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower().lstrip(".") in AUDIO_EXTENSIONS
+        )
     return files
 
 

@@ -11,6 +11,7 @@ CSV and NPZ are written on a worker thread (an hour-long NPZ holds 550 MB of act
 activation file); the PNG is drawn by Qt widgets, which live on the GUI thread. Every file is written atomically
 (temporary file, then rename): an interrupted or failed export leaves no partial file.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -84,8 +85,7 @@ def write_data_files(doc: FileDocument, options: ExportOptions) -> List[Path]:
         if state is not None:
             track = shifted_track(track, state.shifts)
     if state is None:  # uncorrected: segmented here as pesto does it
-        return write_track(track, stem, formats, convert_to_freq=options.convert_to_freq,
-                           midi_bends=options.midi_bends)
+        return write_track(track, stem, formats, convert_to_freq=options.convert_to_freq, midi_bends=options.midi_bends)
     data = [f for f in formats if f in ("csv", "npz")]
     written = write_track(track, stem, data, convert_to_freq=options.convert_to_freq) if data else []
     for fmt in formats:
@@ -136,17 +136,32 @@ class ExportDialog(QtWidgets.QDialog):
     """Choose formats, folder, pitch unit and PNG range. Open it with ``open()`` (not modal-blocking) and read
     :meth:`options` when ``accepted`` fires."""
 
-    def __init__(self, parent=None, *, title: str = "Export", formats=("csv", "npz"), output_dir: str = "",
-                 convert_to_freq: bool = True, png_view: bool = False, allow_view: bool = True,
-                 refined: bool = False, midi_bends: bool = False):
+    def __init__(
+        self,
+        parent=None,
+        *,
+        title: str = "Export",
+        formats=("csv", "npz"),
+        output_dir: str = "",
+        convert_to_freq: bool = True,
+        png_view: bool = False,
+        allow_view: bool = True,
+        refined: bool = False,
+        midi_bends: bool = False,
+    ):
         super().__init__(parent)
         self.setWindowTitle(title)
         layout = QtWidgets.QVBoxLayout(self)
         box = QtWidgets.QGroupBox("Formats")
         row = QtWidgets.QHBoxLayout(box)
         self.checks = {}
-        for fmt, label in (("csv", "CSV (time, Hz, confidence)"), ("npz", "NPZ (all arrays)"),
-                           ("png", "PNG (activation map)"), ("notes", "Notes CSV"), ("mid", "MIDI")):
+        for fmt, label in (
+            ("csv", "CSV (time, Hz, confidence)"),
+            ("npz", "NPZ (all arrays)"),
+            ("png", "PNG (activation map)"),
+            ("notes", "Notes CSV"),
+            ("mid", "MIDI"),
+        ):
             check = QtWidgets.QCheckBox(label)
             check.setChecked(fmt in formats)
             row.addWidget(check)
@@ -213,8 +228,14 @@ class ExportDialog(QtWidgets.QDialog):
         formats = tuple(f for f, c in self.checks.items() if c.isChecked())
         folder = None if self.next_to_audio.isChecked() else self.folder.text().strip()
         png_range = self._view_range if (self.png_view.isChecked() and self.png_view.isEnabled()) else None
-        return ExportOptions(formats, folder, self.unit.currentIndex() == 0, png_range,
-                             refined=self.refined.currentIndex() == 1, midi_bends=self.midi_bends.isChecked())
+        return ExportOptions(
+            formats,
+            folder,
+            self.unit.currentIndex() == 0,
+            png_range,
+            refined=self.refined.currentIndex() == 1,
+            midi_bends=self.midi_bends.isChecked(),
+        )
 
 
 def describe_written(paths) -> str:

@@ -5,6 +5,7 @@ The panel's job queue decides when each export runs (after its analysis); this c
 
 GUI thread only (except :class:`~app.file.export.ExportThread`'s own thread).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,10 +47,16 @@ class ExportController(QtCore.QObject):
     def dialog(self, parent: QtWidgets.QWidget, title: str, allow_view: bool) -> ExportDialog:
         """An export dialog showing the last choices (not opened yet); :meth:`remember` its options on accept."""
         q = self.settings
-        dialog = ExportDialog(parent, title=title, formats=tuple(q.get("export_formats", ["csv", "npz"])),
-                              output_dir=q.get("export_dir", ""), convert_to_freq=q.get("export_hz", True),
-                              allow_view=allow_view, refined=q.get("export_refined", False),
-                              midi_bends=q.get("export_midi_bends", False))
+        dialog = ExportDialog(
+            parent,
+            title=title,
+            formats=tuple(q.get("export_formats", ["csv", "npz"])),
+            output_dir=q.get("export_dir", ""),
+            convert_to_freq=q.get("export_hz", True),
+            allow_view=allow_view,
+            refined=q.get("export_refined", False),
+            midi_bends=q.get("export_midi_bends", False),
+        )
         dialog.setAttribute(QtCore.Qt.WA_DeleteOnClose)
         return dialog
 
@@ -117,8 +124,13 @@ class ExportController(QtCore.QObject):
             return
         self._written, self._errors = [], []
         if errors:
-            self.report("error", "Export failed:\n\n" + "\n".join(errors) +
-                        (f"\n\nWritten: {describe_written(written)}" if written else ""), "Export failed")
+            self.report(
+                "error",
+                "Export failed:\n\n"
+                + "\n".join(errors)
+                + (f"\n\nWritten: {describe_written(written)}" if written else ""),
+                "Export failed",
+            )
         else:
             folder = Path(written[0]).parent
             self.report("info", f"Exported {len(written)} file(s) to {folder}: {describe_written(written)}")

@@ -5,6 +5,7 @@ Cancel button empties it. Widget-free: the panel starts the jobs this queue hand
 
 GUI thread only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -9,6 +9,7 @@ when the analysis finishes: its corrections are applied to the new analysis.
 
 Threading: GUI thread, except :meth:`_SegmentJob.run` (thread pool; reads the finished document's arrays).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -80,8 +81,9 @@ class NotesController(QtCore.QObject):
         self._pool.setMaxThreadCount(1)
         self._build_actions()
         view.pitch.scene().sigMouseClicked.connect(self._on_click)
-        self._mouse_proxy = pg.SignalProxy(view.pitch.scene().sigMouseMoved, rateLimit=60,
-                                           slot=lambda args: self._on_mouse(args[0]))
+        self._mouse_proxy = pg.SignalProxy(
+            view.pitch.scene().sigMouseMoved, rateLimit=60, slot=lambda args: self._on_mouse(args[0])
+        )
         vb = view.pitch.getPlotItem().vb
         vb.sigXRangeChanged.connect(lambda *_: self._labels_timer.start())
         vb.sigYRangeChanged.connect(lambda *_: self._labels_timer.start())
@@ -107,28 +109,65 @@ class NotesController(QtCore.QObject):
         self.act_show = action("Show &notes", "N", lambda: self.set_visible(self.act_show.isChecked()))
         self.act_show.setCheckable(True)
         self.act_show.setChecked(True)
-        self.act_octave_up = action("Octave &up", "Ctrl+Up", lambda: self.shift(1),
-                                    "Move the notes and the pitch curve of the selection an octave up")
-        self.act_octave_down = action("Octave &down", "Ctrl+Down", lambda: self.shift(-1),
-                                      "Move the notes and the pitch curve of the selection an octave down")
+        self.act_octave_up = action(
+            "Octave &up",
+            "Ctrl+Up",
+            lambda: self.shift(1),
+            "Move the notes and the pitch curve of the selection an octave up",
+        )
+        self.act_octave_down = action(
+            "Octave &down",
+            "Ctrl+Down",
+            lambda: self.shift(-1),
+            "Move the notes and the pitch curve of the selection an octave down",
+        )
         self.act_delete = action("De&lete notes", "Delete", self.delete, "Delete the notes of the selection")
-        self.act_split = action("&Split note at playhead", "Ctrl+B", self.split,
-                                "Cut the note under the playhead in two there")
-        self.act_merge = action("&Merge selected notes", "Ctrl+M", self.merge,
-                                "Make the notes of the selection one note")
+        self.act_split = action(
+            "&Split note at playhead", "Ctrl+B", self.split, "Cut the note under the playhead in two there"
+        )
+        self.act_merge = action(
+            "&Merge selected notes", "Ctrl+M", self.merge, "Make the notes of the selection one note"
+        )
         self.act_undo = action("&Undo", QtGui.QKeySequence.Undo, self.undo)
         self.act_redo = action("&Redo", "Ctrl+Shift+Z", self.redo)
-        self.act_save = action("Sa&ve corrections", QtGui.QKeySequence.Save, self.save,
-                               "Keep the corrected notes next to the audio (<name>.notes.json), reopened with it")
+        self.act_save = action(
+            "Sa&ve corrections",
+            QtGui.QKeySequence.Save,
+            self.save,
+            "Keep the corrected notes next to the audio (<name>.notes.json), reopened with it",
+        )
         self.act_clear_sel = action("Clear selection", "", lambda: self.overlay.set_selection(None))
-        self.actions = [self.act_show, self.act_octave_up, self.act_octave_down, self.act_delete, self.act_split,
-                        self.act_merge, self.act_undo, self.act_redo, self.act_save, self.act_clear_sel]
+        self.actions = [
+            self.act_show,
+            self.act_octave_up,
+            self.act_octave_down,
+            self.act_delete,
+            self.act_split,
+            self.act_merge,
+            self.act_undo,
+            self.act_redo,
+            self.act_save,
+            self.act_clear_sel,
+        ]
 
     def install_menu(self, menubar: QtWidgets.QMenuBar, shortcut_widget: QtWidgets.QWidget) -> QtWidgets.QMenu:
         """The Notes menu; the actions' keys work while the focus is in ``shortcut_widget`` (the File tab)."""
         menu = QtWidgets.QMenu("&Notes", menubar)
-        for a in (self.act_undo, self.act_redo, None, self.act_octave_up, self.act_octave_down, self.act_delete,
-                  self.act_split, self.act_merge, self.act_clear_sel, None, self.act_save, None, self.act_show):
+        for a in (
+            self.act_undo,
+            self.act_redo,
+            None,
+            self.act_octave_up,
+            self.act_octave_down,
+            self.act_delete,
+            self.act_split,
+            self.act_merge,
+            self.act_clear_sel,
+            None,
+            self.act_save,
+            None,
+            self.act_show,
+        ):
             menu.addSeparator() if a is None else menu.addAction(a)
         menubar.addMenu(menu)
         self.add_shortcuts(shortcut_widget)
@@ -335,8 +374,9 @@ class NotesController(QtCore.QObject):
         model = self.model
         if i is None:
             sel = self.overlay.boxes.selected
-            self.summary.set_note(model.notes[sel] if model is not None and sel is not None
-                                  and sel < len(model.notes) else None)
+            self.summary.set_note(
+                model.notes[sel] if model is not None and sel is not None and sel < len(model.notes) else None
+            )
             self.view.pitch.setToolTip("")
             return
         note = model.notes[i]
@@ -362,4 +402,3 @@ class NotesController(QtCore.QObject):
         self.overlay.select_note(index)
         self.overlay.set_selection(n.onset_s, n.offset_s)
         self.summary.set_note(n)
-

@@ -22,6 +22,7 @@ sidecar is never overwritten (:class:`SidecarError`).
 
 Threading: GUI thread (an export thread only reads :attr:`NotesModel.state`, an immutable snapshot).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -78,8 +79,14 @@ def summarise(notes: Sequence[Note]) -> NotesSummary:
     if not len(dev):
         return NotesSummary(0, math.nan, math.nan, math.nan, counts, HIST_EDGES_CENTS)
     a = np.abs(dev)
-    return NotesSummary(len(dev), float(np.median(a)), float(np.mean(a <= IN_TUNE_CENTS[0])),
-                        float(np.mean(a <= IN_TUNE_CENTS[1])), counts, HIST_EDGES_CENTS)
+    return NotesSummary(
+        len(dev),
+        float(np.median(a)),
+        float(np.mean(a <= IN_TUNE_CENTS[0])),
+        float(np.mean(a <= IN_TUNE_CENTS[1])),
+        counts,
+        HIST_EDGES_CENTS,
+    )
 
 
 def offsets_of(time_s: np.ndarray, shifts) -> Optional[np.ndarray]:
@@ -155,8 +162,15 @@ class NotesModel:
         The reference of the notes' names.
     """
 
-    def __init__(self, notes: Sequence[Note], *, track=None, time_s: Optional[np.ndarray] = None,
-                 a4_hz: float = A4_HZ, gate: float = 0.5):
+    def __init__(
+        self,
+        notes: Sequence[Note],
+        *,
+        track=None,
+        time_s: Optional[np.ndarray] = None,
+        a4_hz: float = A4_HZ,
+        gate: float = 0.5,
+    ):
         self.track = track
         self.time_s = np.zeros(0) if time_s is None else np.asarray(time_s, np.float64)
         self.a4_hz = float(a4_hz)
@@ -214,11 +228,11 @@ class NotesModel:
         new = NotesState(tuple(notes), self.state.shifts if shifts is None else tuple(shifts), action)
         if new.notes == self.state.notes and new.shifts == self.state.shifts:
             return False  # nothing changed: no history entry
-        del self._states[self._index + 1:]
+        del self._states[self._index + 1 :]
         self._states.append(new)
         if len(self._states) > HISTORY_LIMIT:
             drop = len(self._states) - HISTORY_LIMIT
-            del self._states[1:1 + drop]  # the first state (the segmentation) stays
+            del self._states[1 : 1 + drop]  # the first state (the segmentation) stays
             if self._saved_index is not None:
                 self._saved_index = self._saved_index - drop if self._saved_index > drop else None
         self._index = len(self._states) - 1
@@ -284,8 +298,9 @@ class NotesModel:
         idx = self.indices_in(start_s, end_s)
         if len(idx) < 2:
             return False
-        return self._push(merge_notes(self.state.notes, idx[0], idx[-1], track=self._track(), gate=self.gate),
-                          "Merge notes")
+        return self._push(
+            merge_notes(self.state.notes, idx[0], idx[-1], track=self._track(), gate=self.gate), "Merge notes"
+        )
 
     def _track(self):
         """The track with the octave corrections, so that re-measured notes keep their octave."""
@@ -294,8 +309,15 @@ class NotesModel:
     # ------------------------------------------------------------------------------------------------ sidecar
     def sidecar_dict(self, audio_name: str, duration_s: float) -> dict:
         s = self.state
-        return dict(format=SIDECAR_FORMAT, version=SIDECAR_VERSION, audio=audio_name, duration_s=float(duration_s),
-                    a4_hz=self.a4_hz, shifts=[list(x) for x in s.shifts], notes=[_note_dict(n) for n in s.notes])
+        return dict(
+            format=SIDECAR_FORMAT,
+            version=SIDECAR_VERSION,
+            audio=audio_name,
+            duration_s=float(duration_s),
+            a4_hz=self.a4_hz,
+            shifts=[list(x) for x in s.shifts],
+            notes=[_note_dict(n) for n in s.notes],
+        )
 
     def save(self, path, audio_name: str, duration_s: float) -> Path:
         """Write the current state to the sidecar ``path`` (atomically). Raises :class:`SidecarError` when a file
@@ -330,10 +352,15 @@ class NotesModel:
             raise SidecarError(f"{path}: not a PESTO Tracker notes file")
         if int(d.get("version", 0)) > SIDECAR_VERSION:
             raise SidecarError(f"{path}: written by a newer version (format {d.get('version')})")
-        if duration_s is not None and d.get("duration_s") is not None \
-                and abs(float(d["duration_s"]) - float(duration_s)) > 0.05:
-            raise SidecarError(f"{path}: made for audio of {float(d['duration_s']):.2f} s, this file lasts "
-                               f"{float(duration_s):.2f} s; ignored")
+        if (
+            duration_s is not None
+            and d.get("duration_s") is not None
+            and abs(float(d["duration_s"]) - float(duration_s)) > 0.05
+        ):
+            raise SidecarError(
+                f"{path}: made for audio of {float(d['duration_s']):.2f} s, this file lasts "
+                f"{float(duration_s):.2f} s; ignored"
+            )
         try:
             notes = tuple(sorted((_note_from(n) for n in d.get("notes", [])), key=lambda n: n.onset_s))
             shifts = tuple((float(a), float(b), int(k)) for a, b, k in d.get("shifts", []))

@@ -4,6 +4,7 @@ under the pointer or selected.
 
 GUI thread only.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -52,8 +53,10 @@ class NotesSummaryWidget(QtWidgets.QWidget):
         self.details.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
         self.details.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         self.details.setMinimumHeight(90)
-        self.hint = QtWidgets.QLabel("Shift+drag: select a time range \u00b7 Notes menu: octave \u2191\u2193, "
-                                     "delete, split at the playhead, merge; Ctrl+Z / Ctrl+Shift+Z; Ctrl+S saves")
+        self.hint = QtWidgets.QLabel(
+            "Shift+drag: select a time range \u00b7 Notes menu: octave \u2191\u2193, "
+            "delete, split at the playhead, merge; Ctrl+Z / Ctrl+Shift+Z; Ctrl+S saves"
+        )
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: gray;")
         layout = QtWidgets.QVBoxLayout(self)
@@ -77,17 +80,20 @@ class NotesSummaryWidget(QtWidgets.QWidget):
         if summary.count == 0:
             text = "No notes found"
         else:
-            text = (f"{summary.count} notes \u00b7 median |deviation| {summary.median_abs_cents:.1f}\u00a2<br>"
-                    f"within \u00b110\u00a2: {100 * summary.within_10:.0f}% \u00b7 "
-                    f"within \u00b125\u00a2: {100 * summary.within_25:.0f}%")
+            text = (
+                f"{summary.count} notes \u00b7 median |deviation| {summary.median_abs_cents:.1f}\u00a2<br>"
+                f"within \u00b110\u00a2: {100 * summary.within_10:.0f}% \u00b7 "
+                f"within \u00b125\u00a2: {100 * summary.within_25:.0f}%"
+            )
         if status:
             text += f"<br><i>{status}</i>"
         self.numbers.setText(text)
         edges = summary.edges_cents
         centres = (edges[:-1] + edges[1:]) / 2
         brushes = [pg.mkBrush(*deviation_rgb(c)) for c in centres]
-        self.bars.setOpts(x0=edges[:-1] + 0.4, x1=edges[1:] - 0.4, height=summary.counts.astype(float),
-                          brushes=brushes, pen=None)
+        self.bars.setOpts(
+            x0=edges[:-1] + 0.4, x1=edges[1:] - 0.4, height=summary.counts.astype(float), brushes=brushes, pen=None
+        )
         self.hist.getPlotItem().setYRange(0, max(1.0, float(np.max(summary.counts))) * 1.1, padding=0)
 
     def set_note(self, note: Optional[Note]) -> None:
@@ -95,4 +101,3 @@ class NotesSummaryWidget(QtWidgets.QWidget):
 
     def numbers_text(self) -> str:
         return self.numbers.text()
-

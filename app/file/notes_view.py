@@ -7,6 +7,7 @@ Also :func:`note_details`, the text of a note's measures (the tooltip and the su
 
 GUI thread only.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,11 +25,14 @@ MAX_LABELS = 80  # labels are drawn while at most this many notes are in view (m
 
 def note_details(n: Note) -> str:
     """Several lines: the note, where it lies, and its intonation measures."""
-    lines = [f"{note_label(n.name, n.deviation_cents)}  ({intonation_word(n.deviation_cents)})",
-             f"{n.onset_s:.3f} \u2013 {n.offset_s:.3f} s  ({1000 * n.duration_s:.0f} ms)  {n.frequency_hz:.2f} Hz",
-             f"spread {n.spread_cents:.1f}\u00a2 \u00b7 drift {n.drift_cents:+.1f}\u00a2 \u00b7 in tune "
-             f"{100 * n.in_tune_share:.0f}% of the time" if math.isfinite(n.in_tune_share) else
-             f"spread {n.spread_cents:.1f}\u00a2 \u00b7 drift {n.drift_cents:+.1f}\u00a2"]
+    lines = [
+        f"{note_label(n.name, n.deviation_cents)}  ({intonation_word(n.deviation_cents)})",
+        f"{n.onset_s:.3f} \u2013 {n.offset_s:.3f} s  ({1000 * n.duration_s:.0f} ms)  {n.frequency_hz:.2f} Hz",
+        f"spread {n.spread_cents:.1f}\u00a2 \u00b7 drift {n.drift_cents:+.1f}\u00a2 \u00b7 in tune "
+        f"{100 * n.in_tune_share:.0f}% of the time"
+        if math.isfinite(n.in_tune_share)
+        else f"spread {n.spread_cents:.1f}\u00a2 \u00b7 drift {n.drift_cents:+.1f}\u00a2",
+    ]
     if n.has_vibrato:
         lines.append(f"vibrato {n.vibrato_rate_hz:.1f} Hz, \u00b1{n.vibrato_extent_cents:.0f}\u00a2")
     else:
@@ -80,7 +84,7 @@ class NoteBoxes(pg.GraphicsObject):
 
     def paint(self, p, *args):
         view = self.getViewBox()
-        x0, x1 = (view.viewRange()[0] if view is not None else (-math.inf, math.inf))
+        x0, x1 = view.viewRange()[0] if view is not None else (-math.inf, math.inf)
         for i, rect in enumerate(self._rects):
             if rect.right() < x0 or rect.left() > x1:
                 continue
@@ -105,8 +109,9 @@ class NotesOverlay(QtCore.QObject):
         self.boxes = NoteBoxes()
         plot.addItem(self.boxes, ignoreBounds=True)
         self.labels: List[pg.TextItem] = []
-        self.region = pg.LinearRegionItem(values=(0, 0), movable=True,
-                                          brush=pg.mkBrush(255, 255, 255, 30), pen=pg.mkPen(255, 255, 255, 150))
+        self.region = pg.LinearRegionItem(
+            values=(0, 0), movable=True, brush=pg.mkBrush(255, 255, 255, 30), pen=pg.mkPen(255, 255, 255, 150)
+        )
         self.region.setZValue(12)
         self.region.setVisible(False)
         plot.addItem(self.region, ignoreBounds=True)
@@ -159,19 +164,21 @@ class NotesOverlay(QtCore.QObject):
         placed: List[QtCore.QRectF] = []  # scene rectangles of the labels drawn: a label covers no other label or box
         for k, (item, n) in enumerate(zip(self.labels, shown)):
             r, g, b = deviation_rgb(n.deviation_cents)
-            item.setText(note_label(n.name, n.deviation_cents), color=(min(255, r + 60), min(255, g + 60),
-                                                                       min(255, b + 60)))
+            item.setText(
+                note_label(n.name, n.deviation_cents), color=(min(255, r + 60), min(255, g + 60), min(255, b + 60))
+            )
             item.setPos(n.onset_s, n.pitch_semitones + 0.5)
             size = item.textItem.boundingRect()
             corner = vb.mapViewToScene(QtCore.QPointF(n.onset_s, n.pitch_semitones + 0.5))
             rect = QtCore.QRectF(corner.x(), corner.y() - size.height(), size.width(), size.height())
             rect.adjust(1, 1, -1, -1)
             free = not any(rect.intersects(other) for other in placed[-4:]) and not any(
-                rect.intersects(box) for j, box in enumerate(boxes[max(0, k - 8):k + 8], max(0, k - 8)) if j != k)
+                rect.intersects(box) for j, box in enumerate(boxes[max(0, k - 8) : k + 8], max(0, k - 8)) if j != k
+            )
             if free:
                 placed.append(rect)
             item.setVisible(free)
-        for item in self.labels[len(shown):]:
+        for item in self.labels[len(shown) :]:
             item.setVisible(False)
 
     def label_texts(self) -> List[str]:
@@ -216,4 +223,3 @@ class NotesOverlay(QtCore.QObject):
         if b > a:
             self.region.setVisible(True)
             self.region.setRegion((a, b))
-

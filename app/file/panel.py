@@ -13,6 +13,7 @@ an export location that cannot be written...) go through :meth:`FilePanel.report
 
 Threading: every method here runs on the GUI thread.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -36,8 +37,7 @@ from .settings_box import SettingsBox
 from .view import FileView
 from .waveform import EnvelopeJobs
 
-AUDIO_FILTER = ("Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.au *.caf *.w64 *.rf64);;"
-                "All files (*)")
+AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.opus *.mp3 *.aif *.aiff *.au *.caf *.w64 *.rf64);;All files (*)"
 
 
 class FilePanel(QtWidgets.QWidget):
@@ -53,8 +53,13 @@ class FilePanel(QtWidgets.QWidget):
     export_finished = QtCore.Signal(object, str)
     idle = QtCore.Signal()
 
-    def __init__(self, main_window: Optional[QtWidgets.QWidget] = None, *, settings: Optional[Settings] = None,
-                 show_dialogs: bool = True):
+    def __init__(
+        self,
+        main_window: Optional[QtWidgets.QWidget] = None,
+        *,
+        settings: Optional[Settings] = None,
+        show_dialogs: bool = True,
+    ):
         super().__init__(main_window)
         self.main_window = main_window
         self.settings = settings if settings is not None else Settings("file")  # keys "file/..."; tests pass their own
@@ -117,12 +122,15 @@ class FilePanel(QtWidgets.QWidget):
         self.act_analyse = QtGui.QAction("&Analyse", self, shortcut="Ctrl+R", triggered=self.analyse_current)
         self.act_analyse_all = QtGui.QAction("Analyse a&ll", self, triggered=self.analyse_all)
         self.act_cancel = QtGui.QAction("&Cancel analysis", self, triggered=self.cancel)
-        self.act_export = QtGui.QAction("&Export CSV/NPZ/PNG/notes/MIDI...", self, shortcut="Ctrl+E",
-                                        triggered=self.export_dialog)
-        self.act_export_all = QtGui.QAction("Export all open files...", self, shortcut="Ctrl+Shift+E",
-                                            triggered=self.export_all_dialog)
-        self.act_close = QtGui.QAction("Close file", self, shortcut=QtGui.QKeySequence.Close,
-                                       triggered=self.close_current)
+        self.act_export = QtGui.QAction(
+            "&Export CSV/NPZ/PNG/notes/MIDI...", self, shortcut="Ctrl+E", triggered=self.export_dialog
+        )
+        self.act_export_all = QtGui.QAction(
+            "Export all open files...", self, shortcut="Ctrl+Shift+E", triggered=self.export_all_dialog
+        )
+        self.act_close = QtGui.QAction(
+            "Close file", self, shortcut=QtGui.QKeySequence.Close, triggered=self.close_current
+        )
         self.act_quit = QtGui.QAction("&Quit", self, shortcut=QtGui.QKeySequence.Quit, triggered=self._quit)
         self.act_play = QtGui.QAction("Play", self, triggered=self.toggle_play)
         self.act_play.setToolTip("Play / pause (Space)")
@@ -136,7 +144,8 @@ class FilePanel(QtWidgets.QWidget):
         self.act_stop = bar.addAction("Stop", self.stop_playback)
         self.playback.playing_changed.connect(lambda on: self.act_play.setText("Pause" if on else "Play"))
         self.playback.time_changed.connect(
-            lambda t, dur: self.time_label.setText(f"{clock_text(t)} / {clock_text(dur)}"))
+            lambda t, dur: self.time_label.setText(f"{clock_text(t)} / {clock_text(dur)}")
+        )
         self.time_label = QtWidgets.QLabel("0:00.000 / 0:00.000")
         self.time_label.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont))
         self.time_label.setContentsMargins(8, 0, 8, 0)
@@ -202,13 +211,19 @@ class FilePanel(QtWidgets.QWidget):
         ctx = QtCore.Qt.WidgetWithChildrenShortcut
         keys = [
             ("Space", self.toggle_play),
-            ("Left", lambda: self.view.pan_time(-0.2)), ("Right", lambda: self.view.pan_time(0.2)),
-            ("Shift+Left", lambda: self.view.pan_time(-0.9)), ("Shift+Right", lambda: self.view.pan_time(0.9)),
-            ("Up", lambda: self.view.pan_pitch(2)), ("Down", lambda: self.view.pan_pitch(-2)),
-            ("+", lambda: self.view.zoom_time(0.5)), ("=", lambda: self.view.zoom_time(0.5)),
+            ("Left", lambda: self.view.pan_time(-0.2)),
+            ("Right", lambda: self.view.pan_time(0.2)),
+            ("Shift+Left", lambda: self.view.pan_time(-0.9)),
+            ("Shift+Right", lambda: self.view.pan_time(0.9)),
+            ("Up", lambda: self.view.pan_pitch(2)),
+            ("Down", lambda: self.view.pan_pitch(-2)),
+            ("+", lambda: self.view.zoom_time(0.5)),
+            ("=", lambda: self.view.zoom_time(0.5)),
             ("-", lambda: self.view.zoom_time(2.0)),
-            ("Shift+Up", lambda: self.view.zoom_pitch(0.7)), ("Shift+Down", lambda: self.view.zoom_pitch(1.4)),
-            ("Home", self.view.show_all), ("F", self.view.fit_pitch),
+            ("Shift+Up", lambda: self.view.zoom_pitch(0.7)),
+            ("Shift+Down", lambda: self.view.zoom_pitch(1.4)),
+            ("Home", self.view.show_all),
+            ("F", self.view.fit_pitch),
             ("Escape", self.cancel),
         ]
         self.shortcuts = {}
@@ -221,8 +236,9 @@ class FilePanel(QtWidgets.QWidget):
     # -------------------------------------------------------------------------------------- main-window hooks
     def install_menus(self, menubar: QtWidgets.QMenuBar) -> None:
         """Add the File menu (or extend one that exists)."""
-        menu = next((a.menu() for a in menubar.actions() if a.menu() is not None
-                     and a.text().replace("&", "") == "File"), None)
+        menu = next(
+            (a.menu() for a in menubar.actions() if a.menu() is not None and a.text().replace("&", "") == "File"), None
+        )
         if menu is None:
             menu = QtWidgets.QMenu("&File", menubar)
             first = menubar.actions()[0] if menubar.actions() else None
@@ -333,8 +349,12 @@ class FilePanel(QtWidgets.QWidget):
             self.file_list.setCurrentRow(self.docs.index(opened[-1]))
         if errors:
             n = len(errors)
-            self.report("error", ("This file cannot be opened:\n\n" if n == 1 else
-                                  f"{n} files cannot be opened:\n\n") + "\n".join(errors), "Cannot open")
+            self.report(
+                "error",
+                ("This file cannot be opened:\n\n" if n == 1 else f"{n} files cannot be opened:\n\n")
+                + "\n".join(errors),
+                "Cannot open",
+            )
         self._update_actions()
         self.runner.start_next()
         return opened
@@ -423,8 +443,11 @@ class FilePanel(QtWidgets.QWidget):
         self.runner.start_next()
 
     def _up_to_date(self, doc: fd.FileDocument) -> bool:
-        return doc.complete and doc.settings == self.current_settings() and \
-            getattr(doc, "analysed_channel", None) == doc.channel
+        return (
+            doc.complete
+            and doc.settings == self.current_settings()
+            and getattr(doc, "analysed_channel", None) == doc.channel
+        )
 
     def cancel(self) -> None:
         """Cancel the running analysis and everything queued (an export being written finishes: it is atomic)."""

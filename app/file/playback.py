@@ -3,6 +3,7 @@ it in the view (polled at 30 Hz while playing; an idle tab costs no CPU).
 
 GUI thread only (the player's audio runs on PortAudio's thread, see :mod:`app.file.player`).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional

@@ -12,6 +12,7 @@ Threads:
 When sounddevice cannot be used (PortAudio library missing, no output device) the player says why in
 :attr:`Player.reason` and :attr:`Player.available` is False; the rest of the app works without it.
 """
+
 from __future__ import annotations
 
 import queue
@@ -130,10 +131,16 @@ class Player:
         self._ended = False
         self._restart_feed(start)
         try:
-            self._stream = self.sd.OutputStream(samplerate=self.sr, channels=self._out_ch, dtype="float32",
-                                                device=self.device, callback=self._callback,
-                                                # 0 (variable size) stalls on ALSA -> PulseAudio
-                                                blocksize=1024, latency="low")
+            self._stream = self.sd.OutputStream(
+                samplerate=self.sr,
+                channels=self._out_ch,
+                dtype="float32",
+                device=self.device,
+                callback=self._callback,
+                # 0 (variable size) stalls on ALSA -> PulseAudio
+                blocksize=1024,
+                latency="low",
+            )
             self._stream.start()
         except Exception as e:
             self._stop_feeder()
@@ -195,8 +202,12 @@ class Player:
         self._queue = queue.Queue(QUEUE_BLOCKS)
         self._stop_feed = threading.Event()
         self._target = (self._gen, start)  # one tuple: the callback reads it atomically
-        self._feeder = threading.Thread(target=self._feed, args=(start, self._out_ch, self._queue, self._stop_feed),
-                                        name="pesto-player-feeder", daemon=True)
+        self._feeder = threading.Thread(
+            target=self._feed,
+            args=(start, self._out_ch, self._queue, self._stop_feed),
+            name="pesto-player-feeder",
+            daemon=True,
+        )
         self._feeder.start()
 
     def _position_frames(self) -> int:
@@ -283,7 +294,7 @@ class Player:
                     self._ended = True
                     break
             n = min(frames - filled, len(buf) - pos)
-            outdata[filled:filled + n] = buf[pos:pos + n]
+            outdata[filled : filled + n] = buf[pos : pos + n]
             pos += n
             filled += n
         if filled < frames:

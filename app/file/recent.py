@@ -2,6 +2,7 @@
 
 GUI thread only.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ No widgets: the panel shows what the signals say (progress, the document's state
 
 GUI thread only (the workers' results arrive through queued signals).
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -60,8 +61,14 @@ class JobRunner(QtCore.QObject):
     export_finished = QtCore.Signal(object, str)
     idle = QtCore.Signal()
 
-    def __init__(self, settings: Settings, analysis_settings: Callable[[], AnalysisSettings],
-                 is_open: Callable[[fd.FileDocument], bool], report: Callable[..., None], parent=None):
+    def __init__(
+        self,
+        settings: Settings,
+        analysis_settings: Callable[[], AnalysisSettings],
+        is_open: Callable[[fd.FileDocument], bool],
+        report: Callable[..., None],
+        parent=None,
+    ):
         super().__init__(parent)
         self.analysis_settings = analysis_settings
         self.is_open = is_open

@@ -4,6 +4,7 @@ gate, heatmap, follow playback), remembered between sessions under the ``file/``
 
 GUI thread only.
 """
+
 from __future__ import annotations
 
 import os
@@ -82,8 +83,10 @@ class SettingsBox(QtWidgets.QWidget):
         self.gate.setToolTip("Frames with a lower confidence are not drawn (they stay in the exports)")
         vform.addRow("Confidence gate:", gate_row)
         self.refined = QtWidgets.QCheckBox("Cent-precise pitch (refined)")
-        self.refined.setToolTip("Draw the pitch refined from the audio around each frame (pesto --refine); exports "
-                                "write PESTO's own pitch unless asked otherwise")
+        self.refined.setToolTip(
+            "Draw the pitch refined from the audio around each frame (pesto --refine); exports "
+            "write PESTO's own pitch unless asked otherwise"
+        )
         vform.addRow(self.refined)
         self.heatmap = QtWidgets.QCheckBox("Activation heatmap")
         self.follow = QtWidgets.QCheckBox("Follow playback")
@@ -98,8 +101,9 @@ class SettingsBox(QtWidgets.QWidget):
         self.step.valueChanged.connect(self._changed)
         self.reduction.currentIndexChanged.connect(self._changed)
         self.device.currentIndexChanged.connect(self._changed)
-        self.channel.currentIndexChanged.connect(lambda i: self.channel_changed.emit(self.channel.itemData(i)
-                                                                                     if i >= 0 else -1))
+        self.channel.currentIndexChanged.connect(
+            lambda i: self.channel_changed.emit(self.channel.itemData(i) if i >= 0 else -1)
+        )
         self.gate.valueChanged.connect(self._on_gate)
         self.heatmap.toggled.connect(self._on_heatmap)
         self.follow.toggled.connect(self._on_follow)
@@ -110,8 +114,12 @@ class SettingsBox(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------------------------------------ values
     def analysis_settings(self) -> AnalysisSettings:
-        return AnalysisSettings(model=self.model.currentData() or bundled_models()[0], step_ms=self.step.value(),
-                                reduction=self.reduction.currentText(), device=self.device.currentData())
+        return AnalysisSettings(
+            model=self.model.currentData() or bundled_models()[0],
+            step_ms=self.step.value(),
+            reduction=self.reduction.currentText(),
+            device=self.device.currentData(),
+        )
 
     def set_analysis_settings(self, s: AnalysisSettings) -> None:
         """Show ``s`` (e.g. set by a test or restored); emits ``analysis_changed`` once."""
@@ -160,8 +168,9 @@ class SettingsBox(QtWidgets.QWidget):
 
     def _on_model(self, index: int) -> None:
         if self.model.itemData(index) is None:  # "Checkpoint file..."
-            path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "PESTO checkpoint", "",
-                                                            "Checkpoints (*.pt *.ckpt);;All files (*)")
+            path, _ = QtWidgets.QFileDialog.getOpenFileName(
+                self, "PESTO checkpoint", "", "Checkpoints (*.pt *.ckpt);;All files (*)"
+            )
             if not path:
                 self.model.setCurrentIndex(self._last_model_index)
                 return

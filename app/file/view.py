@@ -10,6 +10,7 @@ thread pool when zoomed in.
 
 Threading: GUI thread, except :class:`_DetailJob.run` (thread pool; reads the activation file).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,10 @@ from ..common.threads import lower_thread_priority
 from .document import FileDocument
 from .waveform import WaveformOverview
 
-READOUT_HINT = ("Point: time, pitch, confidence \u00b7 click: playhead \u00b7 wheel / drag: zoom / pan \u00b7 "
-                "Space play \u00b7 \u2190 \u2192 + - Home F")
+READOUT_HINT = (
+    "Point: time, pitch, confidence \u00b7 click: playhead \u00b7 wheel / drag: zoom / pan \u00b7 "
+    "Space play \u00b7 \u2190 \u2192 + - Home F"
+)
 MAX_JUMP_SEMITONES = 2.0  # the curve is broken where the pitch jumps further between neighbouring frames
 LEFT_AXIS_PX = 52
 RANGE_SETTLE_MS = 60  # the curve and heatmap follow the view once it has been still this long
@@ -38,8 +41,7 @@ POINTS_PER_PIXEL = 2  # curve points handed to the plot per pixel of its width (
 DETAIL_COLUMNS = 1600  # columns of a zoomed-in heatmap
 
 
-def break_jumps(time_s: np.ndarray, pitch: np.ndarray, confidence: np.ndarray,
-                max_jump: float = MAX_JUMP_SEMITONES):
+def break_jumps(time_s: np.ndarray, pitch: np.ndarray, confidence: np.ndarray, max_jump: float = MAX_JUMP_SEMITONES):
     """Insert a gap (a NaN point half-way) wherever the pitch jumps by more than ``max_jump`` semitones from one
     frame to the next (an octave error, a new note after silence), so that no vertical line joins them.
 
@@ -49,8 +51,7 @@ def break_jumps(time_s: np.ndarray, pitch: np.ndarray, confidence: np.ndarray,
     if not len(jumps):
         return time_s.copy(), pitch.copy(), confidence.copy()
     mid_t = (time_s[jumps - 1] + time_s[jumps]) / 2
-    return (np.insert(time_s, jumps, mid_t), np.insert(pitch, jumps, np.nan),
-            np.insert(confidence, jumps, 1.0))
+    return (np.insert(time_s, jumps, mid_t), np.insert(pitch, jumps, np.nan), np.insert(confidence, jumps, 1.0))
 
 
 class _DetailSignals(QtCore.QObject):
@@ -61,8 +62,17 @@ class _DetailSignals(QtCore.QObject):
 class _DetailJob(QtCore.QRunnable):
     """Pools the visible range of the activation file (thread pool)."""
 
-    def __init__(self, request: int, store, f0: int, f1: int, confidence: np.ndarray, frame_s: float,
-                 signals: _DetailSignals, bins):
+    def __init__(
+        self,
+        request: int,
+        store,
+        f0: int,
+        f1: int,
+        confidence: np.ndarray,
+        frame_s: float,
+        signals: _DetailSignals,
+        bins,
+    ):
         super().__init__()
         self.request, self.store, self.f0, self.f1 = request, store, f0, f1
         self.confidence, self.frame_s, self.signals, self.bins = confidence, frame_s, signals, bins
@@ -262,8 +272,11 @@ class FileView(QtWidgets.QWidget):
             return
         n = doc.frames_done
         step = max(1, n // 50000)  # percentiles of a subsample: the same axis, a bounded cost for long files
-        lo, hi = pitch_range(doc.display_pitch(self.refined)[:n:step], doc.confidence[:n:step], self.gate) \
-            if n else (45.0, 81.0)
+        lo, hi = (
+            pitch_range(doc.display_pitch(self.refined)[:n:step], doc.confidence[:n:step], self.gate)
+            if n
+            else (45.0, 81.0)
+        )
         if only_if_changed:
             (_, _), (y0, y1) = self.pitch.getPlotItem().vb.viewRange()
             if abs(y0 - lo) < 1.0 and abs(y1 - hi) < 1.0:
@@ -381,8 +394,7 @@ class FileView(QtWidgets.QWidget):
         thread, a few ms), else from the activation file on the thread pool."""
         doc = self.doc
         self._detail_request += 1
-        if doc is None or not self.show_heatmap or doc.store is None or doc.store.full is None \
-                or not doc.frames_done:
+        if doc is None or not self.show_heatmap or doc.store is None or doc.store.full is None or not doc.frames_done:
             self.pitch.set_heatmap(None)
             return
         f0, f1, b0, b1, frame_s, bps = self._heatmap_window()
@@ -393,8 +405,9 @@ class FileView(QtWidgets.QWidget):
         level = heat_level(store.overview_max)
         if store.factor > 1 and (f1 - f0) / store.factor < DETAIL_COLUMNS / 2:  # overview too coarse here
             conf = doc.confidence[f0:f1].copy()  # a snapshot: the job runs on another thread
-            self._pool.start(_DetailJob(self._detail_request, store, f0, f1, conf, frame_s, self._detail_signals,
-                                        (b0, b1)))
+            self._pool.start(
+                _DetailJob(self._detail_request, store, f0, f1, conf, frame_s, self._detail_signals, (b0, b1))
+            )
             return
         self._detail_shown = False
         overview, factor = store.overview_image()
@@ -407,8 +420,13 @@ class FileView(QtWidgets.QWidget):
 
     def _set_heatmap(self, img, t0_s, dt_s, bps, level, first_bin) -> None:
         # what is drawn, for tests and the status: image shape (columns, bins), time of column 0, seconds per column
-        self.heatmap_info = dict(source="detail" if self._detail_shown else "overview", shape=img.shape,
-                                 t0_s=t0_s, dt_s=dt_s, first_bin=first_bin)
+        self.heatmap_info = dict(
+            source="detail" if self._detail_shown else "overview",
+            shape=img.shape,
+            t0_s=t0_s,
+            dt_s=dt_s,
+            first_bin=first_bin,
+        )
         self.pitch.set_heatmap(img, t0_s=t0_s, dt_s=dt_s, bins_per_semitone=bps, level=level, first_bin=first_bin)
 
     def _on_detail(self, request: int, img, t0: float, dt: float, first_bin: int) -> None:
@@ -448,8 +466,10 @@ class FileView(QtWidgets.QWidget):
             midi = float(doc.display_pitch(self.refined)[i])
             conf = float(doc.confidence[i])
             voiced = conf >= self.gate
-            parts.append(f"{semitones_to_hz(midi):8.2f} Hz  {describe_pitch(midi):>10}  conf {conf:4.2f}"
-                         + ("" if voiced else "  (below gate)"))
+            parts.append(
+                f"{semitones_to_hz(midi):8.2f} Hz  {describe_pitch(midi):>10}  conf {conf:4.2f}"
+                + ("" if voiced else "  (below gate)")
+            )
         if pointer_midi is not None and 0 <= pointer_midi <= 127:
             parts.append(f"pointer {describe_pitch(pointer_midi)} ({semitones_to_hz(pointer_midi):.1f} Hz)")
         return "   |   ".join(parts)

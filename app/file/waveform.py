@@ -4,6 +4,7 @@ that draws it with the part shown in the pitch plot (a draggable region) and the
 An hour of 48 kHz audio is 173 M samples; the envelope keeps :data:`ENVELOPE_BUCKETS` (min, max) pairs, so memory
 does not grow with the file and drawing stays cheap.
 """
+
 from __future__ import annotations
 
 import threading
@@ -22,8 +23,9 @@ ENVELOPE_BUCKETS = 4096
 BLOCK_SAMPLES = 1 << 20
 
 
-def compute_envelope(path, channel: Optional[int] = None, buckets: int = ENVELOPE_BUCKETS,
-                     cancelled: Callable[[], bool] = lambda: False) -> Tuple[np.ndarray, np.ndarray, float]:
+def compute_envelope(
+    path, channel: Optional[int] = None, buckets: int = ENVELOPE_BUCKETS, cancelled: Callable[[], bool] = lambda: False
+) -> Tuple[np.ndarray, np.ndarray, float]:
     """Min and max of the (mono) signal in ``buckets`` equal stretches of time.
 
     Reads the file in blocks of about a million samples (bounded memory). Raises
@@ -51,8 +53,8 @@ def compute_envelope(path, channel: Optional[int] = None, buckets: int = ENVELOP
                 x = np.concatenate([x, np.full(pad, x[-1], x.dtype)])
             x = x.reshape(-1, per)
             b = start // per
-            mins[b:b + len(x)] = x.min(axis=1)
-            maxs[b:b + len(x)] = x.max(axis=1)
+            mins[b : b + len(x)] = x.min(axis=1)
+            maxs[b : b + len(x)] = x.max(axis=1)
     return mins, maxs, per / sr
 
 
@@ -149,8 +151,9 @@ class WaveformOverview(pg.PlotWidget):
         self.setMaximumHeight(100)
         self.wave = pg.PlotDataItem(pen=pg.mkPen((110, 170, 110), width=1), connect="pairs")
         item.addItem(self.wave)
-        self.region = pg.LinearRegionItem(values=(0, 1), brush=pg.mkBrush(80, 140, 255, 50),
-                                          pen=pg.mkPen((80, 140, 255), width=1))
+        self.region = pg.LinearRegionItem(
+            values=(0, 1), brush=pg.mkBrush(80, 140, 255, 50), pen=pg.mkPen((80, 140, 255), width=1)
+        )
         self.region.setZValue(5)
         item.addItem(self.region)
         self.playhead = pg.InfiniteLine(0, angle=90, pen=pg.mkPen((255, 60, 60), width=2))

@@ -1,4 +1,5 @@
 """A coloured message line at the top of the Live tab (errors, warnings, notices). GUI thread only."""
+
 from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets

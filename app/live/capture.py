@@ -8,6 +8,7 @@ of the app keeps working.
 Threads: the callback runs in PortAudio's thread and only copies into the ring, counts, and wakes the worker. Every
 other method is called from the GUI thread.
 """
+
 from __future__ import annotations
 
 import threading
@@ -19,9 +20,11 @@ import numpy as np
 
 from .ringbuffer import RingBuffer
 
-PORTAUDIO_HELP = ("Live capture needs the PortAudio library, which the sounddevice package does not bundle on "
-                  "Linux: install it (Debian/Ubuntu: sudo apt install libportaudio2) and restart. "
-                  "File analysis works without it.")
+PORTAUDIO_HELP = (
+    "Live capture needs the PortAudio library, which the sounddevice package does not bundle on "
+    "Linux: install it (Debian/Ubuntu: sudo apt install libportaudio2) and restart. "
+    "File analysis works without it."
+)
 
 # No callback for this long means the device stopped delivering audio. The first callback gets longer: PulseAudio
 # through ALSA takes about 1.5 s to deliver the first block.
@@ -77,9 +80,16 @@ def list_input_devices(refresh: bool = False) -> List[InputDevice]:
     out = []
     for info in sd.query_devices():
         if info["max_input_channels"] > 0:
-            out.append(InputDevice(int(info["index"]), str(info["name"]), sd.query_hostapis(info["hostapi"])["name"],
-                                   int(info["max_input_channels"]), float(info["default_samplerate"]),
-                                   int(info["index"]) == default_in))
+            out.append(
+                InputDevice(
+                    int(info["index"]),
+                    str(info["name"]),
+                    sd.query_hostapis(info["hostapi"])["name"],
+                    int(info["max_input_channels"]),
+                    float(info["default_samplerate"]),
+                    int(info["index"]) == default_in,
+                )
+            )
     return out
 
 
@@ -136,8 +146,9 @@ class AudioCapture:
     def running(self) -> bool:
         return self._stream is not None
 
-    def open(self, device: Union[None, int, str] = None, sr: Optional[int] = None, *,
-             blocksize: Union[int, callable] = 0) -> CaptureInfo:
+    def open(
+        self, device: Union[None, int, str] = None, sr: Optional[int] = None, *, blocksize: Union[int, callable] = 0
+    ) -> CaptureInfo:
         """Open and start the input stream.
 
         Parameters
@@ -168,8 +179,10 @@ class AudioCapture:
             if "channel" in str(e).lower() and dev["max_input_channels"] >= 2:
                 channels = 2  # some hardware only opens in stereo: mix it down in the callback
             elif want_sr != default_sr:
-                notice = (f"{name} does not support {want_sr} Hz ({_short(e)}): using its default rate "
-                          f"{default_sr} Hz instead.")
+                notice = (
+                    f"{name} does not support {want_sr} Hz ({_short(e)}): using its default rate "
+                    f"{default_sr} Hz instead."
+                )
                 want_sr = default_sr
         self.ring = RingBuffer(int(round(self.ring_seconds * want_sr)))
         self._reset_counters()
@@ -179,8 +192,10 @@ class AudioCapture:
             stream = self._make_stream(sd, index, want_sr, channels, bs)
         except Exception as e:  # noqa: BLE001
             if want_sr != default_sr and "sample rate" in str(e).lower():
-                notice = (f"{name} does not support {want_sr} Hz ({_short(e)}): using its default rate "
-                          f"{default_sr} Hz instead.")
+                notice = (
+                    f"{name} does not support {want_sr} Hz ({_short(e)}): using its default rate "
+                    f"{default_sr} Hz instead."
+                )
                 want_sr = default_sr
                 self.ring = RingBuffer(int(round(self.ring_seconds * want_sr)))
                 bs = blocksize(want_sr) if callable(blocksize) else int(blocksize)
@@ -209,8 +224,10 @@ class AudioCapture:
             raise CaptureError(f"Cannot list audio devices: {_short(e)}") from None
         inputs = [d for d in devices if d["max_input_channels"] > 0]
         if not inputs:
-            raise CaptureError("No audio input device found. Connect a microphone (or enable one in the system's "
-                               "sound settings), then press Start again.")
+            raise CaptureError(
+                "No audio input device found. Connect a microphone (or enable one in the system's "
+                "sound settings), then press Start again."
+            )
         if device is None or device == "":
             idx = _default_input_index(sd)
             if idx < 0 or devices[idx]["max_input_channels"] <= 0:
@@ -227,8 +244,16 @@ class AudioCapture:
 
     def _make_stream(self, sd, index: int, sr: int, channels: int, blocksize: int):
         self._channels = channels
-        return sd.InputStream(device=index, samplerate=sr, channels=channels, dtype="float32", blocksize=blocksize,
-                              latency="low", callback=self._callback, finished_callback=self._finished)
+        return sd.InputStream(
+            device=index,
+            samplerate=sr,
+            channels=channels,
+            dtype="float32",
+            blocksize=blocksize,
+            latency="low",
+            callback=self._callback,
+            finished_callback=self._finished,
+        )
 
     def close(self) -> None:
         """Stop and close the stream (idempotent). The ring stays readable."""
@@ -251,15 +276,21 @@ class AudioCapture:
         if self.callback_error:
             return f"Capture from '{name}' failed: {self.callback_error}"
         if self.finished and not self._closing:
-            return (f"The input device '{name}' stopped (disconnected or taken by another program?). "
-                    "Capture stopped: press Start to try again.")
+            return (
+                f"The input device '{name}' stopped (disconnected or taken by another program?). "
+                "Capture stopped: press Start to try again."
+            )
         if self.callbacks == 0 and now - self.started_s > FIRST_BLOCK_TIMEOUT_S:
-            return (f"No audio arrives from '{name}' ({FIRST_BLOCK_TIMEOUT_S:.0f} s after opening it). "
-                    "Capture stopped: check the device, then press Start again.")
+            return (
+                f"No audio arrives from '{name}' ({FIRST_BLOCK_TIMEOUT_S:.0f} s after opening it). "
+                "Capture stopped: check the device, then press Start again."
+            )
         if self.callbacks > 0 and now - self.last_arrival_s > STALL_TIMEOUT_S:
-            return (f"The input device '{name}' stopped delivering audio "
-                    f"({now - self.last_arrival_s:.1f} s without a block; disconnected?). "
-                    "Capture stopped: press Start to try again.")
+            return (
+                f"The input device '{name}' stopped delivering audio "
+                f"({now - self.last_arrival_s:.1f} s without a block; disconnected?). "
+                "Capture stopped: press Start to try again."
+            )
         return None
 
     # ------------------------------------------------------------------------------------------ PortAudio's thread

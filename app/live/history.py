@@ -8,6 +8,7 @@ quarter of the capacity: cheap on average, and memory never grows past the bound
 
 GUI thread only.
 """
+
 from __future__ import annotations
 
 from typing import Tuple
@@ -30,16 +31,16 @@ class _Rows:
         k = len(rows)
         if k >= self.capacity:
             self.first += self.n + k - self.capacity
-            self.data[:] = rows[k - self.capacity:]
+            self.data[:] = rows[k - self.capacity :]
             self.n = self.capacity
             return
         if self.n + k > self.capacity:
             drop = max(self.n + k - self.capacity, self.capacity // 4)
             keep = self.n - drop
-            self.data[:keep] = self.data[drop:self.n]
+            self.data[:keep] = self.data[drop : self.n]
             self.first += drop
             self.n = keep
-        self.data[self.n:self.n + k] = rows
+        self.data[self.n : self.n + k] = rows
         self.n += k
 
     def clear(self) -> None:
@@ -81,8 +82,14 @@ class SessionHistory:
         self.total = 0
         self.heat_max = 0.0
 
-    def append(self, time_s: np.ndarray, pitch_semitones: np.ndarray, confidence: np.ndarray, volume: np.ndarray,
-               activations: np.ndarray) -> None:
+    def append(
+        self,
+        time_s: np.ndarray,
+        pitch_semitones: np.ndarray,
+        confidence: np.ndarray,
+        volume: np.ndarray,
+        activations: np.ndarray,
+    ) -> None:
         """Add frames (time order).
 
         Parameters
@@ -104,19 +111,19 @@ class SessionHistory:
     # ------------------------------------------------------------------------------------------------- queries
     @property
     def time_s(self) -> np.ndarray:
-        return self._t.data[:self._t.n]
+        return self._t.data[: self._t.n]
 
     @property
     def pitch_semitones(self) -> np.ndarray:
-        return self._p.data[:self._p.n]
+        return self._p.data[: self._p.n]
 
     @property
     def confidence(self) -> np.ndarray:
-        return self._c.data[:self._c.n]
+        return self._c.data[: self._c.n]
 
     @property
     def volume(self) -> np.ndarray:
-        return self._v.data[:self._v.n]
+        return self._v.data[: self._v.n]
 
     @property
     def heat_frames(self) -> int:
@@ -141,8 +148,12 @@ class SessionHistory:
     def window(self, t0: float, t1: float):
         """Copies (time_s, pitch, confidence, volume) of the frames in ``[t0, t1)``: pyqtgraph may keep them."""
         a, b = self.index_range(t0, t1)
-        return (self.time_s[a:b].copy(), self.pitch_semitones[a:b].copy(), self.confidence[a:b].copy(),
-                self.volume[a:b].copy())
+        return (
+            self.time_s[a:b].copy(),
+            self.pitch_semitones[a:b].copy(),
+            self.confidence[a:b].copy(),
+            self.volume[a:b].copy(),
+        )
 
     def heat_window(self, t0: float, t1: float, bin0: int, bin1: int, max_columns: int = 1200):
         """Heatmap image of the frames in ``[t0, t1)`` and bins ``[bin0, bin1)``: confidence-weighted activations,
@@ -160,7 +171,7 @@ class SessionHistory:
         h1 = min(g1, self._heat.first + self._heat.n)
         if h1 <= h0:
             return None, 0.0, 0.0
-        rows = self._heat.data[h0 - self._heat.first:h1 - self._heat.first, bin0:bin1]
+        rows = self._heat.data[h0 - self._heat.first : h1 - self._heat.first, bin0:bin1]
         img, factor = max_pool(rows.astype(np.float32), max_columns)
         dt = 1.0 / self.frame_rate
         t_first = float(self._t.data[h0 - self._t.first])

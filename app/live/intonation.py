@@ -8,6 +8,7 @@ per frame whatever the length of the session.
 
 Threading: GUI thread (called from :meth:`app.live.session.LiveSession.ingest`).
 """
+
 from __future__ import annotations
 
 import collections
@@ -50,14 +51,21 @@ class LiveNotes:
         self.changes = getattr(self, "changes", 0) + 1
         self._shown_key = None
 
-    def feed(self, time_s: np.ndarray, pitch_semitones: np.ndarray, voiced: np.ndarray, volume: np.ndarray,
-             confidence: np.ndarray) -> List[Note]:
+    def feed(
+        self,
+        time_s: np.ndarray,
+        pitch_semitones: np.ndarray,
+        voiced: np.ndarray,
+        volume: np.ndarray,
+        confidence: np.ndarray,
+    ) -> List[Note]:
         """Frames in time order (arrays (n,)); returns the notes finished meanwhile."""
         push = self.tracker.push
         finished: List[Note] = []
         update = None
-        for t, p, v, vol, c in zip(time_s.tolist(), pitch_semitones.tolist(), voiced.tolist(), volume.tolist(),
-                                   confidence.tolist()):
+        for t, p, v, vol, c in zip(
+            time_s.tolist(), pitch_semitones.tolist(), voiced.tolist(), volume.tolist(), confidence.tolist()
+        ):
             update = push(t, p, bool(v), vol, c)
             if update.finished:
                 finished += update.finished
@@ -77,9 +85,13 @@ class LiveNotes:
         self.notes.extend(finished)
         c = self.current
         # what the view shows of the current note: name, whole cents, tenths of a second held, steadiness bucket
-        key = (None if c is None else (c.name, round(c.deviation_cents), int(c.held_s * 10),
-                                        round(c.steadiness_cents / 2)), len(self.notes),
-               self.notes[-1] if self.notes else None)
+        key = (
+            None
+            if c is None
+            else (c.name, round(c.deviation_cents), int(c.held_s * 10), round(c.steadiness_cents / 2)),
+            len(self.notes),
+            self.notes[-1] if self.notes else None,
+        )
         if key != self._shown_key:
             self._shown_key = key
             self.changes += 1

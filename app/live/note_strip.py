@@ -6,6 +6,7 @@ Painted by hand and only when what it shows changes (:attr:`app.live.intonation.
 
 GUI thread only.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
@@ -40,8 +41,10 @@ class NoteStrip(QtWidgets.QWidget):
         self.setMaximumHeight(64)
         self.setSizePolicy(QtWidgets.QSizePolicy.Expanding, QtWidgets.QSizePolicy.Fixed)
         self.setAttribute(QtCore.Qt.WA_OpaquePaintEvent)
-        self.setToolTip("The note held now (mean deviation, time held, steadiness) and the last notes sung: "
-                        "green in tune (\u00b110\u00a2), amber within \u00b125\u00a2, blue flat, red sharp")
+        self.setToolTip(
+            "The note held now (mean deviation, time held, steadiness) and the last notes sung: "
+            "green in tune (\u00b110\u00a2), amber within \u00b125\u00a2, blue flat, red sharp"
+        )
 
     def set_notes(self, current: Optional[CurrentNote], recent: Sequence[Note], transposition: int = 0) -> None:
         self.current = current
@@ -59,8 +62,10 @@ class NoteStrip(QtWidgets.QWidget):
         c = self.current
         if c is None:
             return ""
-        return (f"{note_label(self.name(c.midi_note), c.deviation_cents)} \u00b7 held {c.held_s:.1f} s \u00b7 "
-                f"\u00b1{c.steadiness_cents:.0f}\u00a2 {steadiness_word(c.steadiness_cents)}")
+        return (
+            f"{note_label(self.name(c.midi_note), c.deviation_cents)} \u00b7 held {c.held_s:.1f} s \u00b7 "
+            f"\u00b1{c.steadiness_cents:.0f}\u00a2 {steadiness_word(c.steadiness_cents)}"
+        )
 
     def shown_notes(self) -> List[Tuple[str, float]]:
         """The strip's chips, oldest first: ``(name as shown, deviation_cents)``."""
@@ -92,15 +97,19 @@ class NoteStrip(QtWidgets.QWidget):
         p.setFont(font)
         p.setPen(colour)
         top = QtCore.QRectF(r.left(), r.top(), r.width(), r.height() * 0.6)
-        p.drawText(top, QtCore.Qt.AlignVCenter | QtCore.Qt.AlignLeft,
-                   note_label(self.name(c.midi_note), c.deviation_cents))
+        p.drawText(
+            top, QtCore.Qt.AlignVCenter | QtCore.Qt.AlignLeft, note_label(self.name(c.midi_note), c.deviation_cents)
+        )
         font.setPointSizeF(9)
         font.setBold(False)
         p.setFont(font)
         p.setPen(self.TEXT)
         bottom = QtCore.QRectF(r.left(), r.top() + r.height() * 0.6, r.width() * 0.62, r.height() * 0.4)
-        p.drawText(bottom, QtCore.Qt.AlignVCenter | QtCore.Qt.AlignLeft,
-                   f"held {c.held_s:.1f} s \u00b7 \u00b1{c.steadiness_cents:.0f}\u00a2")
+        p.drawText(
+            bottom,
+            QtCore.Qt.AlignVCenter | QtCore.Qt.AlignLeft,
+            f"held {c.held_s:.1f} s \u00b7 \u00b1{c.steadiness_cents:.0f}\u00a2",
+        )
         # steadiness: a bar that is full for a steady note and empties as it wavers
         bar = QtCore.QRectF(r.left() + r.width() * 0.62, bottom.center().y() - 4, r.width() * 0.38, 8)
         p.setPen(QtCore.Qt.NoPen)
@@ -132,11 +141,17 @@ class NoteStrip(QtWidgets.QWidget):
             font.setPointSizeF(10.5)
             font.setBold(True)
             p.setFont(font)
-            p.drawText(QtCore.QRectF(chip.left(), chip.top() + 2, chip_w, chip.height() / 2),
-                       QtCore.Qt.AlignCenter, self.name(n.midi_note).replace("#", "\u266f"))
+            p.drawText(
+                QtCore.QRectF(chip.left(), chip.top() + 2, chip_w, chip.height() / 2),
+                QtCore.Qt.AlignCenter,
+                self.name(n.midi_note).replace("#", "\u266f"),
+            )
             font.setPointSizeF(9)
             font.setBold(False)
             p.setFont(font)
-            p.drawText(QtCore.QRectF(chip.left(), chip.center().y(), chip_w, chip.height() / 2 - 2),
-                       QtCore.Qt.AlignCenter, cents_text(n.deviation_cents))
+            p.drawText(
+                QtCore.QRectF(chip.left(), chip.center().y(), chip_w, chip.height() / 2 - 2),
+                QtCore.Qt.AlignCenter,
+                cents_text(n.deviation_cents),
+            )
             x += chip_w + gap

@@ -10,6 +10,7 @@ time, an engine error) become a message in the banner at the top of the tab; cap
 
 Threading: everything here runs in the GUI thread.
 """
+
 from __future__ import annotations
 
 import time
@@ -39,9 +40,19 @@ TICK_MS = 16  # ~60 Hz: drain the worker, feed the tuner
 PLOT_FPS = 25.0
 STATUS_MS = 250
 
-DEFAULTS = dict(device="", sr=48000, step_ms=LIVE_DEFAULTS["step_ms"], mirror=LIVE_DEFAULTS["mirror"],
-                gate=LIVE_DEFAULTS["gate"], a4_hz=440.0,
-                transposition="Concert (C)", history_s=10, heatmap=True, refine=True, record_dir="")
+DEFAULTS = dict(
+    device="",
+    sr=48000,
+    step_ms=LIVE_DEFAULTS["step_ms"],
+    mirror=LIVE_DEFAULTS["mirror"],
+    gate=LIVE_DEFAULTS["gate"],
+    a4_hz=440.0,
+    transposition="Concert (C)",
+    history_s=10,
+    heatmap=True,
+    refine=True,
+    record_dir="",
+)
 
 
 class LivePanel(QtWidgets.QWidget):
@@ -57,8 +68,9 @@ class LivePanel(QtWidgets.QWidget):
         Builds the engine (see :class:`~app.live.session.LiveSession`).
     """
 
-    def __init__(self, main_window=None, *, settings: Optional[Settings] = None,
-                 stream_factory: Optional[Callable] = None):
+    def __init__(
+        self, main_window=None, *, settings: Optional[Settings] = None, stream_factory: Optional[Callable] = None
+    ):
         super().__init__(main_window)
         self.main_window = main_window
         self.settings = settings or Settings("live")
@@ -99,14 +111,18 @@ class LivePanel(QtWidgets.QWidget):
             b.setFocusPolicy(QtCore.Qt.NoFocus)  # Space belongs to the start/stop shortcut
             return b
 
-        self.start_button = button("Start", "Start or stop live tracking (Space)",
-                                   icon=QtWidgets.QStyle.SP_MediaPlay)
+        self.start_button = button("Start", "Start or stop live tracking (Space)", icon=QtWidgets.QStyle.SP_MediaPlay)
         self.start_button.clicked.connect(self.toggle_running)
-        self.pause_button = button("Pause", "Freeze the view; analysis goes on (P)", checkable=True,
-                                   icon=QtWidgets.QStyle.SP_MediaPause)
+        self.pause_button = button(
+            "Pause", "Freeze the view; analysis goes on (P)", checkable=True, icon=QtWidgets.QStyle.SP_MediaPause
+        )
         self.pause_button.toggled.connect(self.set_paused)
-        self.record_button = button("Record", "Record the session as WAV + CSV/NPZ (R)", checkable=True,
-                                    icon=_dot_icon(QtGui.QColor(230, 50, 50)))
+        self.record_button = button(
+            "Record",
+            "Record the session as WAV + CSV/NPZ (R)",
+            checkable=True,
+            icon=_dot_icon(QtGui.QColor(230, 50, 50)),
+        )
         self.record_button.toggled.connect(self._on_record_toggled)
         self.live_button = button("Live", "Back to the newest audio (End)", icon=QtWidgets.QStyle.SP_MediaSkipForward)
         self.live_button.clicked.connect(self.go_live)
@@ -131,10 +147,12 @@ class LivePanel(QtWidgets.QWidget):
         self.latency_combo = QtWidgets.QComboBox()
         for name, mirror in LATENCY_MODES:
             self.latency_combo.addItem(name, mirror)
-        self.latency_combo.setToolTip("Lowest latency: the newest part of each analysis window is approximated "
-                                      "(PESTO's mirror padding).\nLow latency / Balanced: less of it approximated, "
-                                      "for more accuracy and 20 / 40 ms more latency.\nExact: the same frames as "
-                                      "the offline analysis, half a VQT window later (85 ms at 48 kHz).")
+        self.latency_combo.setToolTip(
+            "Lowest latency: the newest part of each analysis window is approximated "
+            "(PESTO's mirror padding).\nLow latency / Balanced: less of it approximated, "
+            "for more accuracy and 20 / 40 ms more latency.\nExact: the same frames as "
+            "the offline analysis, half a VQT window later (85 ms at 48 kHz)."
+        )
         self.gate_spin = QtWidgets.QDoubleSpinBox()
         self.gate_spin.setRange(0.0, 1.0)
         self.gate_spin.setSingleStep(0.05)
@@ -227,8 +245,10 @@ class LivePanel(QtWidgets.QWidget):
         self.act_save_last.setEnabled(False)
         self.act_clear = action("Clear history", "", self.clear_history)
         self.act_refine = action("Cent-precise pitch (refinement)", "", self._on_refine_toggled, checkable=True)
-        self.act_refine.setToolTip("Measure the last cents from the audio around PESTO's estimate "
-                                   "(pesto_core.refine); off: PESTO's own decoded pitch")
+        self.act_refine.setToolTip(
+            "Measure the last cents from the audio around PESTO's estimate "
+            "(pesto_core.refine); off: PESTO's own decoded pitch"
+        )
 
     # ================================================================================ main-window integration
     def install_menus(self, menubar: QtWidgets.QMenuBar) -> None:
@@ -259,8 +279,16 @@ class LivePanel(QtWidgets.QWidget):
     # ========================================================================================= settings
     def _load_settings(self) -> None:
         s = self.settings
-        widgets = [self.rate_combo, self.step_combo, self.latency_combo, self.gate_spin, self.a4_spin,
-                   self.transpose_combo, self.history_spin, self.heatmap_check]
+        widgets = [
+            self.rate_combo,
+            self.step_combo,
+            self.latency_combo,
+            self.gate_spin,
+            self.a4_spin,
+            self.transpose_combo,
+            self.history_spin,
+            self.heatmap_check,
+        ]
         for w in widgets:
             w.blockSignals(True)
         _select_data(self.rate_combo, s.get("sr", DEFAULTS["sr"]))
@@ -308,9 +336,13 @@ class LivePanel(QtWidgets.QWidget):
 
     def config(self) -> LiveConfig:
         """The engine settings the controls show."""
-        return LiveConfig(device=self.device_combo.currentData() or None, sr=int(self.rate_combo.currentData()) or None,
-                          step_ms=float(self.step_combo.currentData()), mirror=float(self.latency_combo.currentData()),
-                          refine=bool(self.refine))
+        return LiveConfig(
+            device=self.device_combo.currentData() or None,
+            sr=int(self.rate_combo.currentData()) or None,
+            step_ms=float(self.step_combo.currentData()),
+            mirror=float(self.latency_combo.currentData()),
+            refine=bool(self.refine),
+        )
 
     def _on_engine_setting(self, *_):
         if self._loading_devices:
@@ -461,8 +493,9 @@ class LivePanel(QtWidgets.QWidget):
 
     def ask_save_path(self, default: str) -> Optional[str]:
         """Ask where to save a recording (a file dialog; tests replace this method)."""
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save live recording", default,
-                                                        "WAV audio + pitch (*.wav)")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save live recording", default, "WAV audio + pitch (*.wav)"
+        )
         return path or None
 
     def save_unsaved_recording(self) -> Optional[List[Path]]:

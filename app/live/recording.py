@@ -13,6 +13,7 @@ WAV; run ``pesto`` on the WAV for that.
 Threads: ``add_audio``, ``add_gap``, ``add_frames`` and ``progress`` are called from the worker thread;
 ``request_stop``, ``finished``, ``save`` and ``discard`` from the GUI thread. One lock guards the hand-over.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,18 @@ class SessionRecorder:
         Where the temporary files go (default: the system's temporary folder).
     """
 
-    def __init__(self, sr: int, hop_length: int, step_ms: float, model_name: str, reduction: str,
-                 start_cursor: int, *, decoding: str = "", tmp_dir: Optional[str] = None):
+    def __init__(
+        self,
+        sr: int,
+        hop_length: int,
+        step_ms: float,
+        model_name: str,
+        reduction: str,
+        start_cursor: int,
+        *,
+        decoding: str = "",
+        tmp_dir: Optional[str] = None,
+    ):
         self.sr, self.hop_length, self.step_ms = int(sr), int(hop_length), float(step_ms)
         self.model_name, self.reduction, self.decoding = model_name, reduction, decoding
         self.start = int(start_cursor)
@@ -79,7 +90,7 @@ class SessionRecorder:
             if hi <= lo:
                 return
             try:
-                self._wav.write(block[lo - start_cursor:hi - start_cursor])
+                self._wav.write(block[lo - start_cursor : hi - start_cursor])
                 self.samples += hi - lo
             except Exception as e:  # noqa: BLE001 (disk full...: reported on save, capture goes on)
                 self.error = f"recording failed: {e}"
@@ -136,16 +147,28 @@ class SessionRecorder:
         with self._lock:
             self._flush()
             n = self.frames
-            acts = np.zeros((0, self._n_bins or 384), np.float32) if n == 0 else \
-                np.memmap(self._acts_path, dtype=np.float32, mode="r", shape=(n, self._n_bins))
+            acts = (
+                np.zeros((0, self._n_bins or 384), np.float32)
+                if n == 0
+                else np.memmap(self._acts_path, dtype=np.float32, mode="r", shape=(n, self._n_bins))
+            )
 
             def cat(parts, dtype):
                 return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
-            return PitchTrack(time_s=cat(self._time, np.float64), pitch_semitones=cat(self._pitch, np.float32),
-                              confidence=cat(self._conf, np.float32), volume=cat(self._vol, np.float32),
-                              activations=acts, sr=self.sr, hop_length=self.hop_length, step_ms=self.step_ms,
-                              model_name=self.model_name, reduction=self.reduction, decoding=self.decoding)
+            return PitchTrack(
+                time_s=cat(self._time, np.float64),
+                pitch_semitones=cat(self._pitch, np.float32),
+                confidence=cat(self._conf, np.float32),
+                volume=cat(self._vol, np.float32),
+                activations=acts,
+                sr=self.sr,
+                hop_length=self.hop_length,
+                step_ms=self.step_ms,
+                model_name=self.model_name,
+                reduction=self.reduction,
+                decoding=self.decoding,
+            )
 
     def _flush(self) -> None:
         if self._wav is not None:
@@ -177,8 +200,7 @@ class SessionRecorder:
                 self._wav.close()
                 self._wav = None
             wav_tmp = self._wav_path
-        written = [atomic_write(stem.with_name(stem.name + ".wav"),
-                                lambda f: _copy_file(wav_tmp, f))]
+        written = [atomic_write(stem.with_name(stem.name + ".wav"), lambda f: _copy_file(wav_tmp, f))]
         written += write_track(track, stem.with_name(stem.name + ".f0"), formats, convert_to_freq=True)
         return written
 

@@ -10,6 +10,7 @@ One writer (PortAudio's callback thread) and one reader (the live worker thread)
 The ring also remembers, for each written block, the absolute cursor where it ended and the ``time.monotonic()`` at
 which it arrived, so the worker can tell when any sample arrived (the start of the arrival-to-screen latency).
 """
+
 from __future__ import annotations
 
 import time
@@ -58,14 +59,14 @@ class RingBuffer:
         end = start + n
         self._claim = end
         if n >= self.capacity:  # only the last `capacity` samples can be kept
-            block = block[n - self.capacity:]
+            block = block[n - self.capacity :]
             start = end - self.capacity
             n = self.capacity
         i = start % self.capacity
         first = min(n, self.capacity - i)
-        self._data[i:i + first] = block[:first]
+        self._data[i : i + first] = block[:first]
         if first < n:
-            self._data[:n - first] = block[first:]
+            self._data[: n - first] = block[first:]
         k = self._n_blocks % self._max_blocks
         self._block_end[k] = end
         self._block_time[k] = time.monotonic() if arrival_s is None else arrival_s
@@ -103,9 +104,9 @@ class RingBuffer:
             out = np.empty(n, dtype=np.float32)
         i = start % self.capacity
         first = min(n, self.capacity - i)
-        out[:first] = self._data[i:i + first]
+        out[:first] = self._data[i : i + first]
         if first < n:
-            out[first:n] = self._data[:n - first]
+            out[first:n] = self._data[: n - first]
         if start < self._claim - self.capacity:  # the writer overtook us while we copied
             return None
         return out
@@ -128,7 +129,7 @@ class RingBuffer:
         count = min(n, self._max_blocks)
         if count == 0:
             return np.full(cursors.shape, np.nan)
-        idx = (np.arange(n - count, n) % self._max_blocks)
+        idx = np.arange(n - count, n) % self._max_blocks
         ends = self._block_end[idx]
         times = self._block_time[idx]
         # block j holds samples [ends[j-1], ends[j]): the first block whose end is beyond the cursor

@@ -13,6 +13,7 @@ frame's arrival-to-screen latency (:attr:`LiveSession.latencies_s`).
 Threading: every method here is called from the GUI thread; the worker and PortAudio's thread only touch the
 capture's ring, the worker's queue and the recorder's worker-side methods.
 """
+
 from __future__ import annotations
 
 import collections
@@ -160,8 +161,10 @@ class LiveSession:
             self.report("error", self.portaudio_error)
             return False
         if not self.devices:
-            self.report("warning", "No audio input device found. Connect a microphone, then re-scan "
-                                   "(Live \u2192 Re-scan audio devices).")
+            self.report(
+                "warning",
+                "No audio input device found. Connect a microphone, then re-scan (Live \u2192 Re-scan audio devices).",
+            )
         return True
 
     # ================================================================================================ start / stop
@@ -177,8 +180,9 @@ class LiveSession:
         self.stop()
         step_ms = float(config.step_ms)
         try:
-            info = self.capture.open(config.device or None, config.sr or None,
-                                     blocksize=lambda sr: max(1, int(round(step_ms * sr / 1000))))
+            info = self.capture.open(
+                config.device or None, config.sr or None, blocksize=lambda sr: max(1, int(round(step_ms * sr / 1000)))
+            )
         except CaptureError as e:
             self.report("error", str(e))
             return False
@@ -186,15 +190,21 @@ class LiveSession:
         if info.notice:
             self.report("warning", info.notice)
         make = self.stream_factory(info.sr, step_ms, config.mirror, config.refine, self._model_cache)
-        fallback = self.stream_factory(info.sr, step_ms, config.mirror, False, self._model_cache) \
-            if config.refine else None
+        fallback = (
+            self.stream_factory(info.sr, step_ms, config.mirror, False, self._model_cache) if config.refine else None
+        )
         # torch engine: calls at most every ~20 ms (2 hops at 10 ms, 4 at 5 ms): the screen is redrawn every 40 ms
         # anyway, and two hops per call cost ~40% less CPU than two calls; the native engine (the default on the CPU)
         # is called every hop (see LiveWorker's min_hops_per_push)
         min_hops = max(1, round(0.02 / (step_ms / 1000.0)))
-        self.worker = LiveWorker(self.capture.ring, self.capture.wakeup, make, make_fallback=fallback,
-                                 fallback_note="continuing without the cent-precise refinement",
-                                 min_hops_per_push=min_hops)
+        self.worker = LiveWorker(
+            self.capture.ring,
+            self.capture.wakeup,
+            make,
+            make_fallback=fallback,
+            fallback_note="continuing without the cent-precise refinement",
+            min_hops_per_push=min_hops,
+        )
         self.worker.gate = self._gate
         self.history = SessionHistory(1000.0 / step_ms)
         self.tuner_filter.reset()
@@ -214,8 +224,9 @@ class LiveSession:
         worker, self.worker = self.worker, None
         if worker is not None:
             if not worker.stop(timeout=3.0):
-                self.report("warning", "The pitch engine did not stop within 3 s; it was left to finish "
-                                       "in the background.")
+                self.report(
+                    "warning", "The pitch engine did not stop within 3 s; it was left to finish in the background."
+                )
             frames, _ = worker.drain()
             self.ingest(frames)
             self.live_notes.finish()  # the last note ends with the session
@@ -322,9 +333,15 @@ class LiveSession:
             return True
         try:
             # the decoding the engine really runs (reduction, "+refine" unless refinement is off or fell back)
-            rec = SessionRecorder(worker.sr, worker.hop_length, 1000.0 * worker.hop_length / worker.sr, MODEL_NAME,
-                                  worker.reduction, worker.cursor,
-                                  decoding=f"{worker.decoding}, live (mirror={self.config.mirror:g})")
+            rec = SessionRecorder(
+                worker.sr,
+                worker.hop_length,
+                1000.0 * worker.hop_length / worker.sr,
+                MODEL_NAME,
+                worker.reduction,
+                worker.cursor,
+                decoding=f"{worker.decoding}, live (mirror={self.config.mirror:g})",
+            )
         except Exception as e:  # no temporary space...
             self.report("error", f"Cannot start recording: {e}")
             return False

@@ -2,6 +2,7 @@
 
 GUI thread only.
 """
+
 from __future__ import annotations
 
 from typing import List
@@ -22,14 +23,15 @@ class LiveStatus:
         self.counters = QtWidgets.QLabel("")
         self.record = QtWidgets.QLabel("")
         self.record.setStyleSheet("color: #ff5050; font-weight: bold;")
-        tips = {self.device: "Input device and sample rate",
-                self.hop: "Hop between frames",
-                self.compute: "Engine time per hop (and share of real time)",
-                self.latency: "From a sample's arrival in the audio callback to its point on screen: median "
-                              "(99th percentile) over the last seconds",
-                self.counters: "Input overflows reported by the device / frames dropped because the engine fell "
-                               "behind",
-                self.record: "Recording"}
+        tips = {
+            self.device: "Input device and sample rate",
+            self.hop: "Hop between frames",
+            self.compute: "Engine time per hop (and share of real time)",
+            self.latency: "From a sample's arrival in the audio callback to its point on screen: median "
+            "(99th percentile) over the last seconds",
+            self.counters: "Input overflows reported by the device / frames dropped because the engine fell behind",
+            self.record: "Recording",
+        }
         for label, tip in tips.items():
             label.setToolTip(tip)
 
@@ -55,8 +57,9 @@ class LiveStatus:
             self.hop.setText(f"hop {w.hop_length} ({step:g} ms)")
             self.compute.setText(f"engine {1000 * w.compute_s_per_hop:.1f} ms/hop ({100 * w.load:.0f}%)")
         lat = session.latency_summary()
-        self.latency.setText("latency \u2013" if lat is None else
-                             f"latency {1000 * lat[0]:.0f} ms (p99 {1000 * lat[1]:.0f})")
+        self.latency.setText(
+            "latency \u2013" if lat is None else f"latency {1000 * lat[0]:.0f} ms (p99 {1000 * lat[1]:.0f})"
+        )
         self.counters.setText(f"overflows {session.capture.overflows} \u00b7 dropped {w.dropped_frames}")
         rec = session.recorder
         if rec is not None:

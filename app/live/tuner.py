@@ -9,6 +9,7 @@ in Hz.
 
 Threading: the GUI thread (the live session feeds the filter from its timer).
 """
+
 from __future__ import annotations
 
 import math
@@ -89,8 +90,9 @@ class TunerFilter:
         While the pitch stays within 50 + ``margin_cents`` of the held note, no other note becomes a candidate.
     """
 
-    def __init__(self, hold_s: float = 0.06, smooth_s: float = 0.05, release_s: float = 0.15,
-                 margin_cents: float = 8.0):
+    def __init__(
+        self, hold_s: float = 0.06, smooth_s: float = 0.05, release_s: float = 0.15, margin_cents: float = 8.0
+    ):
         self.hold_s = hold_s
         self.smooth_s = smooth_s
         self.release_s = release_s
@@ -111,8 +113,9 @@ class TunerFilter:
         """Semitones added to the engine's pitch (A4 = 440 Hz) to get the written pitch."""
         return reference_shift(self.a4_hz) + self.transposition
 
-    def feed(self, time_s: np.ndarray, pitch_semitones: np.ndarray,
-             voiced: np.ndarray) -> List[Tuple[float, Optional[str]]]:
+    def feed(
+        self, time_s: np.ndarray, pitch_semitones: np.ndarray, voiced: np.ndarray
+    ) -> List[Tuple[float, Optional[str]]]:
         """Feed frames of the engine (in time order).
 
         Parameters
@@ -182,5 +185,3 @@ class TunerFilter:
         self._away_since = None
         self._pitch = pitch
         self._f0 = f0_hz
-
-

@@ -2,6 +2,7 @@
 
 GUI thread only.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -85,8 +86,13 @@ class TunerWidget(QtWidgets.QWidget):
         if r is None:
             return None
         g = self._geometry()
-        return (r.note, round(r.cents), round(r.f0_hz, 1), round(self._x_of(g, r.cents)),
-                self.colour_for(r.cents).rgb())
+        return (
+            r.note,
+            round(r.cents),
+            round(r.f0_hz, 1),
+            round(self._x_of(g, r.cents)),
+            self.colour_for(r.cents).rgb(),
+        )
 
     def _font(self, pixels: int, bold: bool = False) -> QtGui.QFont:
         f = QtGui.QFont(self.font())
@@ -115,8 +121,12 @@ class TunerWidget(QtWidgets.QWidget):
 
         def widths(fb, fo, fa):
             mb, mo, ma = QtGui.QFontMetricsF(fb), QtGui.QFontMetricsF(fo), QtGui.QFontMetricsF(fa)
-            return (mb.horizontalAdvance(base), ma.horizontalAdvance(accidental) if accidental else 0.0,
-                    mo.horizontalAdvance(octave) if octave else 0.0, mb)
+            return (
+                mb.horizontalAdvance(base),
+                ma.horizontalAdvance(accidental) if accidental else 0.0,
+                mo.horizontalAdvance(octave) if octave else 0.0,
+                mb,
+            )
 
         f_big, f_oct, f_acc = fonts(big_px)
         wb, wa, wo, fm_big = widths(f_big, f_oct, f_acc)
@@ -132,8 +142,10 @@ class TunerWidget(QtWidgets.QWidget):
         p.drawText(QtCore.QPointF(x0, baseline), base)
         if accidental:  # superscript, in the note's colour
             p.setFont(f_acc)
-            p.drawText(QtCore.QPointF(x0 + wb + fm_big.horizontalAdvance(" ") * 0.1,
-                                      baseline - fm_big.capHeight() * 0.45), accidental)
+            p.drawText(
+                QtCore.QPointF(x0 + wb + fm_big.horizontalAdvance(" ") * 0.1, baseline - fm_big.capHeight() * 0.45),
+                accidental,
+            )
         if octave:  # subscript-like, on the baseline
             p.setFont(f_oct)
             p.setPen(self.TEXT)
@@ -173,12 +185,18 @@ class TunerWidget(QtWidgets.QWidget):
             p.drawLine(QtCore.QPointF(x, m_top + m_h), QtCore.QPointF(x, m_top + m_h * (0.45 if major else 0.7)))
         p.setPen(QtGui.QColor(170, 175, 185))
         for c in (-50, -25, 0, 25, 50):
-            p.drawText(QtCore.QRectF(self._x_of(g, c) - 40, m_top + m_h + 2, 80, g["small"] * 1.6),
-                       QtCore.Qt.AlignHCenter | QtCore.Qt.AlignTop, f"{c:+d}" if c else "0")
+            p.drawText(
+                QtCore.QRectF(self._x_of(g, c) - 40, m_top + m_h + 2, 80, g["small"] * 1.6),
+                QtCore.Qt.AlignHCenter | QtCore.Qt.AlignTop,
+                f"{c:+d}" if c else "0",
+            )
         if self.context:
             p.setPen(self.DIM)
-            p.drawText(QtCore.QRectF(0, g["h"] - g["small"] * 1.9, g["w"], g["small"] * 1.6),
-                       QtCore.Qt.AlignCenter, self.context)
+            p.drawText(
+                QtCore.QRectF(0, g["h"] - g["small"] * 1.9, g["w"], g["small"] * 1.6),
+                QtCore.Qt.AlignCenter,
+                self.context,
+            )
         p.end()
         return pm
 
@@ -198,8 +216,11 @@ class TunerWidget(QtWidgets.QWidget):
             p.drawPixmap(0, 0, self._note_pixmap(None, "\u2013", "", self.DIM.rgb(), big_px, w, note_box))
         else:
             letter, octave = note_label(r.note)
-            p.drawPixmap(0, 0, self._note_pixmap(r.note, letter, str(octave), self.colour_for(r.cents).rgb(), big_px,
-                                                 w, note_box))
+            p.drawPixmap(
+                0,
+                0,
+                self._note_pixmap(r.note, letter, str(octave), self.colour_for(r.cents).rgb(), big_px, w, note_box),
+            )
             # needle
             x = self._x_of(g, r.cents)
             pen = QtGui.QPen(self.colour_for(r.cents), max(3.0, w * 0.012))

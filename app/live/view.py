@@ -9,6 +9,7 @@ pyqtgraph repaint; scrolled back, the reference stays where the live view was le
 
 GUI thread only.
 """
+
 from __future__ import annotations
 
 import math
@@ -206,8 +207,14 @@ class LiveView(QtWidgets.QWidget):
             cols = max(200, int(self.plot.width()))
             img, tc, dt = h.heat_window(t0 - margin, t1 + margin, b0, b1, max_columns=cols)
             # the File tab's colour scale: the brightest value so far, with headroom (app.common.heatmap)
-            self.plot.set_heatmap(img, t0_s=tc - ref, dt_s=dt, bins_per_semitone=BINS_PER_SEMITONE,
-                                  level=heat_level(h.heat_max), first_bin=b0)
+            self.plot.set_heatmap(
+                img,
+                t0_s=tc - ref,
+                dt_s=dt,
+                bins_per_semitone=BINS_PER_SEMITONE,
+                level=heat_level(h.heat_max),
+                first_bin=b0,
+            )
         self.update_scrollbar(t0)
 
     def update_notes(self) -> None:

@@ -11,6 +11,7 @@ Times: frame centres are given in *session* seconds, ``(absolute centre sample -
 stay on one time axis across skips. ``arrival_s`` is the ``time.monotonic()`` at which the newest sample a frame
 needs arrived in the audio callback: the start of the arrival-to-screen latency the GUI measures.
 """
+
 from __future__ import annotations
 
 import collections
@@ -120,10 +121,19 @@ class LiveWorker:
         threads only spin and fight over the cores (measured 25x slower with 2 threads on a busy 2-core machine).
     """
 
-    def __init__(self, ring: RingBuffer, wakeup: threading.Event, make_stream: Callable[[], object], *,
-                 start_cursor: Optional[int] = None, max_hops_per_push: int = 16, min_hops_per_push: int = 1,
-                 torch_threads: Optional[int] = 1,
-                 make_fallback: Optional[Callable[[], object]] = None, fallback_note: str = ""):
+    def __init__(
+        self,
+        ring: RingBuffer,
+        wakeup: threading.Event,
+        make_stream: Callable[[], object],
+        *,
+        start_cursor: Optional[int] = None,
+        max_hops_per_push: int = 16,
+        min_hops_per_push: int = 1,
+        torch_threads: Optional[int] = 1,
+        make_fallback: Optional[Callable[[], object]] = None,
+        fallback_note: str = "",
+    ):
         self.ring = ring
         self.wakeup = wakeup
         self.make_stream = make_stream
@@ -212,8 +222,9 @@ class LiveWorker:
             logger.exception("the live engine could not start")
             self._publish(WorkerNotice("error", f"The pitch engine could not start: {type(e).__name__}: {e}"))
             return
-        self.session_start = self.cursor = self.ring.write_cursor if self._start_cursor is None \
-            else int(self._start_cursor)
+        self.session_start = self.cursor = (
+            self.ring.write_cursor if self._start_cursor is None else int(self._start_cursor)
+        )
         origin = self.cursor  # absolute sample where the current stream started (moves on a skip)
         self.ready = True
         self._publish(WorkerNotice("ready", ""))
@@ -319,16 +330,22 @@ class LiveWorker:
         recorder = self.recorder
         if recorder is not None:
             recorder.add_gap(skipped)
-        self._publish(WorkerNotice(
-            "warning", f"Analysis fell {available / self.sr:.1f} s behind the audio: skipped {skipped // hop} "
-                       f"frames ({skipped / self.sr:.2f} s). " + self._slow_message()))
+        self._publish(
+            WorkerNotice(
+                "warning",
+                f"Analysis fell {available / self.sr:.1f} s behind the audio: skipped {skipped // hop} "
+                f"frames ({skipped / self.sr:.2f} s). " + self._slow_message(),
+            )
+        )
         return self.cursor
 
     def _slow_message(self) -> str:
         step_ms = 1000.0 * self.hop_length / self.sr
-        return (f"The pitch engine is slower than real time on this computer ({1000 * self.compute_s_per_hop:.1f} ms "
-                f"per {step_ms:.0f} ms hop). Try a longer step (20 ms), a lower sample rate or "
-                "closing other programs.")
+        return (
+            f"The pitch engine is slower than real time on this computer ({1000 * self.compute_s_per_hop:.1f} ms "
+            f"per {step_ms:.0f} ms hop). Try a longer step (20 ms), a lower sample rate or "
+            "closing other programs."
+        )
 
     def _frames(self, fr, origin: int, compute: float, n_hops: int) -> LiveFrames:
         """Session-time numpy copy of the engine's frames. Worker thread."""

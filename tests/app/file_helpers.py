@@ -1,5 +1,6 @@
 """Shared pieces of the File tab tests: a panel in a real main window with settings in a temporary INI file, and
 helpers to wait for the panel's work queue."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 The melody: harmonic tones (6 partials, amplitudes 1/h) with 15 ms fades, rests between them and a glide, so that
 notes, a continuous pitch change and silences are all checked. Its true pitch is known at every instant.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ def true_pitch(t: np.ndarray, melody=None) -> np.ndarray:
     the melody."""
     t = np.asarray(t, dtype=np.float64)
     out = np.full(t.shape, np.nan)
-    for a, b, m0, m1 in (MELODY if melody is None else melody):
+    for a, b, m0, m1 in MELODY if melody is None else melody:
         if m0 is None:
             continue
         sel = (t >= a) & (t < b)
@@ -92,8 +93,14 @@ def synth_melody(sr: int = 48000, amplitude: float = 0.25, partials: int = 6, me
     return x.astype(np.float32), duration
 
 
-def align(time_s: np.ndarray, pitch: np.ndarray, voiced: np.ndarray, search: Tuple[float, float],
-          step: float = 0.005, melody=None) -> float:
+def align(
+    time_s: np.ndarray,
+    pitch: np.ndarray,
+    voiced: np.ndarray,
+    search: Tuple[float, float],
+    step: float = 0.005,
+    melody=None,
+) -> float:
     """Offset ``o`` (s) such that tracked frame time ``t`` corresponds to melody time ``t - o``.
 
     Chosen to maximise the frames where tracker and melody agree within 50 cents (voiced) or are both unvoiced.
@@ -103,8 +110,9 @@ def align(time_s: np.ndarray, pitch: np.ndarray, voiced: np.ndarray, search: Tup
     for o in np.arange(search[0], search[1], step):
         truth = true_pitch(time_s - o, melody)
         tv = np.isfinite(truth)
-        score = np.sum(tv & voiced & (np.abs(pitch - np.nan_to_num(truth)) < 0.5)) + np.sum(~tv & ~voiced & (
-            (time_s - o >= 0) & (time_s - o < melody[-1][1])))
+        score = np.sum(tv & voiced & (np.abs(pitch - np.nan_to_num(truth)) < 0.5)) + np.sum(
+            ~tv & ~voiced & ((time_s - o >= 0) & (time_s - o < melody[-1][1]))
+        )
         if score > best_score:
             best, best_score = o, score
     return float(best)
@@ -162,5 +170,6 @@ def remove_virtual_mic() -> None:
 
 def play(path: str) -> subprocess.Popen:
     """Play a sound file into the default sink (the virtual microphone hears it)."""
-    return subprocess.Popen(["paplay", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ))
+    return subprocess.Popen(
+        ["paplay", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ)
+    )

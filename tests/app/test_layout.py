@@ -1,5 +1,6 @@
 """The app's layout, enforced: the live and file data paths never import each other, and the window's modules do
 not load torch on the GUI thread (the engine is imported by the worker threads)."""
+
 import ast
 import subprocess
 import sys
@@ -41,6 +42,11 @@ def test_common_imports_neither_tab():
 @pytest.mark.parametrize("modules", ["app.main_window", "app.main_window, app.live.panel, app.file.panel"])
 def test_importing_the_window_loads_no_torch(modules):
     code = f"import sys, {modules}; assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env={"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]

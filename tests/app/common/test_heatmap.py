@@ -1,4 +1,5 @@
 """One heatmap picture for both tabs and the PNG: confidence-weighted activations, max-pooled along time."""
+
 import numpy as np
 import pytest
 
@@ -22,7 +23,7 @@ def test_max_pool_keeps_each_groups_peak(n, columns):
     pooled, factor = max_pool(img, columns)
     assert factor == max(1, -(-n // columns)) and len(pooled) == -(-n // factor) <= columns
     for j in (0, len(pooled) - 1):
-        np.testing.assert_array_equal(pooled[j], img[j * factor:(j + 1) * factor].max(axis=0))
+        np.testing.assert_array_equal(pooled[j], img[j * factor : (j + 1) * factor].max(axis=0))
 
 
 def test_live_tab_file_tab_and_png_pool_the_same_picture(tmp_path):
@@ -38,8 +39,9 @@ def test_live_tab_file_tab_and_png_pool_the_same_picture(tmp_path):
     np.testing.assert_array_equal(file_img, expected)
     # Live tab: the session history (float16 storage: three significant digits)
     h = SessionHistory(100.0)
-    h.append(np.arange(len(acts)) / 100.0, np.full(len(acts), 60, np.float32), conf, np.ones(len(acts), np.float32),
-             acts)
+    h.append(
+        np.arange(len(acts)) / 100.0, np.full(len(acts), 60, np.float32), conf, np.ones(len(acts), np.float32), acts
+    )
     live_img, t0, dt = h.heat_window(0.0, 10.0, 0, 384, max_columns=250)
     assert live_img.shape == expected.shape and dt == pytest.approx(factor / 100.0)
     assert t0 == pytest.approx((factor - 1) / 2 / 100.0)  # centre of the first column, as the File tab places it
@@ -62,8 +64,18 @@ def test_png_renderer_uses_the_shared_pooling(monkeypatch):
     from pesto_core.track import PitchTrack
 
     acts, conf = frames(n=200)
-    track = PitchTrack(time_s=np.arange(200) * 0.01, pitch_semitones=np.full(200, 60, np.float32), confidence=conf,
-                       volume=np.ones(200, np.float32), activations=acts, sr=16000, hop_length=160, step_ms=10.0,
-                       model_name="m", reduction="alwa", decoding="alwa")
+    track = PitchTrack(
+        time_s=np.arange(200) * 0.01,
+        pitch_semitones=np.full(200, 60, np.float32),
+        confidence=conf,
+        volume=np.ones(200, np.float32),
+        activations=acts,
+        sr=16000,
+        hop_length=160,
+        step_ms=10.0,
+        model_name="m",
+        reduction="alwa",
+        decoding="alwa",
+    )
     png = render.render_activation_png(track, size=(400, 200))
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and calls == [(200, render.MAX_COLUMNS)]

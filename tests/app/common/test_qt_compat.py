@@ -1,5 +1,6 @@
 """The PySide6 6.12.0 work-around: with the app's views imported, void Qt calls no longer drain None's refcount
 towards the abort ("deallocating None")."""
+
 import sys
 
 from PySide6 import QtWidgets
@@ -13,7 +14,7 @@ def test_void_calls_cannot_bring_none_to_zero(qtbot):
     leak = none_refcount_leak_per_call()
     if sys.version_info < (3, 12) and leak >= 0.5:
         assert applied  # the buggy binding was detected and None protected
-        assert sys.getrefcount(None) > 2 ** 39
+        assert sys.getrefcount(None) > 2**39
     else:
         assert not applied or sys.version_info < (3, 12)
     label = QtWidgets.QLabel()

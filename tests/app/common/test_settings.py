@@ -1,4 +1,5 @@
 """Settings: typed round trip through a real INI file, defaults for missing or corrupt values."""
+
 from app.common.settings import Settings
 
 

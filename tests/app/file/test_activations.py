@@ -1,4 +1,5 @@
 """The activation store of a file analysis: full resolution in a disk-backed memmap, a bounded overview in RAM."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,7 @@ def test_store_keeps_everything_and_a_pooled_overview(tmp_path, monkeypatch, tot
     conf = rng.random(total, dtype=np.float32)
     store = ActivationStore(total, str(tmp_path))
     for a in range(0, total, piece):
-        store.append(acts[a:a + piece], conf[a:a + piece])
+        store.append(acts[a : a + piece], conf[a : a + piece])
         assert store.frames_done == min(total, a + piece)
     assert isinstance(store.full, np.memmap) and store.path.parent == tmp_path
     np.testing.assert_array_equal(store.activations(), acts)  # bit for bit: the NPZ export reads these

@@ -1,4 +1,5 @@
 """The File tab's job queue: order, no duplicate analyses, cancel and close (widget-free)."""
+
 from app.file import document as fd
 from app.file.export import ExportOptions
 from app.file.jobs import JobQueue

@@ -2,6 +2,7 @@
 the notes CSV and MIDI exports equal ``pesto -e notes mid`` byte for byte; corrections (octave, split, merge,
 delete) with undo/redo, saved next to the audio and applied again when the take is reopened; the sidecar never
 overwrites a file that is not one."""
+
 from __future__ import annotations
 
 import json
@@ -65,6 +66,7 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
     panel.settings_box.refined.setChecked(False)
     qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
     from pesto_core.notes import segment_notes
+
     assert doc.notes.notes == segment_notes(doc.track(refined=False))
     panel.settings_box.refined.setChecked(True)
     qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
@@ -73,6 +75,7 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
     a3 = next(n for n in doc.notes.notes if n.name == "A3")
     vb = panel.view.pitch.getPlotItem().vb
     from PySide6 import QtCore
+
     scene = vb.mapViewToScene(QtCore.QPointF((a3.onset_s + a3.offset_s) / 2, a3.pitch_semitones))
     qtbot.mouseMove(panel.view.pitch.viewport(), panel.view.pitch.mapFromScene(scene))
     qtbot.waitUntil(lambda: "A3" in panel.notes.summary.details.text(), timeout=3000)

@@ -1,6 +1,7 @@
 """The notes model without widgets: the correction history (undo/redo, a new correction drops the redo states,
 no entry for a correction that changes nothing, a bounded stack), edited/unsaved flags, the octave offsets of the
 curve, the summary's numbers."""
+
 import math
 
 import numpy as np
@@ -70,9 +71,18 @@ def test_shifted_track_moves_only_the_range():
     from pesto_core.track import PitchTrack
 
     t = np.arange(100) * 0.01
-    track = PitchTrack(time_s=t, pitch_semitones=np.full(100, 60.0, np.float32), confidence=np.ones(100, np.float32),
-                       volume=np.ones(100, np.float32), activations=None, sr=16000, hop_length=160, step_ms=10.0,
-                       model_name="m", reduction="alwa")
+    track = PitchTrack(
+        time_s=t,
+        pitch_semitones=np.full(100, 60.0, np.float32),
+        confidence=np.ones(100, np.float32),
+        volume=np.ones(100, np.float32),
+        activations=None,
+        sr=16000,
+        hop_length=160,
+        step_ms=10.0,
+        model_name="m",
+        reduction="alwa",
+    )
     out = shifted_track(track, ((0.2, 0.5, -1), (0.4, 0.6, 2)))
     assert out.pitch_semitones.dtype == np.float32
     assert out.pitch_semitones[:20].tolist() == [60.0] * 20 and out.pitch_semitones[20:40].tolist() == [48.0] * 20

@@ -1,6 +1,7 @@
 """File tab, driven as a user would (pytest-qt; a real X server when DISPLAY is set, else offscreen): open ->
 analyse -> export on the golden WAVs, compared with what the ``pesto`` command line writes; cancel; bad files;
 unwritable export folder; several files in one go; drops; recent files; keyboard view control; crosshair readout."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,9 @@ def assert_npz_equal(a_path: Path, b_path: Path) -> None:
         assert np.array_equal(x, y), key  # identical, not close: same engine, same writers
 
 
-@pytest.mark.parametrize("name,step_ms,reduction",
-                         [("speech_22k.wav", 10.0, "alwa"), ("synth_16k.wav", 20.0, "argmax")])
+@pytest.mark.parametrize(
+    "name,step_ms,reduction", [("speech_22k.wav", 10.0, "alwa"), ("synth_16k.wav", 20.0, "argmax")]
+)
 def test_open_analyse_export_equals_cli(qtbot, file_panel, tmp_path, name, step_ms, reduction):  # noqa: F811
     _, panel = file_panel
     panel.settings_box.set_analysis_settings(AnalysisSettings(step_ms=step_ms, reduction=reduction))
@@ -51,7 +53,8 @@ def test_open_analyse_export_equals_cli(qtbot, file_panel, tmp_path, name, step_
         panel.export([doc], ExportOptions(("csv", "npz", "png"), str(app_dir)))
     paths, error = sig.args
     assert error == "" and sorted(Path(p).name for p in paths) == sorted(
-        f"{audio.stem}.f0.{e}" for e in ("csv", "npz", "png"))
+        f"{audio.stem}.f0.{e}" for e in ("csv", "npz", "png")
+    )
     wait_idle(qtbot, panel)
     run_cli([str(audio), "-o", str(cli_dir), "-e", "csv", "npz", "png", "-s", str(step_ms), "-r", reduction])
     stem = f"{audio.stem}.f0"
@@ -119,6 +122,7 @@ def _bad_files(folder: Path) -> dict:
     p.write_bytes(b"")
     files["zero_bytes"] = p
     import soundfile as sf
+
     p = folder / "no_samples.wav"
     sf.write(str(p), np.zeros(0, np.float32), 16000)  # a valid header announcing no samples
     files["no_samples"] = p
@@ -193,8 +197,9 @@ def test_drop_recent_and_reopen(qtbot, file_panel, tmp_path):  # noqa: F811
     try:
         enter = QtGui.QDragEnterEvent(pos, QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
     except TypeError:  # PySide6 < 6.12 takes a QPoint
-        enter = QtGui.QDragEnterEvent(pos.toPoint(), QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton,
-                                      QtCore.Qt.NoModifier)
+        enter = QtGui.QDragEnterEvent(
+            pos.toPoint(), QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier
+        )
     QtWidgets.QApplication.sendEvent(window, enter)  # a drop anywhere on the window
     assert enter.isAccepted()
     drop = QtGui.QDropEvent(pos, QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
@@ -277,7 +282,7 @@ def test_heatmap_overview_then_detail_when_zoomed(qtbot, file_panel, tmp_path, m
     b0, nb = info["first_bin"], info["shape"][1]
     track = doc.track()
     f1 = f0 + info["shape"][0]
-    expected = track.activations[f0:f1, b0:b0 + nb] * track.confidence[f0:f1, None]
+    expected = track.activations[f0:f1, b0 : b0 + nb] * track.confidence[f0:f1, None]
     last = {}
     view.detail_ready.connect(lambda img: last.setdefault("img", img))
     view.set_heatmap_visible(True)  # ask again, catch the image

@@ -2,6 +2,7 @@
 through PortAudio's ALSA ``default``/``pulse`` device). Skipped, with the reason, only where no audio server or no
 PortAudio is available. The "no PortAudio" case itself is a fault that cannot be produced on a machine that has it,
 so that one is simulated."""
+
 from __future__ import annotations
 
 import shutil

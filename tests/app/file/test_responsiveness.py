@@ -5,6 +5,7 @@ the analysis of a 30-minute recording (and while the user zooms and pans it); th
 Only the first seconds of the analysis are measured (the machine running the tests may be slow and shared); the
 whole-hour run is ``benchmarks/file_analysis.py``.
 """
+
 from __future__ import annotations
 
 import time
@@ -70,8 +71,7 @@ def test_event_loop_gaps_during_long_analysis(qtbot, file_panel, tmp_path):  # n
     meter.start()
     # the user zooms, pans and plays with the settings while it runs
     ranges = [view.visible_range()]
-    for key in (QtCore.Qt.Key_Plus, QtCore.Qt.Key_Plus, QtCore.Qt.Key_Right, QtCore.Qt.Key_Minus,
-                QtCore.Qt.Key_Home):
+    for key in (QtCore.Qt.Key_Plus, QtCore.Qt.Key_Plus, QtCore.Qt.Key_Right, QtCore.Qt.Key_Minus, QtCore.Qt.Key_Home):
         qtbot.keyClick(view.pitch, key)
         qtbot.wait(300)
         ranges.append(view.visible_range())

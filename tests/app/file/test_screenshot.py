@@ -1,6 +1,7 @@
 """A screenshot of the File tab in the real main window (both tabs, menus, status bar), after opening and analysing a
 golden recording: saved to ``test-artifacts/file_view.png``, and to ``docs/file.png`` (the README's picture) when
 ``UPDATE_DOCS=1``. Also checks the main window's hooks: ``MainWindow(files)`` opens them in the File tab."""
+
 from __future__ import annotations
 
 import os

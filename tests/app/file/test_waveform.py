@@ -1,4 +1,5 @@
 """Waveform overview: the min/max envelope read block by block."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,7 @@ def test_envelope_matches_numpy(monkeypatch):
     per = -(-len(x) // 100)
     assert bucket_s == pytest.approx(per / sr) and len(mins) == -(-len(x) // per)
     for b in (0, 17, len(mins) - 1):
-        seg = x[b * per:(b + 1) * per]
+        seg = x[b * per : (b + 1) * per]
         assert mins[b] == seg.min() and maxs[b] == seg.max()
 
 

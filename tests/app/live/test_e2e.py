@@ -5,6 +5,7 @@ device at all, an engine slower than real time.
 
 Needs the PulseAudio server that tests/run.sh starts (null sink ``vsink``, source ``vmic``, both defaults).
 """
+
 import json
 import os
 import subprocess
@@ -59,8 +60,9 @@ def start_live(qtbot, panel, sr=48000):
     assert panel.start(), panel.messages
     # PulseAudio through ALSA takes ~1.5 s to deliver the first block
     session = panel.session
-    qtbot.waitUntil(lambda: session.worker is not None and session.worker.ready and session.capture.callbacks > 5,
-                    timeout=15000)
+    qtbot.waitUntil(
+        lambda: session.worker is not None and session.worker.ready and session.capture.callbacks > 5, timeout=15000
+    )
 
 
 def test_melody_is_tracked_readout_names_notes_and_session_is_recorded(qtbot, window, tmp_path):
@@ -98,10 +100,14 @@ def test_melody_is_tracked_readout_names_notes_and_session_is_recorded(qtbot, wi
     accuracy = good[steady].mean()
     rests = inside & ~np.isfinite(truth) & (boundary_distance(mt) > 0.1)
     gaps = (~voiced[rests]).mean()
-    report = dict(offset_s=offset, voiced_frames=int(steady.sum()), within_20_cents=float(accuracy),
-                  rest_frames=int(rests.sum()), rests_as_gaps=float(gaps),
-                  latency_ms_median=(1000 * float(np.median(panel.session.latencies_s))
-                                     if panel.session.latencies_s else None))
+    report = dict(
+        offset_s=offset,
+        voiced_frames=int(steady.sum()),
+        within_20_cents=float(accuracy),
+        rest_frames=int(rests.sum()),
+        rests_as_gaps=float(gaps),
+        latency_ms_median=(1000 * float(np.median(panel.session.latencies_s)) if panel.session.latencies_s else None),
+    )
     (ARTIFACTS / "live_melody.json").write_text(json.dumps(report, indent=2))
     assert steady.sum() > 300 and rests.sum() > 60
     assert accuracy >= 0.90, report
@@ -115,8 +121,9 @@ def test_melody_is_tracked_readout_names_notes_and_session_is_recorded(qtbot, wi
     # exactly in tune), and the current note blank in the silence after it
     sung = [n for n in panel.session.live_notes.notes if 0 <= n.onset_s - offset < duration]
     held = [n for n in sung if n.duration_s >= 0.4]
-    report["notes"] = [(n.name, round(n.onset_s - offset, 3), round(n.duration_s, 3), round(n.deviation_cents, 1))
-                       for n in sung]
+    report["notes"] = [
+        (n.name, round(n.onset_s - offset, 3), round(n.duration_s, 3), round(n.deviation_cents, 1)) for n in sung
+    ]
     (ARTIFACTS / "live_melody.json").write_text(json.dumps(report, indent=2))
     assert [n.name.replace("#", "\u266f") for n in held] == NOTES_IN_ORDER, report["notes"]
     assert all(abs(n.deviation_cents) <= NOTE_TOLERANCE_CENTS for n in held), report["notes"]
@@ -128,7 +135,7 @@ def test_melody_is_tracked_readout_names_notes_and_session_is_recorded(qtbot, wi
     # the recording: WAV + the CLI's CSV/NPZ
     audio, sr = sf.read(str(saved_stem) + ".wav", dtype="float32")
     assert sr == 48000 and len(audio) > duration * sr
-    assert np.sqrt(np.mean(audio ** 2)) > 0.01  # the melody is in it
+    assert np.sqrt(np.mean(audio**2)) > 0.01  # the melody is in it
     csv_lines = Path(str(saved_stem) + ".f0.csv").read_text().splitlines()
     assert csv_lines[0] == "time,frequency,confidence"
     with np.load(str(saved_stem) + ".f0.npz") as z:
@@ -187,7 +194,7 @@ def test_engine_slower_than_real_time_warns(qtbot, window):
             self.inner.reset()
 
     panel = window.panel("LivePanel")
-    panel.session.stream_factory = lambda sr, step_ms, mirror, refine, cache: (lambda: Slow(sr))
+    panel.session.stream_factory = lambda sr, step_ms, mirror, refine, cache: lambda: Slow(sr)
     panel.session.capture.ring_seconds = 0.6
     start_live(qtbot, panel, sr=16000)
     qtbot.waitUntil(lambda: panel.session.worker is not None and panel.session.worker.dropped_frames > 0, timeout=15000)
@@ -202,11 +209,24 @@ def test_engine_slower_than_real_time_warns(qtbot, window):
 def test_no_input_device_gives_a_message(tmp_path):
     """A process that reaches no audio server and no sound card: PortAudio lists no input device. Real, not
     mocked: the same PortAudio on a machine without a microphone."""
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path), PULSE_SERVER="unix:/nonexistent/pulse",
-               QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path))
-    probe = subprocess.run([sys.executable, "-c", "import sounddevice as sd; "
-                            "print(sum(d['max_input_channels'] > 0 for d in sd.query_devices()))"],
-                           env=env, capture_output=True, text=True, timeout=60)
+    env = dict(
+        os.environ,
+        XDG_RUNTIME_DIR=str(tmp_path),
+        PULSE_SERVER="unix:/nonexistent/pulse",
+        QT_QPA_PLATFORM="offscreen",
+        HOME=str(tmp_path),
+    )
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sounddevice as sd; print(sum(d['max_input_channels'] > 0 for d in sd.query_devices()))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if probe.returncode != 0 or probe.stdout.strip() != "0":
         pytest.skip(f"this machine has audio inputs besides PulseAudio ({probe.stdout.strip()} found)")
     script = textwrap.dedent(f"""
@@ -216,7 +236,7 @@ def test_no_input_device_gives_a_message(tmp_path):
         app = QtWidgets.QApplication([])
         from app.live.panel import LivePanel
         from app.common.settings import Settings
-        panel = LivePanel(settings=Settings("live", path={str(tmp_path / 's.ini')!r}))
+        panel = LivePanel(settings=Settings("live", path={str(tmp_path / "s.ini")!r}))
         ok = panel.start()
         print(json.dumps(dict(ok=ok, messages=panel.messages, enabled=panel.start_button.isEnabled())))
         panel.shutdown()

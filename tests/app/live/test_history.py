@@ -1,4 +1,5 @@
 """The GUI's session history: bounded memory, time slicing, heatmap windows."""
+
 import numpy as np
 
 from app.common.heatmap import heatmap_image
@@ -7,8 +8,13 @@ from app.live.history import SessionHistory
 
 def append_frames(h, t0, n, rate=100.0):
     t = t0 + np.arange(n) / rate
-    h.append(t, np.full(n, 60, np.float32), np.ones(n, np.float32), np.ones(n, np.float32),
-             np.tile(np.arange(384, dtype=np.uint32), (n, 1)))
+    h.append(
+        t,
+        np.full(n, 60, np.float32),
+        np.ones(n, np.float32),
+        np.ones(n, np.float32),
+        np.tile(np.arange(384, dtype=np.uint32), (n, 1)),
+    )
     return t
 
 

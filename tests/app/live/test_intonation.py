@@ -1,6 +1,7 @@
 """The live notes (app/live/intonation.py) and the note strip (app/live/note_strip.py), without an audio server:
 frames fed through LiveSession.ingest as the worker would publish them give the same notes as the offline
 segmentation, the current note's running measures, and the strip's chips."""
+
 import time
 
 import numpy as np
@@ -34,10 +35,19 @@ def batches(t, p, v, vol, c, size=2):
     for a in range(0, len(t), size):
         s = slice(a, a + size)
         n = len(t[s])
-        yield LiveFrames(time_s=t[s], centre=(t[s] * 48000).astype(np.int64), pitch_semitones=p[s], confidence=c[s],
-                         volume=vol[s], activations=np.zeros((n, 384), np.float32),
-                         arrival_s=np.full(n, time.monotonic()), published_s=time.monotonic(), compute_s=0.0,
-                         hops=n, voiced=v[s])
+        yield LiveFrames(
+            time_s=t[s],
+            centre=(t[s] * 48000).astype(np.int64),
+            pitch_semitones=p[s],
+            confidence=c[s],
+            volume=vol[s],
+            activations=np.zeros((n, 384), np.float32),
+            arrival_s=np.full(n, time.monotonic()),
+            published_s=time.monotonic(),
+            compute_s=0.0,
+            hops=n,
+            voiced=v[s],
+        )
 
 
 def test_live_notes_equal_offline_and_current_note_measures():
@@ -45,7 +55,7 @@ def test_live_notes_equal_offline_and_current_note_measures():
     live = LiveNotes(STEP_S)
     currents = []
     for a in range(0, len(t), 2):
-        live.feed(t[a:a + 2], p[a:a + 2], v[a:a + 2], vol[a:a + 2], c[a:a + 2])
+        live.feed(t[a : a + 2], p[a : a + 2], v[a : a + 2], vol[a : a + 2], c[a : a + 2])
         currents.append(live.current)
     live.finish()
     offline = segment_arrays(t, p, v, vol, c, step_s=STEP_S)
@@ -72,12 +82,12 @@ def test_session_ingest_feeds_the_strip(qtbot):
     t, p, v, vol, c = melody_frames()
     mid = int(1.5 / STEP_S)  # in the middle of the C4
     frames = list(batches(t, p, v, vol, c))
-    session.ingest(frames[:mid // 2])
+    session.ingest(frames[: mid // 2])
     view.redraw()
     assert view.note_strip.current_text().startswith("C4 \u221230\u00a2 \u00b7 held")
     assert view.note_strip.shown_notes() == [("A3", pytest.approx(0.0, abs=0.5))]
     changes = session.live_notes.changes
-    session.ingest(frames[mid // 2:])
+    session.ingest(frames[mid // 2 :])
     session.live_notes.finish()
     assert session.live_notes.changes > changes
     view.update_notes()

@@ -1,4 +1,5 @@
 """The Live tab without an audio server: PortAudio missing, settings persistence, pause, shortcuts, tuner readout."""
+
 import builtins
 import time
 
@@ -82,10 +83,18 @@ def frames(t0, n, midi, conf=0.95):
     t = t0 + np.arange(n) * 0.01
     acts = np.zeros((n, 384), np.float32)
     acts[:, int(round(midi * 3))] = 1.0
-    return LiveFrames(time_s=t, centre=(t * 48000).astype(np.int64), pitch_semitones=np.full(n, midi, np.float32),
-                      confidence=np.full(n, conf, np.float32), volume=np.full(n, 1e-3, np.float32),
-                      activations=acts, arrival_s=np.full(n, time.monotonic()), published_s=time.monotonic(),
-                      compute_s=0.001, hops=n)
+    return LiveFrames(
+        time_s=t,
+        centre=(t * 48000).astype(np.int64),
+        pitch_semitones=np.full(n, midi, np.float32),
+        confidence=np.full(n, conf, np.float32),
+        volume=np.full(n, 1e-3, np.float32),
+        activations=acts,
+        arrival_s=np.full(n, time.monotonic()),
+        published_s=time.monotonic(),
+        compute_s=0.001,
+        hops=n,
+    )
 
 
 def test_readout_transposition_pause_and_gaps(qtbot, tmp_path, no_portaudio):

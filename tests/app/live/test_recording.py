@@ -1,4 +1,5 @@
 """Recording a live session: WAV + the CLI's CSV/NPZ, aligned, atomic, errors named."""
+
 import threading
 import time
 
@@ -43,14 +44,14 @@ def test_saved_session_matches_audio_and_frames(tmp_path):
     assert names == ["take.f0.csv", "take.f0.npz", "take.wav"]
     audio, sr = sf.read(tmp_path / "take.wav", dtype="float32")
     assert sr == SR
-    np.testing.assert_array_equal(audio, x[8000:8000 + 3 * SR])
+    np.testing.assert_array_equal(audio, x[8000 : 8000 + 3 * SR])
     track = rec.track()
     # frames centred inside the recording, times from its first sample, one per hop, every one of them
     assert track.time_s[0] >= 0 and track.time_s[-1] < 3.0
     np.testing.assert_allclose(np.diff(track.time_s), 0.01, atol=1e-9)
     assert len(track) == 300
     # the live engine's values for those frames
-    ref = PitchStream(sr=SR, step_ms=10.0).push(x[:8000 + 3 * SR + 160])
+    ref = PitchStream(sr=SR, step_ms=10.0).push(x[: 8000 + 3 * SR + 160])
     centre = np.round(ref.time_s * SR).astype(int)
     sel = (centre >= 8000) & (centre < 8000 + 3 * SR)
     np.testing.assert_allclose(track.pitch_semitones, ref.pitch_semitones[sel], atol=1e-3)
@@ -84,8 +85,7 @@ def test_recorded_decoding_says_what_the_stream_does(refine):
     session = LiveSession()
     ring = RingBuffer(4 * SR)
     wakeup = threading.Event()
-    session.worker = LiveWorker(ring, wakeup, lambda: PitchStream(sr=SR, step_ms=10.0, refine=refine),
-                                start_cursor=0)
+    session.worker = LiveWorker(ring, wakeup, lambda: PitchStream(sr=SR, step_ms=10.0, refine=refine), start_cursor=0)
     session.worker.start()
     deadline = time.monotonic() + 60
     while not session.worker.ready and time.monotonic() < deadline:
@@ -99,7 +99,7 @@ def test_recorded_decoding_says_what_the_stream_does(refine):
     while session.worker.cursor < SR // 2 and time.monotonic() < deadline:  # half a second analysed
         time.sleep(0.01)
     session.stop_recording(ask_save=False)
-    ring.write(melody[SR:2 * SR])  # audio after the stop, so that the engine's latency can pass (whatever the load)
+    ring.write(melody[SR : 2 * SR])  # audio after the stop, so that the engine's latency can pass (whatever the load)
     wakeup.set()
     assert rec.wait_finished(20)
     assert rec.track().decoding == rec.decoding and len(rec.track()) > 0

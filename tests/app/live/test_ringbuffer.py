@@ -1,4 +1,5 @@
 """The capture ring buffer: absolute cursors, odd block sizes, wrap-around, a reader left behind, arrival times."""
+
 import threading
 import time
 
@@ -15,7 +16,7 @@ def test_odd_blocks_wrap_around_and_read_back_exactly():
     sizes = [1, 7, 333, 999, 1000, 2, 511, 1150]  # includes a block longer than the ring
     pos, cursor = 0, 0
     for n in sizes:
-        ring.write(signal[pos:pos + n])
+        ring.write(signal[pos : pos + n])
         pos += n
         assert ring.write_cursor == pos
         # the newest min(pos, capacity) samples are readable, in any odd split, and equal to what was written
@@ -43,8 +44,7 @@ def test_arrival_times_follow_blocks():
     ring = RingBuffer(1000, max_blocks=4)
     for k, n in enumerate((10, 20, 30)):
         ring.write(np.zeros(n, np.float32), arrival_s=100.0 + k)
-    np.testing.assert_array_equal(ring.arrival_time(np.array([0, 9, 10, 29, 30, 59])),
-                                  [100, 100, 101, 101, 102, 102])
+    np.testing.assert_array_equal(ring.arrival_time(np.array([0, 9, 10, 29, 30, 59])), [100, 100, 101, 101, 102, 102])
     for k in range(3, 6):  # forget the first blocks: only 4 remembered
         ring.write(np.zeros(5, np.float32), arrival_s=100.0 + k)
     t = ring.arrival_time(np.array([0, 59, 60, 74]))
@@ -66,7 +66,7 @@ def test_concurrent_writer_and_reader_never_see_torn_data():
         i = 0
         while pos < total:
             n = min(sizes[i % len(sizes)], total - pos)
-            ring.write(ramp[pos:pos + n])
+            ring.write(ramp[pos : pos + n])
             pos += n
             i += 1
             if i % 50 == 0:

@@ -1,4 +1,5 @@
 """Tuner maths: nearest note and cents, A4 reference, transposition, hysteresis and hold."""
+
 import math
 
 import numpy as np
@@ -16,15 +17,18 @@ def tuner_reading(pitch_semitones: float, a4_hz: float = 440.0, transposition: i
     return f.reading
 
 
-@pytest.mark.parametrize("f0, a4, name, cents", [
-    (440.0, 440.0, "A4", 0.0),
-    (261.6256, 440.0, "C4", 0.0),
-    (415.0, 415.0, "A4", 0.0),  # baroque pitch: 415 Hz is an in-tune A
-    (415.0, 440.0, "G\u266f4", -1.3),  # ... and a slightly flat G# at modern pitch
-    (466.0, 466.0, "A4", 0.0),
-    (446.0, 440.0, "A4", 23.4),
-    (27.5, 440.0, "A0", 0.0),
-])
+@pytest.mark.parametrize(
+    "f0, a4, name, cents",
+    [
+        (440.0, 440.0, "A4", 0.0),
+        (261.6256, 440.0, "C4", 0.0),
+        (415.0, 415.0, "A4", 0.0),  # baroque pitch: 415 Hz is an in-tune A
+        (415.0, 440.0, "G\u266f4", -1.3),  # ... and a slightly flat G# at modern pitch
+        (466.0, 466.0, "A4", 0.0),
+        (446.0, 440.0, "A4", 23.4),
+        (27.5, 440.0, "A0", 0.0),
+    ],
+)
 def test_note_and_cents(f0, a4, name, cents):
     r = tuner_reading(float(hz_to_semitones(f0)), a4_hz=a4)  # engine pitch is relative to 440 Hz
     letter, octave = note_label(r.note)
@@ -39,12 +43,15 @@ def test_reference_and_conversions_round_trip():
     np.testing.assert_allclose(semitones_to_hz(hz_to_semitones(f, 432.0), 432.0), f, rtol=1e-12)
 
 
-@pytest.mark.parametrize("instrument, concert, written", [
-    ("Concert (C)", 60, "C4"),
-    ("B\u266d instrument", 58, "C4"),  # a B-flat clarinet's written C sounds B-flat
-    ("E\u266d instrument", 51, "C4"),  # alto sax: written C sounds the E-flat a major sixth below
-    ("F instrument", 53, "C4"),  # horn: written C sounds the F a fifth below
-])
+@pytest.mark.parametrize(
+    "instrument, concert, written",
+    [
+        ("Concert (C)", 60, "C4"),
+        ("B\u266d instrument", 58, "C4"),  # a B-flat clarinet's written C sounds B-flat
+        ("E\u266d instrument", 51, "C4"),  # alto sax: written C sounds the E-flat a major sixth below
+        ("F instrument", 53, "C4"),  # horn: written C sounds the F a fifth below
+    ],
+)
 def test_transposition(instrument, concert, written):
     r = tuner_reading(float(concert), 440.0, TRANSPOSITIONS[instrument])
     assert "".join(map(str, note_label(r.note))) == written
@@ -109,7 +116,7 @@ def assert_truthful(readings, pitches, tolerance_cents, lag_frames=0):
         if r is None:
             continue
         assert -50.0 <= r.cents <= 50.0
-        recent = pitches[max(0, i - lag_frames):i + 1]
+        recent = pitches[max(0, i - lag_frames) : i + 1]
         shown = r.note + r.cents / 100.0
         tol = tolerance_cents / 100.0
         assert recent.min() - tol <= shown <= recent.max() + tol, (r, pitches[i])

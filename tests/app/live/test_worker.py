@@ -1,6 +1,7 @@
 """The live worker with a scripted source (a test thread writing into the ring instead of PortAudio): its frames
 equal the engine's own, it skips audio in a bounded way when far behind, warns when slower than real time, and
 reports engine errors instead of dying."""
+
 import threading
 import time
 
@@ -49,7 +50,7 @@ def test_scripted_source_gives_the_engines_frames(melody):
         for n in [37, 160, 1023, 5, 800] * 1000:
             if pos >= len(melody):
                 break
-            ring.write(melody[pos:pos + n])
+            ring.write(melody[pos : pos + n])
             pos += n
             wakeup.set()
             time.sleep(0.002)
@@ -62,7 +63,7 @@ def test_scripted_source_gives_the_engines_frames(melody):
     worker.stop()
     assert [n.kind for n in first + notices] == ["ready"]
     assert all(isinstance(f, LiveFrames) for f in frames)
-    ref = PitchStream(sr=SR, step_ms=10.0, mirror=1.0).push(melody[:n_expected * 160])
+    ref = PitchStream(sr=SR, step_ms=10.0, mirror=1.0).push(melody[: n_expected * 160])
     n = len(ref)
     np.testing.assert_allclose(concat(frames, "time_s")[:n], ref.time_s, rtol=0, atol=1e-12)
     np.testing.assert_allclose(concat(frames, "pitch_semitones")[:n], ref.pitch_semitones, atol=1e-3)
@@ -81,8 +82,9 @@ def test_far_behind_skips_in_bounded_way():
     worker = LiveWorker(ring, wakeup, lambda: PitchStream(sr=SR, step_ms=10.0), start_cursor=0)
     ring.write(np.zeros(SR * 10, np.float32))  # 10 s, the ring keeps 1 s
     worker.start()
-    frames, notices = collect(worker, lambda f, n: any(x.kind == "warning" for x in n) and worker.backlog_s < 0.1
-                              and len(f) > 0)
+    frames, notices = collect(
+        worker, lambda f, n: any(x.kind == "warning" for x in n) and worker.backlog_s < 0.1 and len(f) > 0
+    )
     worker.stop()
     skipped = worker.dropped_frames
     assert 900 <= skipped <= 1000  # at least the 9 s the ring no longer held
@@ -125,8 +127,11 @@ def test_slower_than_real_time_warns_and_drops_bounded():
 
     th = threading.Thread(target=source)
     th.start()
-    frames, notices = collect(worker, lambda f, n: worker.dropped_frames > 0 and
-                              any("slower than real time" in x.message for x in n), timeout=15)
+    frames, notices = collect(
+        worker,
+        lambda f, n: worker.dropped_frames > 0 and any("slower than real time" in x.message for x in n),
+        timeout=15,
+    )
     stop.set()
     th.join()
     worker.stop()
@@ -157,8 +162,13 @@ def test_engine_error_is_reported_not_fatal():
 def test_fallback_engine_replaces_a_failing_one():
     ring = RingBuffer(SR)
     wakeup = threading.Event()
-    worker = LiveWorker(ring, wakeup, lambda: BrokenStream(0), make_fallback=lambda: PitchStream(sr=SR),
-                        fallback_note="continuing without refinement")
+    worker = LiveWorker(
+        ring,
+        wakeup,
+        lambda: BrokenStream(0),
+        make_fallback=lambda: PitchStream(sr=SR),
+        fallback_note="continuing without refinement",
+    )
     worker.start()
     collect(worker, lambda f, n: worker.ready, timeout=30)
     for _ in range(10):
@@ -207,13 +217,14 @@ def test_min_hops_per_push_gathers_hops_and_keeps_every_frame(melody):
     ring = RingBuffer(SR * 3)
     wakeup = threading.Event()
     engines = []
-    worker = LiveWorker(ring, wakeup, lambda: engines.append(CountingStream()) or engines[-1], start_cursor=0,
-                        min_hops_per_push=2)
+    worker = LiveWorker(
+        ring, wakeup, lambda: engines.append(CountingStream()) or engines[-1], start_cursor=0, min_hops_per_push=2
+    )
     worker.start()
     collect(worker, lambda f, n: worker.ready, timeout=30)
     n_hops = 60
     for i in range(n_hops):  # real-time-like: one hop per block, with a pause so that the worker keeps up
-        ring.write(melody[i * 160:(i + 1) * 160])
+        ring.write(melody[i * 160 : (i + 1) * 160])
         wakeup.set()
         time.sleep(0.005)
     frames, _ = collect(worker, lambda f, n: sum(len(x) for x in f) >= n_hops)
@@ -221,7 +232,7 @@ def test_min_hops_per_push_gathers_hops_and_keeps_every_frame(melody):
     calls = engines[0].calls
     assert sum(calls) == n_hops * 160
     assert all(c % 320 == 0 for c in calls), calls  # whole pairs of hops, never a lone hop
-    ref = PitchStream(sr=SR, step_ms=10.0, mirror=1.0).push(melody[:n_hops * 160])
+    ref = PitchStream(sr=SR, step_ms=10.0, mirror=1.0).push(melody[: n_hops * 160])
     np.testing.assert_allclose(concat(frames, "time_s"), ref.time_s, rtol=0, atol=1e-12)
     np.testing.assert_allclose(concat(frames, "pitch_semitones"), ref.pitch_semitones, atol=1e-3)
 
@@ -236,14 +247,19 @@ def test_native_engine_is_called_every_hop(melody):
     ring = RingBuffer(SR * 3)
     wakeup = threading.Event()
     engines = []
-    worker = LiveWorker(ring, wakeup, lambda: engines.append(CountingStream(declare_native=True)) or engines[-1],
-                        start_cursor=0, min_hops_per_push=2)
+    worker = LiveWorker(
+        ring,
+        wakeup,
+        lambda: engines.append(CountingStream(declare_native=True)) or engines[-1],
+        start_cursor=0,
+        min_hops_per_push=2,
+    )
     worker.start()
     collect(worker, lambda f, n: worker.ready, timeout=30)
     assert engines[0].native
     n_hops = 40
     for i in range(n_hops):
-        ring.write(melody[i * 160:(i + 1) * 160])
+        ring.write(melody[i * 160 : (i + 1) * 160])
         wakeup.set()
         time.sleep(0.02)  # slower than the engine: each hop is pushed on its own
     frames, _ = collect(worker, lambda f, n: sum(len(x) for x in f) >= n_hops)
