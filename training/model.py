@@ -45,6 +45,8 @@ class TrainableNet(nn.Module):
         i = torch.arange(fc_in)[:, None]
         j = torch.arange(enc.output_dim)[None, :]
         self.register_buffer("fc_index", (i - j + enc.output_dim - 1), persistent=False)
+        # calibration (a, b) of the proposed voicing output from the pitch distribution (training/losses.py)
+        self.peak_calibration = nn.Parameter(torch.tensor([1.0, 0.0]))
 
     def pitch_logits(self, log_power_cropped: torch.Tensor) -> torch.Tensor:
         enc = self.encoder
@@ -88,4 +90,6 @@ class TrainableNet(nn.Module):
     def to_checkpoint(self, name: str) -> Checkpoint:
         sd = dict(self.base.state_dict)
         sd.update(self.state_for_checkpoint())
+        # the proposed voicing output's calibration travels with the weights (the engine ignores this key)
+        sd["peak_voicing.calibration"] = self.peak_calibration.detach().clone().float()
         return dataclasses.replace(self.base, name=name, state_dict=sd)

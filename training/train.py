@@ -77,6 +77,8 @@ def validate(net: TrainableNet, val: dict) -> dict:
     net.eval()
     log_power = torch.from_numpy(val["db"]) * LN10_OVER_10
     logits, conf = net(log_power)
+    from .losses import peak_voicing_logit
+    pz = peak_voicing_logit(logits, net.peak_calibration).numpy()
     probs = torch.softmax(logits, -1).roll(-net.shift_bins, -1)
     pitch = reduce_activations(probs, "alwa").numpy()
     f0 = val["f0"]
@@ -91,6 +93,7 @@ def validate(net: TrainableNet, val: dict) -> dict:
         lab = sel & (f0 >= 0)
         if lab.any():
             out[f"val_vacc_{name}"] = float(((conf.numpy()[lab] > 0) == (f0[lab] > 0)).mean())
+            out[f"val_pvacc_{name}"] = float(((pz[lab] > 0) == (f0[lab] > 0)).mean())
     net.train()
     return out
 
@@ -130,13 +133,16 @@ def main(argv=None) -> int:
     conf_params = list(net.confidence.parameters())
     enc_params = [p for p in net.encoder.parameters() if p.requires_grad]
     opt = torch.optim.Adam([{"params": enc_params, "lr": float(cfg["lr"])},
-                            {"params": conf_params, "lr": float(cfg["lr_confidence"])}])
+                            {"params": conf_params + [net.peak_calibration], "lr": float(cfg["lr_confidence"])}])
     step = 0
     state_path = run / "state.pt"
     if state_path.is_file():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         net.load_state_dict(state["net"], strict=False)
-        opt.load_state_dict(state["opt"])
+        try:
+            opt.load_state_dict(state["opt"])
+        except (ValueError, KeyError) as e:  # the parameter set changed between versions: fresh Adam moments
+            print(f"optimiser state not restored ({e}); continuing with fresh moments", flush=True)
         step = int(state["step"])
         print(f"resumed {state_path} at step {step}", flush=True)
     elif args.init_state:
@@ -175,8 +181,9 @@ def main(argv=None) -> int:
         opt.param_groups[1]["lr"] = float(cfg["lr_confidence"]) * f
         logits, conf = net(log_power)
         parts = losses(logits, conf, f0, bins_per_semitone=net.bins_per_semitone, shift_bins=net.shift_bins,
-                       sigma=float(cfg.get("sigma_bins", 1.0)))
-        loss = parts["pitch"] + float(cfg.get("voicing_weight", 1.0)) * parts["voicing"]
+                       sigma=float(cfg.get("sigma_bins", 1.0)), calib=net.peak_calibration)
+        loss = parts["pitch"] + float(cfg.get("voicing_weight", 1.0)) * parts["voicing"] \
+            + float(cfg.get("peak_voicing_weight", 0.5)) * parts["peak_voicing"]
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at step {step}")
         opt.zero_grad(set_to_none=True)
