@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 def melody(sr: int = 48000):
     """A 6 s phrase: four notes, a glide, rests (float32 samples, (samples,))."""
-    from tests.app.live_audio import synth_melody  # noqa: WPS433 (shared with the end-to-end test)
+    from tests.app.live_audio import synth_melody  # shared with the end-to-end test
 
     return synth_melody(sr)[0]
 
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     from app.settings import Settings
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    from app.main_window import MainWindow  # noqa: WPS433
+    from app.main_window import MainWindow
     from app.live_panel import LivePanel
 
     tmp = tempfile.mkdtemp(prefix="pesto-live-bench-")

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
+from side_by_side import add_common_args, median, print_table, start_run, test_signal  # noqa: E402
 
 from pesto_core import predict  # noqa: E402
-from side_by_side import add_common_args, machine_lines, median, print_table, start_upstream, test_signal  # noqa: E402
 
 
 def main() -> None:
@@ -39,10 +39,7 @@ def main() -> None:
     parser.add_argument("--step-ms", type=float, default=10.0)
     add_common_args(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    up = start_upstream(not args.no_upstream, args.threads)
-    print("\n".join("# " + line for line in machine_lines(torch.get_num_threads(), up)))
+    up = start_run(args)
     print(f"# {args.seconds:g} s of audio per call, step {args.step_ms:g} ms, {args.reps} interleaved repetitions, "
           f"medians", flush=True)
     rows = []

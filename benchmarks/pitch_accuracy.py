@@ -275,7 +275,7 @@ def stream_decoders():
 
 def stream_pitch(model, x: np.ndarray, sr: int, refine: bool, block: int = 0, mirror: float = 1.0):
     """Streaming pitch (semitones, (frames,)) and frame centres (samples, (frames,))."""
-    from pesto_core.stream import PitchStream  # noqa: WPS433
+    from pesto_core.stream import PitchStream
 
     stream = PitchStream(sr=sr, refine=refine, model=model, mirror=mirror, hop_length=model.hop_length)
     block = block or stream.hop_length
@@ -316,7 +316,7 @@ def timing(model, repeats: int = 7):
 def stream_timing(model, seconds: float = 5.0):
     """Per hop-sized push of PitchStream (mirror=1): median time without refinement, and median time of the
     refinement stage inside a refining stream (its ``_refine`` call, timed directly)."""
-    from pesto_core.stream import PitchStream  # noqa: WPS433
+    from pesto_core.stream import PitchStream
 
     rng = np.random.default_rng(2)
     rows = ["| sample rate | hop | push, alwa (ms/hop) | refinement stage (ms/hop) |", "|---|---:|---:|---:|"]

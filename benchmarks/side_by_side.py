@@ -66,6 +66,18 @@ def start_upstream(enabled: bool, threads: Optional[int]) -> Optional[Upstream]:
     return Upstream(python, threads)
 
 
+def start_run(args) -> Optional[Upstream]:
+    """Common start of a side-by-side benchmark: torch's thread count from ``--threads``, the upstream process
+    (unless ``--no-upstream``), and the machine description printed as comment lines."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    up = start_upstream(not args.no_upstream, args.threads)
+    print("\n".join("# " + line for line in machine_lines(torch.get_num_threads(), up)))
+    return up
+
+
 def machine_lines(threads: int, upstream: Optional[Upstream]) -> list:
     import torch
 

@@ -35,11 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+
+from side_by_side import add_common_args, print_table, start_run, test_signal  # noqa: E402
 
 from pesto_core.native import native_status  # noqa: E402
 from pesto_core.stream import PitchStream  # noqa: E402
-from side_by_side import add_common_args, machine_lines, print_table, start_upstream, test_signal  # noqa: E402
 
 
 def stats_ms(ns) -> tuple:
@@ -58,10 +58,7 @@ def main() -> None:
     parser.add_argument("--realtime", action="store_true", help="one call per hop duration instead of back to back")
     add_common_args(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    up = start_upstream(not args.no_upstream, args.threads)
-    print("\n".join("# " + line for line in machine_lines(torch.get_num_threads(), up)))
+    up = start_run(args)
     print(f"# ours: {'torch engine (native=False)' if args.torch_engine else native_status()}")
     print(f"# batch 1, mirror 1, {args.warmup} warm-up hops then {args.hops} timed hops in {args.segments} "
           f"alternating segments" + (", paced in real time (one call per hop duration)" if args.realtime else

@@ -24,10 +24,10 @@ from typing import Any, Dict
 
 import torch
 
+from .bundled import DEFAULT_MODEL, MODELS_DIR, bundled_models, bundled_path
 from .errors import CheckpointError
 
-RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
-DEFAULT_MODEL = "mir-1k_g7"
+RESOURCES_DIR = MODELS_DIR  # the bundled models' folder (older name)
 PLAIN_FORMAT = "pesto-tracker-checkpoint/1"
 
 
@@ -159,13 +159,11 @@ def resolve(name_or_path: str | Path) -> Path:
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
-    for suffix in (".pt", ".ckpt"):
-        candidate = RESOURCES_DIR / f"{name_or_path}{suffix}"
-        if candidate.is_file():
-            return candidate
-    bundled = sorted(p.stem for p in RESOURCES_DIR.glob("*.pt"))
+    bundled = bundled_path(str(name_or_path))
+    if bundled is not None:
+        return bundled
     raise CheckpointError(f"{name_or_path}: no such checkpoint file, and not a bundled model name "
-                          f"(bundled: {', '.join(bundled) or 'none'})")
+                          f"(bundled: {', '.join(bundled_models()) or 'none'})")
 
 
 def load_checkpoint(name_or_path: str | Path = DEFAULT_MODEL) -> Checkpoint:

@@ -13,9 +13,9 @@ import time
 import warnings
 from typing import List, Optional, Sequence
 
-from .checkpoint import DEFAULT_MODEL
-from .decode import REDUCTIONS
+from .bundled import DEFAULT_MODEL
 from .errors import PestoError
+from .validation import REDUCTIONS
 from .writers import FORMATS
 
 
@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", action="store_true",
                    help="cent-precise pitch: refine the decoded pitch from the audio around it (at most 1/4 "
                         "semitone away; default off, which gives upstream PESTO's exact numbers)")
+    p.add_argument("--smooth", action="store_true",
+                   help="remove isolated pitch jumps (octave errors of 1-2 frames) with the live mode's glitch "
+                        "filter; real note changes are kept (default off: upstream's exact numbers)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -95,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         progress.interrupt()
         print(f"pesto: error: {message}", file=sys.stderr)
 
-    from .core import predict_from_files  # noqa: WPS433 (keeps --help fast: no torch import)
+    from .core import predict_from_files  # torch is imported here, after the options are parsed
 
     if args.num_chunks < 1:
         print(f"pesto: error: --num_chunks must be at least 1, got {args.num_chunks}", file=sys.stderr)
@@ -112,7 +115,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 files, model_name=args.model_name, output=args.output, step_size=args.step_size,
                 reduction=args.reduction, export_format=args.export_format,
                 no_convert_to_freq=args.no_convert_to_freq, num_chunks=args.num_chunks, gpu=args.gpu,
-                report=report, progress=progress, refine=args.refine)
+                report=report, progress=progress, refine=args.refine, smooth=args.smooth)
     except PestoError as e:
         print(f"pesto: error: {e}", file=sys.stderr)
         return 2

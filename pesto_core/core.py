@@ -3,6 +3,7 @@ and ``iter_file_track`` for applications that want progress, cancellation and pa
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
 
@@ -10,56 +11,17 @@ import numpy as np
 import torch
 
 from .audio import AudioReader
-from .checkpoint import DEFAULT_MODEL, load_checkpoint
-from .decode import REDUCTIONS, reduce_activations
-from .units import semitones_to_hz
+from .bundled import DEFAULT_MODEL
+from .checkpoint import load_checkpoint
+from .decode import reduce_activations
+from .device import available_devices, get_threads, select_device, set_threads  # noqa: F401 (public API)
 from .errors import ParameterError, PestoError
+from .glitch import GlitchFilter
 from .model import DEFAULT_CHUNK_FRAMES, PestoModel
 from .refine import refine_frames, refine_signal
 from .track import PitchTrack
-
-
-def select_device(device: Union[None, str, int, torch.device] = None, gpu: Optional[int] = None) -> torch.device:
-    """The torch device to run on.
-
-    ``gpu`` is the CLI's ``--gpu N`` (N < 0: CPU); ``device`` anything ``torch.device`` accepts. Asking for CUDA
-    where none is available warns and falls back to the CPU.
-    """
-    if gpu is not None:
-        device = "cpu" if gpu < 0 else f"cuda:{int(gpu)}"
-    if device is None:
-        return torch.device("cpu")
-    if isinstance(device, int):
-        device = f"cuda:{device}"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ParameterError(f"invalid device {device!r} ({e})") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            warnings.warn(f"{dev} requested but CUDA is not available here: using the CPU instead", stacklevel=2)
-            return torch.device("cpu")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ParameterError(f"GPU {dev.index} requested but only {torch.cuda.device_count()} GPU(s) found")
-    return dev
-
-
-def available_devices() -> list:
-    """Names of the devices the engine can run on: ``["cpu", "cuda:0", ...]`` (for GUIs, which never import torch)."""
-    names = ["cpu"]
-    if torch.cuda.is_available():
-        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    return names
-
-
-def set_threads(n: int) -> None:
-    """Intra-op CPU threads of the engine, process-wide (torch.set_num_threads), at least 1."""
-    torch.set_num_threads(max(1, int(n)))
-
-
-def get_threads() -> int:
-    """Current intra-op CPU thread count of the engine."""
-    return torch.get_num_threads()
+from .units import semitones_to_hz
+from .validation import check_reduction
 
 
 def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampling_rate: Optional[int] = None,
@@ -71,7 +33,7 @@ def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampl
     ``pitch, confidence, volume, activations`` (see :class:`pesto_core.model.PestoModel`).
     """
     if kwargs.get("streaming"):
-        from .stream import load_streaming_model  # noqa: WPS433 (streaming is optional machinery)
+        from .stream import load_streaming_model  # streaming machinery is loaded only when asked for
 
         return load_streaming_model(name_or_path, step_size, sampling_rate, device=device, reduction=reduction,
                                     **kwargs)
@@ -79,8 +41,8 @@ def load_model(name_or_path: str = DEFAULT_MODEL, step_size: float = 10.0, sampl
         kwargs.pop(key, None)
     if kwargs:
         raise ParameterError(f"unknown option(s) for load_model: {', '.join(sorted(kwargs))}")
-    if reduction is not None and reduction not in REDUCTIONS:
-        raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
+    if reduction is not None:
+        check_reduction(reduction)
     model = PestoModel(load_checkpoint(name_or_path), step_size, reduction=reduction, chunk_frames=chunk_frames)
     model.to(select_device(device))
     if sampling_rate is not None:
@@ -123,8 +85,7 @@ def predict(x, sr: int, step_size: float = 10., model_name: str = DEFAULT_MODEL,
         x = torch.as_tensor(np.asarray(x, dtype=np.float32))
     if x.ndim not in (1, 2):
         raise ParameterError(f"audio must have shape (samples,) or (batch, samples), got {tuple(x.shape)}")
-    if reduction not in REDUCTIONS:
-        raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
+    check_reduction(reduction)
     grad_ctx = torch.inference_mode() if (no_grad and inference_mode) else (
         torch.no_grad() if no_grad else torch.enable_grad())
     with grad_ctx:
@@ -153,11 +114,14 @@ def _refine_rows(model: PestoModel, x: torch.Tensor, pitch: torch.Tensor, sr: in
 
 
 def iter_file_track(path: Union[str, Path], model: PestoModel, *, num_chunks: int = 1, keep_activations: bool = True,
-                    channel: Optional[int] = None, refine: bool = False) -> Iterator[Tuple[PitchTrack, int]]:
+                    channel: Optional[int] = None, refine: bool = False, smooth: bool = False
+                    ) -> Iterator[Tuple[PitchTrack, int]]:
     """Analyse an audio file chunk by chunk, reading it from disk as it goes (bounded memory).
 
     With ``refine``, the decoded pitch is refined to the cent (:mod:`pesto_core.refine`) and the pieces'
-    ``decoding`` is ``"<reduction>+refine"``.
+    ``decoding`` is ``"<reduction>+refine"``. With ``smooth``, isolated pitch jumps are removed by the glitch filter
+    (:mod:`pesto_core.glitch`, the live mode's, with the same look-ahead; ``+smooth`` in ``decoding``); pieces keep
+    their frames in order, the last ones coming with the final piece.
 
     Yields
     ------
@@ -168,6 +132,40 @@ def iter_file_track(path: Union[str, Path], model: PestoModel, *, num_chunks: in
     AudioError
         The file cannot be read, is empty, truncated, or holds NaN/Inf samples.
     """
+    # the glitch filter decodes a glitch again from its activations: it always has them
+    pieces = _file_pieces(path, model, num_chunks=num_chunks, keep_activations=keep_activations or smooth,
+                          channel=channel, refine=refine)
+    if smooth:
+        pieces = _deglitched(pieces, keep_activations)
+    yield from pieces
+
+
+def _deglitched(pieces: Iterator[Tuple[PitchTrack, int]], keep_activations: bool
+                ) -> Iterator[Tuple[PitchTrack, int]]:
+    """The pieces with the glitch filter applied across their boundaries (results independent of the chunking)."""
+    glitch = GlitchFilter(1)
+    total, last = 0, None
+
+    def piece(track: PitchTrack, fields: dict) -> PitchTrack:
+        return replace(track, time_s=fields["time_s"], pitch_semitones=fields["pitch_semitones"][0],
+                       confidence=fields["confidence"][0], volume=fields["volume"][0],
+                       activations=fields["activations"][0] if keep_activations else None,
+                       decoding=track.decoding + "+smooth")
+
+    for track, total in pieces:
+        last = track
+        fields = glitch.push(dict(time_s=track.time_s, frame_index=np.arange(len(track)),
+                                  pitch_semitones=track.pitch_semitones[None], confidence=track.confidence[None],
+                                  volume=track.volume[None], activations=track.activations[None]))
+        if len(fields["time_s"]):
+            yield piece(track, fields), total
+    rest = glitch.flush()
+    if rest:
+        yield piece(last, rest), total
+
+
+def _file_pieces(path, model: PestoModel, *, num_chunks: int, keep_activations: bool, channel: Optional[int],
+                 refine: bool) -> Iterator[Tuple[PitchTrack, int]]:
     with AudioReader(path, channel) as reader:
         model.set_sample_rate(reader.sr)
         total = model.n_frames(reader.n_samples)
@@ -193,12 +191,13 @@ def iter_file_track(path: Union[str, Path], model: PestoModel, *, num_chunks: in
 
 def analyse_file(path: Union[str, Path], model: PestoModel, *, num_chunks: int = 1, keep_activations: bool = True,
                  channel: Optional[int] = None,
-                 progress: Optional[Callable[[int, int], None]] = None, refine: bool = False) -> PitchTrack:
+                 progress: Optional[Callable[[int, int], None]] = None, refine: bool = False,
+                 smooth: bool = False) -> PitchTrack:
     """Whole-file :class:`PitchTrack`; ``progress(frames_done, frames_total)`` is called after each chunk;
-    ``refine`` as :func:`iter_file_track`."""
+    ``refine`` and ``smooth`` as :func:`iter_file_track`."""
     parts, done = [], 0
     for piece, total in iter_file_track(path, model, num_chunks=num_chunks, keep_activations=keep_activations,
-                                        channel=channel, refine=refine):
+                                        channel=channel, refine=refine, smooth=smooth):
         parts.append(piece)
         done += len(piece)
         if progress is not None:
@@ -211,11 +210,13 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
                        export_format: Sequence[str] = ("csv",), no_convert_to_freq: bool = False,
                        num_chunks: int = 1, gpu: int = -1,
                        report: Optional[Callable[[str], None]] = None,
-                       progress: Optional[Callable[[str, int, int], None]] = None, refine: bool = False) -> int:
+                       progress: Optional[Callable[[str, int, int], None]] = None, refine: bool = False,
+                       smooth: bool = False) -> int:
     """Analyse files and write ``<stem>.f0.csv`` / ``.npz`` / ``.png`` next to them (or into ``output``).
 
     ``refine``: cent-precise refinement (:mod:`pesto_core.refine`; the NPZ's ``decoding`` says
-    ``"<reduction>+refine"``); off by default, so that upstream's numbers are reproduced.
+    ``"<reduction>+refine"``); off by default, so that upstream's numbers are reproduced. ``smooth``: the glitch
+    filter (:func:`iter_file_track`), also off by default.
 
     A file that fails is reported (``report(message)``, default: a warning) and the others are still processed;
     ``progress(file, frames_done, frames_total)`` follows the work. A bad model or option raises
@@ -225,7 +226,7 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
     -------
     int : the number of files that failed.
     """
-    from .writers import check_formats, output_stem, write_track  # noqa: WPS433
+    from .writers import check_formats, output_stem, write_track
 
     if isinstance(audio_files, (str, Path)):
         audio_files = [audio_files]
@@ -237,7 +238,7 @@ def predict_from_files(audio_files: Union[str, Sequence[str]], model_name: str =
         if progress:
             progress(str(file), 0, 1)
         try:
-            track = analyse_file(file, model, num_chunks=num_chunks, refine=refine,
+            track = analyse_file(file, model, num_chunks=num_chunks, refine=refine, smooth=smooth,
                                  keep_activations=bool({"npz", "png"} & set(formats)),
                                  progress=(lambda done, total, f=file: progress(str(f), done, total))
                                  if progress else None)

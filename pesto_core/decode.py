@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
 import torch
 
 from .errors import ParameterError
-
-REDUCTIONS = ("alwa", "argmax", "mean")
+from .validation import REDUCTIONS, check_reduction  # noqa: F401 (REDUCTIONS re-exported)
 
 
 @lru_cache(maxsize=16)
@@ -34,6 +32,24 @@ def _grid(n_out: int, bps: int, device: str):
     return pitches, offsets
 
 
+def decode(activations: torch.Tensor, pitches: torch.Tensor, offsets: torch.Tensor, reduction: str) -> torch.Tensor:
+    """The reductions themselves, scriptable (the exporter compiles this very function).
+
+    Parameters
+    ----------
+    activations : Tensor (..., n_out); pitches : (n_out,) MIDI semitones of each bin; offsets : (2 * bps - 1,) int64,
+    the alwa window around the arg-max; reduction : a checked member of ``REDUCTIONS``.
+    """
+    if reduction == "argmax":
+        return pitches[activations.argmax(dim=-1)]
+    if reduction == "mean":
+        return activations @ pitches
+    centre = activations.argmax(dim=-1, keepdim=True)
+    idx = torch.clamp(centre + offsets, 0, activations.shape[-1] - 1)
+    weights = activations.gather(-1, idx)
+    return (weights * pitches[idx]).sum(dim=-1) / weights.sum(dim=-1)
+
+
 def reduce_activations(activations: torch.Tensor, reduction: str = "alwa") -> torch.Tensor:
     """Pitch in (fractional) MIDI semitones from activations.
 
@@ -46,18 +62,9 @@ def reduce_activations(activations: torch.Tensor, reduction: str = "alwa") -> to
     -------
     Tensor, float32, shape (...)
     """
+    check_reduction(reduction)
     n_out = activations.shape[-1]
     bps, rest = divmod(n_out, 128)
     if rest or bps == 0:
         raise ParameterError(f"activations must have 128 * bins_per_semitone bins, got {n_out}")
-    if reduction == "argmax":
-        return activations.argmax(dim=-1).to(torch.float32) / bps
-    pitches, offsets = _grid(n_out, bps, str(activations.device))
-    if reduction == "mean":
-        return activations @ pitches
-    if reduction == "alwa":
-        centre = activations.argmax(dim=-1, keepdim=True)
-        idx = (centre + offsets).clamp_(0, n_out - 1)
-        weights = activations.gather(-1, idx)
-        return (weights * pitches[idx]).sum(dim=-1) / weights.sum(dim=-1)
-    raise ParameterError(f"unknown reduction '{reduction}' (choose from {', '.join(REDUCTIONS)})")
+    return decode(activations, *_grid(n_out, bps, str(activations.device)), reduction)

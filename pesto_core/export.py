@@ -46,11 +46,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoint import DEFAULT_MODEL, load_checkpoint
-from .decode import REDUCTIONS
+from .bundled import DEFAULT_MODEL
+from .checkpoint import load_checkpoint
+from .decode import REDUCTIONS, decode
 from .errors import AudioError, OutputError, ParameterError, PestoError
 from .model import LN10_OVER_10, PestoModel
 from .stream import StreamFrameEngine, StreamingPestoModel
+from .validation import check_reduction
 
 ONNX_OPSET = 18
 INPUT_NAMES = ["audio", "cache_in"]
@@ -84,33 +86,26 @@ class StreamStep(nn.Module):
         self.cache_length = engine.geometry.cache
         self.n_bins = engine.n_bins
         self.register_buffer("vqt_weight", engine.weight.detach().clone())
-        self.register_buffer("sqrt_lengths", engine.sqrt_lengths[:, 0].detach().clone())
         self.eps = float(torch.finfo(torch.float32).eps)
         self.ln10_over_10 = float(LN10_OVER_10)
         self.crop_lo, self.crop_hi = int(model.crop[0]), int(model.crop[1])
-        enc = model.encoder
-        # plain copies of the published layers (never the eager engine's optimised forms)
-        self.layernorm = copy.deepcopy(enc.layernorm)
-        self.prefilter_first = copy.deepcopy(enc.prefilter[0])
-        self.prefilter_rest = nn.ModuleList([copy.deepcopy(c) for c in enc.prefilter[1:]])
-        self.pointwise = nn.ModuleList([copy.deepcopy(c) for c in enc.pointwise])
-        self.activation = copy.deepcopy(enc.activation)
-        if hasattr(self.activation, "inplace"):
-            self.activation.inplace = False
-        self.residual = bool(enc.residual)
-        self.register_buffer("fc_matrix", enc.fc_matrix.detach().clone())
-        self.conf_conv = copy.deepcopy(model.confidence.conv)
-        self.conf_linear = copy.deepcopy(model.confidence.linear)
-        n_out = enc.output_dim
+        # the model's own network modules (copied weights), run through their plain, scriptable definitions:
+        # Encoder.published and ConfidenceHead in float32 (never the eager engine's optimised forms)
+        self.encoder = copy.deepcopy(model.encoder)
+        if hasattr(self.encoder.activation, "inplace"):
+            self.encoder.activation.inplace = False
+        for name in ("spectra_packed", "spectra_few", "fc_spectrum"):  # the fast forms: not needed, not exported
+            setattr(self.encoder, name, torch.zeros(0))
+        self.confidence = copy.deepcopy(model.confidence)
+        self.confidence.exact = False
+        n_out = self.encoder.output_dim
         # activations.roll(roll_bins) as a gather: out[j] = in[(j - roll_bins) mod n_out]
         self.register_buffer("roll_index", (torch.arange(n_out) - model.roll_bins) % n_out)
         bps = n_out // 128
         self.bins_per_semitone = bps
         self.register_buffer("pitches", torch.arange(n_out, dtype=torch.float32) / bps)
         self.register_buffer("alwa_offsets", torch.arange(-bps + 1, bps))
-        self.reduction = reduction or model.reduction
-        if self.reduction not in REDUCTIONS:
-            raise ParameterError(f"unknown reduction '{self.reduction}' (choose from {', '.join(REDUCTIONS)})")
+        self.reduction = check_reduction(reduction or model.reduction)
         self.requires_grad_(False)
         self.eval()
 
@@ -122,39 +117,18 @@ class StreamStep(nn.Module):
         buf = torch.cat([cache, x], dim=1)  # (batch, Z + hop): the window's real samples
         cache_out = buf[:, self.hop_length:]
         y = F.conv1d(buf.unsqueeze(1), self.vqt_weight, stride=self.hop_length)[:, :, 0]  # (batch, 2 * n_bins)
-        re = y[:, :self.n_bins] * self.sqrt_lengths
-        im = y[:, self.n_bins:] * self.sqrt_lengths
-        magnitude = torch.sqrt(re * re + im * im)
+        re, im = y[:, :self.n_bins], y[:, self.n_bins:]  # sqrt(l_k) is folded into the weights
+        magnitude = torch.sqrt(re * re + im * im)  # |z| in real arithmetic (ONNX has no complex numbers)
         db = torch.log10(torch.clamp(magnitude, min=self.eps)) * 20.0
         log_power = db * self.ln10_over_10  # the encoder's input, as the eager engine (see PestoModel)
         power = torch.exp(log_power)
         volume = power.sum(dim=1)
-        # confidence head (spectral flatness + strided convolution on the power spectrum)
-        flatness = torch.exp(log_power.mean(dim=1, keepdim=True)) / torch.clamp(power.mean(dim=1, keepdim=True),
-                                                                                 min=1e-8)
-        features = F.relu(self.conf_conv(power.unsqueeze(1)).squeeze(1))
-        confidence = torch.sigmoid(self.conf_linear(torch.cat([features, flatness], dim=1))).squeeze(1)
+        confidence = self.confidence(power, log_power)
         confidence = torch.where(clean, confidence, torch.zeros_like(confidence))
-        # encoder
-        h = self.layernorm(log_power[:, self.crop_lo:self.crop_hi].unsqueeze(1))
-        h = self.activation(self.prefilter_first(h))
-        for conv in self.prefilter_rest:
-            g = self.activation(conv(h))
-            h = g + h if self.residual else g
-        for conv in self.pointwise:
-            h = self.activation(conv(h))
-        activations = torch.softmax(h.flatten(1) @ self.fc_matrix, dim=-1).index_select(1, self.roll_index)
-        return self._reduce(activations), confidence, volume, activations, cache_out
-
-    def _reduce(self, activations: torch.Tensor) -> torch.Tensor:
-        if self.reduction == "argmax":
-            return self.pitches[activations.argmax(dim=1)]
-        if self.reduction == "mean":
-            return activations @ self.pitches
-        centre = activations.argmax(dim=1, keepdim=True)
-        idx = torch.clamp(centre + self.alwa_offsets, 0, activations.shape[1] - 1)
-        weights = activations.gather(1, idx)
-        return (weights * self.pitches[idx]).sum(dim=1) / weights.sum(dim=1)
+        activations = self.encoder.published(log_power[:, self.crop_lo:self.crop_hi])
+        activations = activations.index_select(1, self.roll_index)
+        pitch = decode(activations, self.pitches, self.alwa_offsets, self.reduction)
+        return pitch, confidence, volume, activations, cache_out
 
 
 class StatefulStream(nn.Module):
@@ -449,7 +423,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .model import hop_length_for
+    from .geometry import hop_length_for
 
     args = _parser().parse_args(argv)
     try:

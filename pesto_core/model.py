@@ -24,8 +24,10 @@ import torch.nn.functional as F
 
 from .checkpoint import Checkpoint
 from .decode import reduce_activations
-from .units import semitones_to_hz
 from .errors import CheckpointError, ParameterError
+from .geometry import hop_length_for, n_offline_frames  # noqa: F401 (hop_length_for re-exported)
+from .units import semitones_to_hz
+from .validation import check_sr
 from .vqt import VQT, padded_segment
 
 # Frames yielded per chunk by default. Memory is bounded by the tiles (about 0.25 MB per frame at 48 kHz).
@@ -33,16 +35,6 @@ DEFAULT_CHUNK_FRAMES = 512
 TILE_FRAMES = 512  # frames per encoder pass, and per VQT pass for long signals (see _computation_blocks)
 WHOLE_VQT_FRAMES = 2048  # signals up to this many frames get their VQT in one pass, as upstream
 LN10_OVER_10 = math.log(10) / 10
-
-
-def hop_length_for(step_ms: float, sr: int) -> int:
-    """Hop in samples for a step in milliseconds: ``round(step_ms * sr / 1000)``, halves rounded up."""
-    if not (isinstance(step_ms, (int, float)) and math.isfinite(step_ms) and step_ms > 0):
-        raise ParameterError(f"step size must be a positive number of milliseconds, got {step_ms!r}")
-    hop = int(step_ms * sr / 1000 + 0.5)
-    if hop < 1:
-        raise ParameterError(f"step size {step_ms} ms is shorter than one sample at {sr} Hz")
-    return hop
 
 
 def _fft_friendly(n: int) -> int:
@@ -56,6 +48,28 @@ def _fft_friendly(n: int) -> int:
         if r == 1:
             return m
         m += 1
+
+
+def prefilter_spectrum(weight: torch.Tensor, n: int) -> torch.Tensor:
+    """Spectrum of a prefilter convolution for an ``n``-point circular (FFT) evaluation, in float64.
+
+    The layer computes ``y[i] = sum_k w[k] x[i + k - K//2]`` ("same" padding), i.e. the circular convolution of ``x``
+    with ``h[(K//2 - k) mod n] = w[k]``; with ``n >= n_bins + K//2`` it never wraps onto the kept bins.
+
+    Parameters
+    ----------
+    weight : Tensor (out, in, K), any float dtype
+    n : int, FFT size
+
+    Returns
+    -------
+    Tensor complex128 (n // 2 + 1, in, out)
+    """
+    w = weight.double()
+    k = w.shape[-1]
+    h = torch.zeros(*w.shape[:2], n, dtype=torch.float64, device=w.device)
+    h[:, :, (k // 2 - torch.arange(k, device=w.device)) % n] = w
+    return torch.fft.rfft(h).permute(2, 1, 0)
 
 
 class Encoder(nn.Module):
@@ -178,13 +192,10 @@ class Encoder(nn.Module):
         r = torch.zeros(n, dtype=torch.float64, device=self.fc_kernel.device)
         r[m % n] = self.fc_kernel.double()[d - m]
         self.fc_spectrum.copy_(torch.fft.rfft(r))
-        n, k = self.fft_size, self.kernel_size
+        n = self.fft_size
         for layer, conv in enumerate(self.prefilter[1:]):
-            # y[i] = sum_k w[k] x[i + k - K//2] is the circular convolution of x with h[(K//2 - k) mod n] = w[k]
             w = conv.weight.double()  # (out, in, K)
-            h = torch.zeros(*w.shape[:2], n, dtype=torch.float64, device=w.device)
-            h[:, :, (k // 2 - torch.arange(k, device=w.device)) % n] = w
-            spectrum = torch.fft.rfft(h).permute(2, 1, 0)  # (freq, in, out)
+            spectrum = prefilter_spectrum(w, n)  # (freq, in, out)
             re, im = spectrum.real, spectrum.imag
             # packed: [Re X, Im X] @ [[Re H, Im H], [-Im H, Re H]], output (re, im) interleaved per channel
             packed = torch.stack((torch.stack((re, im), -1), torch.stack((-im, re), -1)), 2)  # (freq, in, 2, out, 2)
@@ -226,6 +237,29 @@ class Encoder(nn.Module):
         y = torch.fft.irfft(mixed.permute(1, 3, 2, 0).contiguous(), n=n)[..., k - 1:]  # (frames, out, blocks, valid)
         return y.reshape(frames, -1, n_blocks * valid)[..., :n_bins]
 
+    def published(self, log_power: torch.Tensor) -> torch.Tensor:
+        """The published network as its layers define it: direct convolutions, matrix products, float32.
+
+        This is the definition; :meth:`forward` evaluates the same function faster (tests/core/test_encoder.py).
+        Plain operators only, so that TorchScript and ONNX compile it (the exporter runs this method).
+
+        Parameters
+        ----------
+        log_power : Tensor float32 (frames, n_bins_in)
+
+        Returns
+        -------
+        Tensor float32 (frames, output_dim): probabilities
+        """
+        x = self.layernorm(log_power.unsqueeze(1))
+        for i, conv in enumerate(self.prefilter):
+            y = self.activation(conv(x))
+            x = y + x if self.residual and i > 0 else y
+        for conv in self.pointwise:
+            x = self.activation(conv(x))
+        return torch.softmax(x.flatten(1) @ self.fc_matrix, dim=-1)
+
+    @torch.jit.unused  # eager only: scripted copies (the exporter's) run :meth:`published`
     def forward(self, log_power: torch.Tensor) -> torch.Tensor:
         if log_power.device.type == "cpu" and log_power.shape[0] > self.CPU_BLOCK_FRAMES:
             return torch.cat([self.forward(block) for block in log_power.split(self.CPU_BLOCK_FRAMES)])
@@ -260,6 +294,8 @@ class ConfidenceHead(nn.Module):
 
     def __init__(self, n_bins: int = 251, kernel_size: int = 39, stride: int = 3):
         super().__init__()
+        # float64 evaluation (see forward); the exporter's copy sets it False (float32 runs everywhere)
+        self.exact = True
         self.conv = nn.Conv1d(1, 1, kernel_size, stride=stride)
         n_conv = (n_bins - kernel_size) // stride + 1
         self.linear = nn.Linear(n_conv + 1, 1)
@@ -267,12 +303,15 @@ class ConfidenceHead(nn.Module):
     def forward(self, power: torch.Tensor, log_power: torch.Tensor) -> torch.Tensor:
         # Computed in float64 (it is tiny): float32 reductions change order with the number of frames, and the
         # results must not depend on how a signal is chunked. Upstream's float32 values are matched within 1e-6.
-        power, log_power = power.double(), log_power.double()
+        dtype = torch.float64 if self.exact else torch.float32
+        power, log_power = power.to(dtype), log_power.to(dtype)
+        bias = self.conv.bias
+        assert bias is not None  # (for TorchScript: the layer always has one)
         flatness = log_power.mean(dim=-1, keepdim=True).exp() / power.mean(dim=-1, keepdim=True).clamp(min=1e-8)
-        features = F.relu(F.conv1d(power.unsqueeze(1), self.conv.weight.double(), self.conv.bias.double(),
+        features = F.relu(F.conv1d(power.unsqueeze(1), self.conv.weight.to(dtype), bias.to(dtype),
                                    stride=self.conv.stride).squeeze(1))
-        logit = F.linear(torch.cat((features, flatness), dim=-1), self.linear.weight.double(),
-                         self.linear.bias.double())
+        logit = F.linear(torch.cat((features, flatness), dim=-1), self.linear.weight.to(dtype),
+                         self.linear.bias.to(dtype))
         return torch.sigmoid(logit).squeeze(-1).float()
 
 
@@ -339,18 +378,14 @@ class PestoModel(nn.Module):
 
     def set_sample_rate(self, sr: int) -> None:
         """(Re)build the VQT for sample rate ``sr`` (Hz) if it changed."""
-        if not isinstance(sr, (int, np.integer)) or isinstance(sr, bool):
-            if isinstance(sr, float) and sr.is_integer():
-                sr = int(sr)
-            else:
-                raise ParameterError(f"sample rate must be an integer number of Hz, got {sr!r}")
+        sr = check_sr(sr)
         if self.vqt is not None and self.vqt.sr == sr:
             return
         self.vqt = VQT(int(sr), hop_length_for(self.step_size, int(sr)), **self.hcqt_params).to(self.device)
 
     def n_frames(self, n_samples: int) -> int:
         """Frames the offline analysis gives for ``n_samples`` samples: ``n_samples // hop + 1`` (0 if empty)."""
-        return 0 if n_samples <= 0 else n_samples // self.hop_length + 1
+        return n_offline_frames(n_samples, self.hop_length)
 
     # ---------------------------------------------------------------------------------------------------- compute
     def frames_from_vqt(self, vqt: torch.Tensor) -> Dict[str, torch.Tensor]:

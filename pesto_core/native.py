@@ -273,14 +273,9 @@ class NativeFramePlan:
         enc, conf = model.encoder, model.confidence
         p = _Plan()
         # --- VQT: each kernel cut to its non-zero taps within the window, sqrt(l_k) folded in (one rounding)
-        k64 = kernels.astype(np.complex64)[:, :taps]
-        scale = np.sqrt(lengths)[:, None]
-        w_re = (k64.real * scale).astype(np.float32)
-        w_im = (-k64.imag * scale).astype(np.float32)
-        nonzero = (w_re != 0) | (w_im != 0)
-        has = nonzero.any(axis=1)
-        first = np.where(has, nonzero.argmax(axis=1), 0)
-        last = np.where(has, taps - 1 - nonzero[:, ::-1].argmax(axis=1), -1)
+        from .vqt import window_weights
+
+        w_re, w_im, first, last = window_weights(kernels, lengths, taps)
         lens = (last - first + 1).astype(np.int32)
         offs = np.concatenate([[0], np.cumsum(lens[:-1], dtype=np.int64)]).astype(np.int64)
         re_flat = np.concatenate([w_re[k, first[k]:first[k] + lens[k]] for k in range(len(lens))] + [np.zeros(16)])
@@ -292,7 +287,7 @@ class NativeFramePlan:
         p.vqt_re = _ptr(self._hold(re_flat.astype(np.float32)), _f32p)
         p.vqt_im = _ptr(self._hold(im_flat.astype(np.float32)), _f32p)
         # --- front
-        from .model import LN10_OVER_10
+        from .model import LN10_OVER_10, prefilter_spectrum
         p.crop0, p.n_in = model.crop[0], enc.n_bins_in
         p.ln10_over_10, p.ln_eps = LN10_OVER_10, enc.layernorm.eps
         p.db_floor = float(torch.finfo(torch.float32).eps)
@@ -320,12 +315,8 @@ class NativeFramePlan:
         mix_h = np.zeros((max(1, p.n_mix), nf, ch, 2, ch))
         mix_b = np.zeros((max(1, p.n_mix), ch))
         for layer, conv in enumerate(enc.prefilter[1:]):
-            w = conv.weight.detach().double().cpu().numpy()  # (out, in, K)
-            # y[i] = sum_t w[t] x[i + t - K//2]: circular convolution with h[(K//2 - t) mod n] = w[t]
-            h = np.zeros(w.shape[:2] + (n,))
-            h[:, :, (k // 2 - np.arange(k)) % n] = w
-            spec = np.fft.rfft(h, axis=-1) / n  # (out, in, nf); 1/n of the inverse transform folded in
-            spec = spec.transpose(2, 1, 0)  # (nf, in, out)
+            # (nf, in, out); 1/n of the inverse transform folded in
+            spec = prefilter_spectrum(conv.weight.detach().cpu(), n).numpy() / n
             mix_h[layer, :, :ch_real, 0, :ch_real] = spec.real
             mix_h[layer, :, :ch_real, 1, :ch_real] = spec.imag
             mix_b[layer, :ch_real] = conv.bias.detach().double().cpu().numpy()

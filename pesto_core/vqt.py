@@ -28,9 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import ParameterError
-
-MIN_SR = 8000
-MAX_SR = 192000
+from .validation import MAX_SR, MIN_SR, check_sr  # noqa: F401 (MAX_SR re-exported)
 
 
 def bin_frequencies(fmin_hz: float, n_bins: int, bins_per_semitone: int, center_bins: bool = True) -> np.ndarray:
@@ -79,6 +77,35 @@ def make_kernels(sr: int, fmin_hz: float, n_bins: int, bins_per_semitone: int, g
     return kernels, lengths, freqs
 
 
+def window_weights(kernels: np.ndarray, lengths: np.ndarray, taps: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                            np.ndarray]:
+    """The kernels as the streaming engines apply them to a window's first ``taps`` samples.
+
+    The transform of such a window ``x`` is ``(w_re @ x) + i (w_im @ x)``: the kernels are cut to the window's real
+    samples (the mirrored zeros after them contribute nothing), conjugated, rounded to complex64, and ``sqrt(l_k)``
+    is folded in (one float32 rounding of the product instead of two). Each bin's non-zero taps form one span.
+
+    Parameters
+    ----------
+    kernels : complex128 (n_bins, kernel_width); lengths : float64 (n_bins,) (see :func:`make_kernels`)
+    taps : int, at most ``kernel_width``
+
+    Returns
+    -------
+    w_re, w_im : float32 (n_bins, taps)
+    first, last : int64 (n_bins,): each bin's first and last non-zero tap (``first = 0, last = -1`` for none)
+    """
+    k64 = kernels.astype(np.complex64)[:, :taps]
+    scale = np.sqrt(lengths)[:, None]
+    w_re = (k64.real * scale).astype(np.float32)
+    w_im = (-k64.imag * scale).astype(np.float32)
+    nonzero = (w_re != 0) | (w_im != 0)
+    has = nonzero.any(axis=1)
+    first = np.where(has, nonzero.argmax(axis=1), 0).astype(np.int64)
+    last = np.where(has, taps - 1 - nonzero[:, ::-1].argmax(axis=1), -1).astype(np.int64)
+    return w_re, w_im, first, last
+
+
 class VQT(nn.Module):
     """Complex VQT of single-channel audio at a fixed sample rate and hop.
 
@@ -95,8 +122,7 @@ class VQT(nn.Module):
     def __init__(self, sr: int, hop_length: int, *, fmin: float = 27.5, n_bins: int = 251,
                  bins_per_semitone: int = 3, gamma: float = 7, center_bins: bool = True, **unused):
         super().__init__()
-        if not MIN_SR <= sr <= MAX_SR:
-            raise ParameterError(f"sample rate {sr} Hz is out of range ({MIN_SR}..{MAX_SR} Hz)")
+        sr = check_sr(sr)
         if hop_length < 1:
             raise ParameterError(f"hop length must be at least 1 sample, got {hop_length}")
         self.sr = int(sr)

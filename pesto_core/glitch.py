@@ -1,0 +1,184 @@
+"""Glitch filter: removes isolated pitch jumps (octave errors and other 1-2 frame spikes) without lagging real note
+changes, causally with a fixed look-ahead of ``lag`` frames (light: numpy only).
+
+Method. Frame ``t`` is judged in the window of the ``2 * lag + 1`` frames ``t - lag .. t + lag``. Among the window's
+voiced frames (confidence >= ``gate``), the median pitch is the track: with fewer outliers than track frames the
+median lies on the track. If frame ``t`` is voiced and does not agree with the median (within ``tolerance``
+semitones) while a majority of the window's voiced frames, at least two, does, then ``t`` is a glitch: its pitch is
+decoded again from its own activations, restricted to ``±tolerance`` around the median (the arg-max there and the
+weighted average of the ``2 * bps - 1`` bins around it, as the ``alwa`` reduction); if the distribution has no mass
+there, the median itself is used. Any other frame is left exactly as it was.
+
+Why it does not lag: a note change is a step; in a window centred on a frame of the new note, the new note's frames
+are the majority or the frame agrees with the median anyway (the median of a step is the step), so no frame of a
+real change is modified, however large the interval. A glide or a vibrato moves by much less than ``tolerance``
+between neighbouring frames, so the median stays within the tolerance of the centre. Only a run of at most ``lag``
+frames that leaves the track and comes back is corrected.
+
+The streaming filter (:class:`GlitchFilter`) emits frame ``t`` when frame ``t + lag`` has arrived: ``lag`` hops of
+extra latency. The offline form (:func:`remove_glitches`) applies the identical rule to a whole track (the first and
+last ``lag`` frames see a one-sided window, as at the end of a stream).
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+
+from .errors import ParameterError
+
+DEFAULT_LAG = 2  # frames of look-ahead (2 hops: 20 ms at a 10 ms step)
+DEFAULT_TOLERANCE = 1.0  # semitones: farther than this from the window's track is a jump
+
+
+def _redecode(activations: np.ndarray, centre: float, tolerance: float) -> float:
+    """Pitch (semitones) of one frame's distribution near ``centre``: arg-max within ``±tolerance`` semitones, then the
+    weighted average of the ``2 * bps - 1`` bins around it; NaN if the distribution has no mass there."""
+    n_out = activations.shape[-1]
+    bps = n_out // 128
+    lo = max(0, int(np.ceil((centre - tolerance) * bps)))
+    hi = min(n_out, int(np.floor((centre + tolerance) * bps)) + 1)
+    if hi <= lo:
+        return float("nan")
+    peak = lo + int(np.argmax(activations[lo:hi]))
+    a, b = max(0, peak - bps + 1), min(n_out, peak + bps)
+    w = activations[a:b].astype(np.float64)
+    total = w.sum()
+    if not total > 1e-6:
+        return float("nan")
+    return float((w * np.arange(a, b)).sum() / total / bps)
+
+
+def _judge(pitch: np.ndarray, voiced: np.ndarray, t: int, lo: int, hi: int, tolerance: float) -> Optional[float]:
+    """The track's pitch if frame ``t`` is a glitch in the window ``[lo, hi)``, else None."""
+    if not voiced[t]:
+        return None
+    window = pitch[lo:hi][voiced[lo:hi]]
+    if len(window) < 3:
+        return None
+    track = float(np.median(window))
+    if abs(pitch[t] - track) <= tolerance:
+        return None
+    agree = np.count_nonzero(np.abs(window - track) <= tolerance)
+    if agree < 2 or agree <= len(window) - agree:
+        return None  # no consistent majority to return to (e.g. noise): leave the frames as they are
+    return track
+
+
+def remove_glitches(pitch_semitones: np.ndarray, confidence: np.ndarray, activations: Optional[np.ndarray] = None,
+                    *, gate: float = 0.5, lag: int = DEFAULT_LAG, tolerance: float = DEFAULT_TOLERANCE
+                    ) -> np.ndarray:
+    """The offline glitch filter: corrected pitch of a whole track.
+
+    Parameters
+    ----------
+    pitch_semitones : float (frames,)
+        Decoded (or refined) pitch, MIDI semitones.
+    confidence : float (frames,)
+        Voicing confidence; frames below ``gate`` are neither judged nor used as the track.
+    activations : float (frames, 128 * bps), optional
+        Each frame's pitch distribution, to decode a glitch again near the track (else the track's median is used).
+    gate, lag, tolerance :
+        See the module docstring (tolerance in semitones).
+
+    Returns
+    -------
+    float32 (frames,): the pitch with glitches replaced (a new array)
+    """
+    pitch = np.asarray(pitch_semitones, dtype=np.float32)
+    voiced = (np.asarray(confidence) >= gate) & np.isfinite(pitch)
+    out = pitch.copy()
+    n = len(pitch)
+    for t in range(n):
+        track = _judge(pitch, voiced, t, max(0, t - lag), min(n, t + lag + 1), tolerance)
+        if track is not None:
+            value = _redecode(activations[t], track, tolerance) if activations is not None else float("nan")
+            out[t] = track if not np.isfinite(value) else value
+    return out
+
+
+class GlitchFilter:
+    """The streaming glitch filter: frames in, the same frames ``lag`` frames later, glitches corrected.
+
+    Parameters
+    ----------
+    n_streams : int
+    gate, lag, tolerance :
+        See the module docstring.
+
+    :meth:`push` takes a dict of per-frame arrays shaped ``(n_streams, frames, ...)`` (``frame_index``/``time_s``
+    as ``(frames,)``), with at least ``pitch_semitones``, ``confidence`` and ``activations``, and returns the same
+    fields for the frames that are now final (all fields delayed alike). :meth:`flush` returns the rest.
+    Not thread-safe: called by the stream's owner thread.
+    """
+
+    SHARED = ("time_s", "frame_index")  # fields shaped (frames,), shared by the streams
+
+    def __init__(self, n_streams: int = 1, *, gate: float = 0.5, lag: int = DEFAULT_LAG,
+                 tolerance: float = DEFAULT_TOLERANCE):
+        if not isinstance(lag, (int, np.integer)) or isinstance(lag, bool) or lag < 1:
+            raise ParameterError(f"glitch filter lag must be a positive number of frames, got {lag!r}")
+        if not tolerance > 0:
+            raise ParameterError(f"glitch filter tolerance must be positive (semitones), got {tolerance!r}")
+        self.n_streams, self.gate, self.lag, self.tolerance = int(n_streams), float(gate), int(lag), float(tolerance)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the held frames (a new stream starts)."""
+        self._held: Optional[Dict[str, np.ndarray]] = None  # frames not yet emitted, plus up to `lag` before them
+        self._n_past = 0  # how many of the held frames were already emitted (the window's past)
+
+    def push(self, frames: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """Add frames; return those ``lag`` or more frames older than the newest one, corrected."""
+        return self._advance(frames, final=False)
+
+    def flush(self) -> Optional[Dict[str, np.ndarray]]:
+        """Return the frames still held (judged with the window they have), then :meth:`reset`. None if none."""
+        if self._held is None or self._count() == self._n_past:
+            self.reset()
+            return None
+        out = self._advance(None, final=True)
+        self.reset()
+        return out
+
+    # ----------------------------------------------------------------------------------------------- internals
+    def _count(self) -> int:
+        return 0 if self._held is None else len(self._held["frame_index"])
+
+    def _advance(self, frames: Optional[Dict[str, np.ndarray]], final: bool) -> Dict[str, np.ndarray]:
+        if frames is not None:
+            if self._held is None:
+                self._held = {k: np.asarray(v) for k, v in frames.items()}
+            else:
+                axis = {k: 0 if k in self.SHARED else 1 for k in frames}
+                self._held = {k: np.concatenate([self._held[k], np.asarray(v)], axis=axis[k])
+                              for k, v in frames.items()}
+        held = self._held
+        n = self._count()
+        stop = n if final else max(self._n_past, n - self.lag)  # frames [n_past, stop) become final now
+        start = self._n_past
+        if held is None or stop <= start:
+            return self._slice(held, start, start)
+        pitch = held["pitch_semitones"].astype(np.float32, copy=True)
+        conf, acts = held["confidence"], held.get("activations")
+        for s in range(self.n_streams):
+            p = held["pitch_semitones"][s]
+            voiced = (conf[s] >= self.gate) & np.isfinite(p)
+            for t in range(start, stop):
+                track = _judge(p, voiced, t, max(0, t - self.lag), min(n, t + self.lag + 1),
+                               self.tolerance)
+                if track is not None:
+                    value = _redecode(acts[s, t], track, self.tolerance) if acts is not None else float("nan")
+                    pitch[s, t] = track if not np.isfinite(value) else value
+        out = self._slice(held, start, stop)
+        out["pitch_semitones"] = pitch[:, start:stop]
+        # keep `lag` emitted frames as the next windows' past, and the frames not yet final
+        keep_from = max(0, stop - self.lag)
+        self._held = self._slice(held, keep_from, n)
+        self._n_past = stop - keep_from
+        return out
+
+    def _slice(self, held: Optional[Dict[str, np.ndarray]], a: int, b: int) -> Dict[str, np.ndarray]:
+        if held is None:
+            return {}
+        return {k: (v[a:b] if k in self.SHARED else v[:, a:b]) for k, v in held.items()}

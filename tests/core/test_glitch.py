@@ -1,0 +1,119 @@
+"""The glitch filter (pesto_core.glitch): isolated jumps go, real note changes, glides and vibrato stay exactly."""
+import numpy as np
+import pytest
+
+from pesto_core.errors import ParameterError
+from pesto_core.glitch import GlitchFilter, remove_glitches
+
+BPS = 3
+
+
+def distributions(true_semitones, shown_semitones=None, second=0.3):
+    """Activations (frames, 384): a peak at each frame's shown pitch and, where it differs, a weaker one (``second``)
+    at the true pitch, as the network gives for an octave error."""
+    true_semitones = np.asarray(true_semitones, dtype=np.float64)
+    shown = true_semitones if shown_semitones is None else np.asarray(shown_semitones, dtype=np.float64)
+    bins = np.arange(128 * BPS) / BPS
+    acts = np.exp(-0.5 * ((bins[None] - shown[:, None]) * BPS) ** 2)
+    wrong = np.abs(shown - true_semitones) > 0.5
+    acts[wrong] += second * np.exp(-0.5 * ((bins[None] - true_semitones[wrong, None]) * BPS) ** 2)
+    return (acts / acts.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def run(pitch, confidence=None, acts=None, **kw):
+    pitch = np.asarray(pitch, dtype=np.float32)
+    confidence = np.ones_like(pitch) if confidence is None else np.asarray(confidence, dtype=np.float32)
+    return remove_glitches(pitch, confidence, acts, **kw)
+
+
+@pytest.mark.parametrize("length", [1, 2])
+def test_isolated_octave_spikes_are_decoded_again_near_the_track(length):
+    true = np.full(40, 57.0) + 0.02 * np.sin(np.arange(40))  # A3 with a little movement
+    shown = true.copy()
+    shown[20:20 + length] += 12.0  # octave error
+    out = run(shown, acts=distributions(true, shown))
+    np.testing.assert_allclose(out[20:20 + length], true[20:20 + length], atol=0.05)  # semitones
+    untouched = np.r_[0:20, 20 + length:40]
+    np.testing.assert_array_equal(out[untouched], shown[untouched].astype(np.float32))
+
+
+def test_a_spike_without_activations_takes_the_track_median():
+    pitch = np.full(20, 60.0)
+    pitch[10] = 72.0
+    assert run(pitch)[10] == pytest.approx(60.0)
+
+
+def test_three_frame_excursions_are_not_glitches_for_a_two_frame_lag():
+    pitch = np.full(30, 60.0)
+    pitch[10:13] = 67.0
+    np.testing.assert_array_equal(run(pitch), pitch.astype(np.float32))
+
+
+@pytest.mark.parametrize("interval", [1.5, 5.0, 12.0, -19.0])
+def test_note_changes_are_kept_exactly_and_not_delayed(interval):
+    pitch = np.r_[np.full(25, 60.0), np.full(25, 60.0 + interval), np.full(3, 60.0), np.full(25, 62.0)]
+    np.testing.assert_array_equal(run(pitch), pitch.astype(np.float32))
+
+
+def test_glides_and_vibrato_are_kept_exactly():
+    t = np.arange(200) * 0.01
+    glide = 55.0 + 24.0 * t / 2.0  # two octaves in 2 s (12 semitones per second)
+    fast_glide = 60.0 + np.minimum(np.arange(60), 30) * 0.4  # 12 semitones in 0.3 s
+    vibrato = 64.0 + 1.0 * np.sin(2 * np.pi * 6.0 * t)  # +-100 cents at 6 Hz
+    for pitch in (glide, fast_glide, vibrato):
+        np.testing.assert_array_equal(run(pitch), pitch.astype(np.float32))
+
+
+def test_unvoiced_frames_are_neither_judged_nor_used():
+    pitch = np.full(30, 60.0)
+    pitch[[5, 6, 7, 8]] = [72, 40, 90, 30]  # noise in an unvoiced stretch
+    conf = np.ones(30)
+    conf[5:9] = 0.1
+    np.testing.assert_array_equal(run(pitch, conf), pitch.astype(np.float32))
+    # a voiced spike surrounded by unvoiced frames has no track to return to: kept
+    pitch2 = np.full(9, 60.0)
+    pitch2[4] = 72.0
+    conf2 = np.array([1, 0, 0, 0, 1, 0, 0, 0, 1], float)
+    np.testing.assert_array_equal(run(pitch2, conf2), pitch2.astype(np.float32))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_streaming_filter_equals_the_offline_filter_for_any_block_split(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    true = 57.0 + np.cumsum(rng.normal(0, 0.05, n))
+    shown = true.copy()
+    spikes = rng.choice(np.arange(1, n // 6 - 1), 12, replace=False) * 6  # isolated: at least 6 frames apart
+    shown[spikes] += rng.choice([-12.0, 12.0, 7.0, 19.0], 12)
+    conf = np.where(rng.random(n) < 0.1, 0.2, 0.9).astype(np.float32)
+    acts = distributions(true, shown)
+    offline = run(shown, conf, acts)
+    filt = GlitchFilter(2, lag=2)
+    got, idx = [], []
+    start = 0
+    while start < n:
+        stop = min(n, start + int(rng.integers(0, 7)))
+        k = np.arange(start, stop)
+        both = lambda a: np.stack([a[k], a[k]])  # noqa: E731 (two identical streams)
+        out = filt.push(dict(time_s=k * 0.01, frame_index=k, pitch_semitones=both(shown.astype(np.float32)),
+                             confidence=both(conf), activations=np.stack([acts[k], acts[k]])))
+        if out and len(out["frame_index"]):
+            got.append(out["pitch_semitones"])
+            idx.append(out["frame_index"])
+        start = stop
+    rest = filt.flush()
+    got.append(rest["pitch_semitones"])
+    idx.append(rest["frame_index"])
+    got, idx = np.concatenate(got, axis=1), np.concatenate(idx)
+    np.testing.assert_array_equal(idx, np.arange(n))
+    np.testing.assert_array_equal(got[0], offline)
+    np.testing.assert_array_equal(got[1], offline)
+    judged = spikes[conf[spikes] >= 0.5]  # unvoiced frames are never judged
+    assert np.mean(np.abs(offline[judged] - true[judged]) < 0.5) >= 0.9  # (nearly) all voiced spikes corrected
+
+
+def test_bad_settings_are_clear_errors():
+    with pytest.raises(ParameterError, match="lag"):
+        GlitchFilter(1, lag=0)
+    with pytest.raises(ParameterError, match="tolerance"):
+        GlitchFilter(1, tolerance=0.0)
