@@ -9,6 +9,7 @@ Seed spaces (documented in training/README.md): training shards use ``SeedSequen
 in-training validation ``[VAL_TAG, seed, i]``, and the held-out benchmark (benchmarks/model_accuracy.py) its own
 tag ``EVAL_TAG``: distinct entropy, hence independent streams.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,12 +30,14 @@ def generators() -> dict:
     gens = {"tones": synth.tone_clip, "unvoiced": synth.unvoiced_clip}
     try:
         from . import instruments
+
         if instruments.available():
             gens["instruments"] = instruments.instrument_clip
     except ImportError:
         pass
     try:
         from . import voice
+
         if voice.available():
             gens["voice"] = voice.voice_clip
     except ImportError:
@@ -63,13 +66,18 @@ def make_shard(tag: int, seed: int, index: int, data_cfg: dict, gens: dict | Non
             db, centres = features.vqt_db(audio, sr, mode, mirror=float(data_cfg.get("mirror", 1.0)))
             lab = features.frame_labels(f0, centres)
             keep = np.arange(len(lab)) % int(data_cfg.get("frame_stride", 1)) == rng.integers(
-                int(data_cfg.get("frame_stride", 1)))
+                int(data_cfg.get("frame_stride", 1))
+            )
             dbs.append(db[keep])
             labels.append(lab[keep])
             modes.append(np.full(int(keep.sum()), MODES[mode], np.int8))
             kinds.append(np.full(int(keep.sum()), sorted(gens).index(kind), np.int8))
-    return {"db": np.concatenate(dbs), "f0": np.concatenate(labels), "mode": np.concatenate(modes),
-            "kind": np.concatenate(kinds)}
+    return {
+        "db": np.concatenate(dbs),
+        "f0": np.concatenate(labels),
+        "mode": np.concatenate(modes),
+        "kind": np.concatenate(kinds),
+    }
 
 
 def data_key(data_cfg: dict, gens: dict) -> str:

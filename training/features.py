@@ -9,6 +9,7 @@
 Both give the VQT in dB (``VQT.to_db``); the encoder's input is ``dB * ln(10) / 10`` (the natural log of the power),
 exactly as :meth:`PestoModel.frames_from_vqt` forms it. Labels are the clip's f0 at each frame's centre sample.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -38,8 +39,9 @@ def _stream_engine(name: str, sr: int, hop: int, mirror: float) -> StreamFrameEn
 
 
 @torch.no_grad()
-def vqt_db(audio: np.ndarray, sr: int, mode: str, step_ms: float = 10.0, mirror: float = 1.0,
-           model_name: str = "mir-1k_g7") -> tuple:
+def vqt_db(
+    audio: np.ndarray, sr: int, mode: str, step_ms: float = 10.0, mirror: float = 1.0, model_name: str = "mir-1k_g7"
+) -> tuple:
     """VQT frames in dB (frames, n_bins) float32 and each frame's centre sample (frames,) int."""
     hop = hop_length_for(step_ms, sr)
     x = np.asarray(audio, dtype=np.float32)

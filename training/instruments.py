@@ -8,6 +8,7 @@ set by RPN 0, rendered at the clip's sample rate without reverb or chorus (added
 applies them per 64-sample block). Labels: voiced from 20 ms after a note-on to its note-off, ambiguous for the
 release (0.4 s or until the next note), unvoiced otherwise.
 """
+
 from __future__ import annotations
 
 import os
@@ -91,10 +92,14 @@ def phrase(rng: np.random.Generator, dur_s: float, lo: int = 28, hi: int = 95) -
 
 def render(notes, bend, bend_range, program: int, sr: int, soundfont: str, dur_s: float) -> np.ndarray:
     ch = 0
-    ev = [(0, bytes([0xC0 | ch, program])),
-          (0, bytes([0xB0 | ch, 101, 0])), (0, bytes([0xB0 | ch, 100, 0])),
-          (0, bytes([0xB0 | ch, 6, bend_range])), (0, bytes([0xB0 | ch, 38, 0])),
-          (0, bytes([0xB0 | ch, 7, 110]))]
+    ev = [
+        (0, bytes([0xC0 | ch, program])),
+        (0, bytes([0xB0 | ch, 101, 0])),
+        (0, bytes([0xB0 | ch, 100, 0])),
+        (0, bytes([0xB0 | ch, 6, bend_range])),
+        (0, bytes([0xB0 | ch, 38, 0])),
+        (0, bytes([0xB0 | ch, 7, 110])),
+    ]
     values = np.clip(np.round(8192 + bend / bend_range * 8192), 0, 16383).astype(int)
     prev = None
     for i, v in enumerate(values):
@@ -107,9 +112,33 @@ def render(notes, bend, bend_range, program: int, sr: int, soundfont: str, dur_s
     with tempfile.TemporaryDirectory(prefix="pt-fs-") as d:
         mid, wav = os.path.join(d, "p.mid"), os.path.join(d, "p.wav")
         write_midi(mid, ev)
-        subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(sr),
-                        "-o", "synth.sample-rate=" + str(sr), "-T", "wav", "-F", wav, soundfont, mid],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        subprocess.run(
+            [
+                "fluidsynth",
+                "-ni",
+                "-q",
+                "-R",
+                "0",
+                "-C",
+                "0",
+                "-g",
+                "0.5",
+                "-r",
+                str(sr),
+                "-o",
+                "synth.sample-rate=" + str(sr),
+                "-T",
+                "wav",
+                "-F",
+                wav,
+                soundfont,
+                mid,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        )
         audio, got = sf.read(wav, always_2d=True)
     if got != sr:
         raise RuntimeError(f"fluidsynth rendered at {got} Hz instead of {sr}")
@@ -125,8 +154,8 @@ def labels(notes, bend, sr: int, n: int) -> np.ndarray:
     for i, (start, end, key) in enumerate(notes):
         a, e = int((start + 0.02) * sr), int(end * sr)
         nxt = notes[i + 1][0] if i + 1 < len(notes) else end + 10
-        f0[int(end * sr): int(min(end + 0.4, nxt) * sr)] = -1.0
-        f0[int(start * sr): a] = -1.0
+        f0[int(end * sr) : int(min(end + 0.4, nxt) * sr)] = -1.0
+        f0[int(start * sr) : a] = -1.0
         f0[a:e] = synth.midi_to_hz(key + b[a:e])
     return f0
 

@@ -15,6 +15,7 @@
   accuracy on our mix at best, see training/README.md), so this second output is trained and measured beside it.
 Frames labelled ambiguous (-1) take no loss.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,9 @@ import torch
 import torch.nn.functional as F
 
 
-def pitch_target(f0_hz: torch.Tensor, n_out: int, bins_per_semitone: int, shift_bins: int,
-                 sigma: float = 1.0) -> torch.Tensor:
+def pitch_target(
+    f0_hz: torch.Tensor, n_out: int, bins_per_semitone: int, shift_bins: int, sigma: float = 1.0
+) -> torch.Tensor:
     """Gaussian targets (frames, n_out) over the encoder's raw (un-rolled) output bins."""
     midi = 69.0 + 12.0 * torch.log2(f0_hz / 440.0)
     centre = midi * bins_per_semitone + shift_bins
@@ -48,8 +50,16 @@ def peak_voicing_logit(pitch_logits: torch.Tensor, calib: torch.Tensor) -> torch
     return calib[0] * (pk.log() - (-pk).log1p()) + calib[1]
 
 
-def losses(pitch_logits: torch.Tensor, conf_logit: torch.Tensor, f0_hz: torch.Tensor, *, bins_per_semitone: int,
-           shift_bins: int, sigma: float = 1.0, calib: torch.Tensor | None = None) -> dict:
+def losses(
+    pitch_logits: torch.Tensor,
+    conf_logit: torch.Tensor,
+    f0_hz: torch.Tensor,
+    *,
+    bins_per_semitone: int,
+    shift_bins: int,
+    sigma: float = 1.0,
+    calib: torch.Tensor | None = None,
+) -> dict:
     voiced = f0_hz > 0
     labelled = f0_hz >= 0
     out = {}
@@ -60,7 +70,10 @@ def losses(pitch_logits: torch.Tensor, conf_logit: torch.Tensor, f0_hz: torch.Te
         with torch.no_grad():
             est = logp.argmax(-1).float()
             ref = target.argmax(-1).float()
-            d = torch.remainder(est - ref + pitch_logits.shape[-1] / 2, pitch_logits.shape[-1]) - pitch_logits.shape[-1] / 2
+            d = (
+                torch.remainder(est - ref + pitch_logits.shape[-1] / 2, pitch_logits.shape[-1])
+                - pitch_logits.shape[-1] / 2
+            )
             out["acc50"] = (d.abs() <= 1.5).float().mean()  # within a semitone/2 = 1.5 bins at 3 bins/semitone
     else:
         out["pitch"] = pitch_logits.sum() * 0.0

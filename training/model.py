@@ -6,6 +6,7 @@ the Toeplitz matrix gathered from its generating vector) so that every parameter
 parameters are copied back into a :class:`pesto_core.checkpoint.Checkpoint` with upstream key names, so the offline
 engine, the native streaming kernel and the exporter run the result unchanged (same architecture, same cost).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,16 +51,27 @@ class TrainableNet(nn.Module):
 
     def pitch_logits(self, log_power_cropped: torch.Tensor) -> torch.Tensor:
         enc = self.encoder
-        x = F.layer_norm(log_power_cropped, (log_power_cropped.shape[-1],), enc.layernorm.weight.view(-1),
-                         enc.layernorm.bias.view(-1), enc.layernorm.eps)
+        x = F.layer_norm(
+            log_power_cropped,
+            (log_power_cropped.shape[-1],),
+            enc.layernorm.weight.view(-1),
+            enc.layernorm.bias.view(-1),
+            enc.layernorm.eps,
+        )
         x = enc.activation(enc.prefilter[0](x.unsqueeze(1)))
         for conv in enc.prefilter[1:]:
-            y = F.leaky_relu(conv(x), enc.activation.negative_slope) if isinstance(enc.activation, nn.LeakyReLU) \
+            y = (
+                F.leaky_relu(conv(x), enc.activation.negative_slope)
+                if isinstance(enc.activation, nn.LeakyReLU)
                 else enc.activation(conv(x))
+            )
             x = x + y if enc.residual else y
         for conv in enc.pointwise:
-            x = F.leaky_relu(conv(x), enc.activation.negative_slope) if isinstance(enc.activation, nn.LeakyReLU) \
+            x = (
+                F.leaky_relu(conv(x), enc.activation.negative_slope)
+                if isinstance(enc.activation, nn.LeakyReLU)
                 else enc.activation(conv(x))
+            )
         return x.flatten(1) @ enc.fc_kernel[self.fc_index]
 
     def confidence_logit(self, log_power: torch.Tensor) -> torch.Tensor:
@@ -70,7 +82,7 @@ class TrainableNet(nn.Module):
         return head.linear(torch.cat((features, flatness), dim=-1)).squeeze(-1)
 
     def forward(self, log_power: torch.Tensor):
-        return self.pitch_logits(log_power[:, self.crop[0]:self.crop[1]]), self.confidence_logit(log_power)
+        return self.pitch_logits(log_power[:, self.crop[0] : self.crop[1]]), self.confidence_logit(log_power)
 
     def state_for_checkpoint(self) -> Dict[str, torch.Tensor]:
         enc, sd = self.encoder, {}

@@ -8,6 +8,7 @@ Contents: harmonic notes with random spectra (tilt, formant resonances, odd-only
 fundamental, inharmonicity), envelopes, vibrato, glides, drift and jitter, from 30 to 2000 Hz; unvoiced events;
 background noise (white, pink, brown, babble, mains hum) at 0-30 dB SNR; reverberation; level changes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,7 @@ def midi_to_hz(m):
 def f0_contour(rng: np.random.Generator, n: int, sr: int, midi: float, style: str | None = None) -> np.ndarray:
     """An f0 contour in Hz of ``n`` samples around MIDI pitch ``midi``."""
     t = np.arange(n) / sr
-    style = style or rng.choice(["steady", "vibrato", "glide", "drift", "vibrato_glide"], p=[.3, .25, .2, .1, .15])
+    style = style or rng.choice(["steady", "vibrato", "glide", "drift", "vibrato_glide"], p=[0.3, 0.25, 0.2, 0.1, 0.15])
     m = np.full(n, float(midi))
     if "glide" in style:
         span = rng.uniform(-12, 12) * (rng.random() < 0.7 and 0.4 or 1.0)
@@ -136,7 +137,7 @@ def hum(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
 
 
 def background(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
-    kind = rng.choice(["white", "pink", "brown", "babble", "hum", "mix"], p=[.25, .25, .1, .15, .1, .15])
+    kind = rng.choice(["white", "pink", "brown", "babble", "hum", "mix"], p=[0.25, 0.25, 0.1, 0.15, 0.1, 0.15])
     if kind == "white":
         return rng.standard_normal(n)
     if kind == "pink":
@@ -184,17 +185,17 @@ def mark_edges(f0: np.ndarray, sr: int, guard_s: float = 0.02) -> np.ndarray:
     out = f0.copy()
     g = int(guard_s * sr)
     for c in change:
-        out[max(0, c - g): c + g + 1] = -1.0
+        out[max(0, c - g) : c + g + 1] = -1.0
     return out
 
 
 def add_background(rng, x, f0, sr, snr_db=None):
     """Noise at an SNR (dB) relative to the RMS of the voiced part (or of the whole clip)."""
     voiced = f0 > 0
-    ref = np.sqrt(np.mean(x[voiced] ** 2)) if voiced.any() else np.sqrt(np.mean(x ** 2)) + 1e-4
+    ref = np.sqrt(np.mean(x[voiced] ** 2)) if voiced.any() else np.sqrt(np.mean(x**2)) + 1e-4
     snr = rng.uniform(0, 30) if snr_db is None else snr_db
     noise = background(rng, len(x), sr)
-    noise *= ref / (np.sqrt(np.mean(noise ** 2)) + 1e-12) * 10 ** (-snr / 20)
+    noise *= ref / (np.sqrt(np.mean(noise**2)) + 1e-12) * 10 ** (-snr / 20)
     return x + noise
 
 
@@ -207,7 +208,7 @@ def finish(rng, x, f0, sr, noise_p=0.6, reverb_p=0.3, level_db=(-45.0, -1.0)):
         tail = np.zeros(len(x), bool)
         ends = np.flatnonzero(voiced[:-1] & ~voiced[1:])
         for e in ends:
-            tail[e: e + int(rt60 * 0.5 * sr)] = True
+            tail[e : e + int(rt60 * 0.5 * sr)] = True
         label[tail & ~voiced] = -1.0
     if rng.random() < noise_p:
         x = add_background(rng, x, f0, sr)
@@ -220,8 +221,7 @@ def finish(rng, x, f0, sr, noise_p=0.6, reverb_p=0.3, level_db=(-45.0, -1.0)):
     return x, label
 
 
-def tone_clip(rng: np.random.Generator, sr: int, dur_s: float = 2.0, f0_range=(F0_MIN, F0_MAX),
-              **finish_kw) -> tuple:
+def tone_clip(rng: np.random.Generator, sr: int, dur_s: float = 2.0, f0_range=(F0_MIN, F0_MAX), **finish_kw) -> tuple:
     """Notes of random harmonic timbres separated by gaps (silence or unvoiced events), then :func:`finish`."""
     n = int(dur_s * sr)
     x, f0 = np.zeros(n), np.zeros(n)
@@ -233,18 +233,21 @@ def tone_clip(rng: np.random.Generator, sr: int, dur_s: float = 2.0, f0_range=(F
             g = int(rng.uniform(0.05, 0.4) * sr)
             if rng.random() < 0.5:
                 seg = unvoiced_event(rng, min(g, n - pos), sr) * rng.uniform(0.05, 1.0)
-                x[pos: pos + len(seg)] += seg
+                x[pos : pos + len(seg)] += seg
             pos += g
             continue
         length = min(n - pos, int(rng.uniform(0.15, 1.2) * sr))
-        midi = float(np.clip(centre + rng.normal(0, 4), lo + 0.5, hi - 0.5)) if rng.random() < 0.7 else \
-            rng.uniform(lo + 0.5, hi - 0.5)
+        midi = (
+            float(np.clip(centre + rng.normal(0, 4), lo + 0.5, hi - 0.5))
+            if rng.random() < 0.7
+            else rng.uniform(lo + 0.5, hi - 0.5)
+        )
         contour = np.clip(f0_contour(rng, length, sr, midi), f0_range[0], min(f0_range[1], 0.45 * sr))
         amps, b = harmonic_amplitudes(rng, float(contour.mean()), sr)
         seg = harmonic_signal(contour, sr, amps, b, rng) * envelope(rng, length, sr)
         seg /= np.max(np.abs(seg)) + 1e-12
-        x[pos: pos + length] += seg * rng.uniform(0.3, 1.0)
-        f0[pos: pos + length] = contour
+        x[pos : pos + length] += seg * rng.uniform(0.3, 1.0)
+        f0[pos : pos + length] = contour
         pos += length if rng.random() < 0.6 else length + int(rng.uniform(0.02, 0.3) * sr)
     return finish(rng, x, mark_edges(f0, sr), sr, **finish_kw)
 
@@ -260,7 +263,7 @@ def unvoiced_clip(rng: np.random.Generator, sr: int, dur_s: float = 2.0) -> tupl
         g = int(rng.uniform(0.05, 0.5) * sr)
         if rng.random() < 0.6:
             seg = unvoiced_event(rng, min(g, n - pos), sr)
-            x[pos: pos + len(seg)] += seg / (seg.std() + 1e-12) * (x.std() + 1e-3) * rng.uniform(0.3, 3)
+            x[pos : pos + len(seg)] += seg / (seg.std() + 1e-12) * (x.std() + 1e-3) * rng.uniform(0.3, 3)
         pos += g
     if rng.random() < 0.1:
         x[:] = 0.0  # digital silence

@@ -10,11 +10,11 @@ from ``state.pt``. Data shards are cached under ``--cache`` (default ``.cache/tr
 
 Options override the configuration for smoke runs: ``--steps``, ``--batch``, ``--clips-per-shard``, ``--pool``.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import time
@@ -58,8 +58,9 @@ class Pool:
                 del self.shards[i]
         for i in want:
             if i not in self.shards:
-                self.shards[i] = data.load_or_make(self.cache, data.TRAIN_TAG, int(self.cfg["seed"]), i,
-                                                   self.cfg["data"], self.gens)
+                self.shards[i] = data.load_or_make(
+                    self.cache, data.TRAIN_TAG, int(self.cfg["seed"]), i, self.cfg["data"], self.gens
+                )
         parts = [self.shards[i] for i in want]
         return {k: np.concatenate([p[k] for p in parts]) for k in ("db", "f0", "mode")}
 
@@ -78,6 +79,7 @@ def validate(net: TrainableNet, val: dict) -> dict:
     log_power = torch.from_numpy(val["db"]) * LN10_OVER_10
     logits, conf = net(log_power)
     from .losses import peak_voicing_logit
+
     pz = peak_voicing_logit(logits, net.peak_calibration).numpy()
     probs = torch.softmax(logits, -1).roll(-net.shift_bins, -1)
     pitch = reduce_activations(probs, "alwa").numpy()
@@ -132,8 +134,12 @@ def main(argv=None) -> int:
     net = TrainableNet(base)
     conf_params = list(net.confidence.parameters())
     enc_params = [p for p in net.encoder.parameters() if p.requires_grad]
-    opt = torch.optim.Adam([{"params": enc_params, "lr": float(cfg["lr"])},
-                            {"params": conf_params + [net.peak_calibration], "lr": float(cfg["lr_confidence"])}])
+    opt = torch.optim.Adam(
+        [
+            {"params": enc_params, "lr": float(cfg["lr"])},
+            {"params": conf_params + [net.peak_calibration], "lr": float(cfg["lr_confidence"])},
+        ]
+    )
     step = 0
     state_path = run / "state.pt"
     if state_path.is_file():
@@ -180,10 +186,20 @@ def main(argv=None) -> int:
         opt.param_groups[0]["lr"] = float(cfg["lr"]) * f
         opt.param_groups[1]["lr"] = float(cfg["lr_confidence"]) * f
         logits, conf = net(log_power)
-        parts = losses(logits, conf, f0, bins_per_semitone=net.bins_per_semitone, shift_bins=net.shift_bins,
-                       sigma=float(cfg.get("sigma_bins", 1.0)), calib=net.peak_calibration)
-        loss = parts["pitch"] + float(cfg.get("voicing_weight", 1.0)) * parts["voicing"] \
+        parts = losses(
+            logits,
+            conf,
+            f0,
+            bins_per_semitone=net.bins_per_semitone,
+            shift_bins=net.shift_bins,
+            sigma=float(cfg.get("sigma_bins", 1.0)),
+            calib=net.peak_calibration,
+        )
+        loss = (
+            parts["pitch"]
+            + float(cfg.get("voicing_weight", 1.0)) * parts["voicing"]
             + float(cfg.get("peak_voicing_weight", 0.5)) * parts["peak_voicing"]
+        )
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at step {step}")
         opt.zero_grad(set_to_none=True)
@@ -194,8 +210,12 @@ def main(argv=None) -> int:
         for k, v in parts.items():
             acc.setdefault(k, []).append(float(v.detach()))
         if step % int(cfg.get("log_every", 10)) == 0 or step == total:
-            line = {"step": step, "lr": opt.param_groups[0]["lr"], "wall_s": round(time.time() - t_start, 1),
-                    **{k: round(float(np.mean(v)), 5) for k, v in acc.items()}}
+            line = {
+                "step": step,
+                "lr": opt.param_groups[0]["lr"],
+                "wall_s": round(time.time() - t_start, 1),
+                **{k: round(float(np.mean(v)), 5) for k, v in acc.items()},
+            }
             acc = {}
             if val is not None and (step % int(cfg["val_every"]) == 0 or step == total):
                 line.update({k: round(v, 4) for k, v in validate(net, val).items()})

@@ -9,6 +9,7 @@ frames within 20 ms of a voicing change are ambiguous; unvoiced consonants, brea
 
 Training uses voice variants ``TRAIN_VARIANTS``; the held-out benchmark uses ``HELD_OUT_VARIANTS`` and its own words.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,10 +28,46 @@ from . import synth
 LANGUAGES = ("en", "en-us", "de", "fr", "es", "it", "pt", "nl", "pl", "sv")
 TRAIN_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "f1", "f2", "f3", "croak", "whisperf", "klatt", "klatt2")
 HELD_OUT_VARIANTS = ("m6", "m7", "f4", "f5", "klatt3")
-WORDS = ("la", "mama", "hello", "morning", "window", "river", "yellow", "summer", "money", "lovely", "animal",
-         "banana", "orange", "velvet", "thunder", "silver", "marble", "lemon", "ocean", "valley", "rainbow",
-         "freedom", "shadow", "garden", "miracle", "holiday", "evening", "season", "journey", "feather",
-         "station", "picture", "kitchen", "chocolate", "festival", "umbrella", "elephant", "butterfly")
+WORDS = (
+    "la",
+    "mama",
+    "hello",
+    "morning",
+    "window",
+    "river",
+    "yellow",
+    "summer",
+    "money",
+    "lovely",
+    "animal",
+    "banana",
+    "orange",
+    "velvet",
+    "thunder",
+    "silver",
+    "marble",
+    "lemon",
+    "ocean",
+    "valley",
+    "rainbow",
+    "freedom",
+    "shadow",
+    "garden",
+    "miracle",
+    "holiday",
+    "evening",
+    "season",
+    "journey",
+    "feather",
+    "station",
+    "picture",
+    "kitchen",
+    "chocolate",
+    "festival",
+    "umbrella",
+    "elephant",
+    "butterfly",
+)
 HELD_OUT_WORDS = ("alone", "mirror", "meadow", "winter", "honey", "circle", "melody", "nowhere", "island", "lullaby")
 
 _pw = None
@@ -65,8 +102,13 @@ def available() -> bool:
 def speak(text: str, voice: str, speed: int, pitch: int) -> tuple:
     with tempfile.TemporaryDirectory(prefix="pt-es-") as d:
         wav = os.path.join(d, "s.wav")
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", wav, text], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", wav, text],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
         x, sr = sf.read(wav)
     return x.astype(np.float64), int(sr)
 
@@ -96,8 +138,16 @@ def spoken_contour(rng: np.random.Generator, t: np.ndarray, lo: float, hi: float
     return np.clip(m, lo, hi)
 
 
-def voice_clip(rng: np.random.Generator, sr: int, dur_s: float = 2.0, variants=TRAIN_VARIANTS, words=WORDS,
-               style: str | None = None, f0_range=(55.0, 1100.0), **finish_kw) -> tuple:
+def voice_clip(
+    rng: np.random.Generator,
+    sr: int,
+    dur_s: float = 2.0,
+    variants=TRAIN_VARIANTS,
+    words=WORDS,
+    style: str | None = None,
+    f0_range=(55.0, 1100.0),
+    **finish_kw,
+) -> tuple:
     pw = _pyworld()
     text = " ".join(rng.choice(words, int(rng.integers(3, 8))))
     voice = f"{rng.choice(LANGUAGES)}+{rng.choice(variants)}"
@@ -108,7 +158,7 @@ def voice_clip(rng: np.random.Generator, sr: int, dur_s: float = 2.0, variants=T
     n = int(dur_s * sr)
     if len(x) > n:
         start = int(rng.integers(0, len(x) - n + 1))
-        x = x[start:start + n]
+        x = x[start : start + n]
     x = np.pad(x, (0, n - len(x)))
     x = x + 1e-6 * rng.standard_normal(n)  # WORLD dislikes exact digital silence
     fp = 5.0
@@ -132,7 +182,7 @@ def voice_clip(rng: np.random.Generator, sr: int, dur_s: float = 2.0, variants=T
     label = np.where((a > 0) & (b > 0), a * (1 - w) + b * w, 0.0)
     label = np.where((a > 0) != (b > 0), -1.0, label)
     # a frame is voiced only where the resynthesis actually has energy
-    env = np.sqrt(np.convolve(y ** 2, np.ones(int(0.02 * sr)) / int(0.02 * sr), "same"))
+    env = np.sqrt(np.convolve(y**2, np.ones(int(0.02 * sr)) / int(0.02 * sr), "same"))
     label = np.where((label > 0) & (env < 1e-3 * (env.max() + 1e-12)), -1.0, label)
     label = synth.mark_edges(label, sr)
     if out_sr != sr:
