@@ -7,7 +7,8 @@ looks "tonal" to the flatness term. This stage trains only the head's 74 numbers
 random gain per frame (a constant added to the dB VQT, clipped at the engine's floor; the encoder does not need it:
 its layer norm removes a gain) and with digital-silence frames labelled unvoiced; voiced frames too quiet for it to
 see (mean power below ``--min-voiced-db``) take no loss, so it learns a level gate instead of calling silence
-voiced. The convolution is trained with a learned common scale ``exp(k)`` so that the level at which the head starts to see a signal can move freely.
+voiced. The convolution is trained with a learned common scale ``exp(k)`` so that the level at which the head
+starts to see a signal can move freely.
 
     python3 -m training.confidence --run runs/tracker-1 [--steps 3000] [--out runs/tracker-1/model.pt]
 
