@@ -25,6 +25,7 @@ of notes, reverberation tails) and frames within 50 ms of a clip's ends are left
 For checkpoints that carry ``peak_voicing.calibration`` (ours), "peak" rows also score the proposed voicing output
 computed from the pitch distribution (training/losses.py), which the engine does not expose yet.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,6 +79,7 @@ def _noisy(snr):
         x, f0 = synth.tone_clip(rng, sr, noise_p=0.0, reverb_p=0.0, level_db=(-6.0, -5.0))
         x = synth.add_background(rng, x, f0, sr, snr_db=float(snr))
         return x / np.max(np.abs(x)) * rng.uniform(0.05, 0.8), f0
+
     return make
 
 
@@ -91,12 +93,22 @@ SUBSETS = {  # name -> (generator(rng, sr, i) -> (audio, f0), clips at scale 1)
     "register": (_register, 84),
     **{f"noise_{s}": (_noisy(s), 20) for s in SNRS},
     "phrases": (lambda rng, sr, i: synth.tone_clip(rng, sr), 24),
-    "instruments": (lambda rng, sr, i: instruments.instrument_clip(
-        rng, sr, fonts=[instruments.HELD_OUT_SOUNDFONT], noise_p=0.3), 30),
-    "voice_sung": (lambda rng, sr, i: voice.voice_clip(rng, sr, variants=voice.HELD_OUT_VARIANTS,
-                                                       words=voice.HELD_OUT_WORDS, style="sung"), 24),
-    "voice_spoken": (lambda rng, sr, i: voice.voice_clip(rng, sr, variants=voice.HELD_OUT_VARIANTS,
-                                                         words=voice.HELD_OUT_WORDS, style="spoken"), 24),
+    "instruments": (
+        lambda rng, sr, i: instruments.instrument_clip(rng, sr, fonts=[instruments.HELD_OUT_SOUNDFONT], noise_p=0.3),
+        30,
+    ),
+    "voice_sung": (
+        lambda rng, sr, i: voice.voice_clip(
+            rng, sr, variants=voice.HELD_OUT_VARIANTS, words=voice.HELD_OUT_WORDS, style="sung"
+        ),
+        24,
+    ),
+    "voice_spoken": (
+        lambda rng, sr, i: voice.voice_clip(
+            rng, sr, variants=voice.HELD_OUT_VARIANTS, words=voice.HELD_OUT_WORDS, style="spoken"
+        ),
+        24,
+    ),
     "formant_voice": (_formant_voice, 24),
     "unvoiced": (lambda rng, sr, i: synth.unvoiced_clip(rng, sr), 20),
 }
@@ -164,6 +176,7 @@ class Swift:
 
     def __init__(self):
         from swift_f0 import SwiftF0
+
         self.det = SwiftF0(threads=1)
 
     def __call__(self, x, sr):
@@ -176,8 +189,10 @@ class Praat:
 
     def __call__(self, x, sr):
         import parselmouth
-        p = parselmouth.Sound(x.astype(np.float64), sr).to_pitch_ac(time_step=0.01, pitch_floor=30.0,
-                                                                     pitch_ceiling=2000.0)
+
+        p = parselmouth.Sound(x.astype(np.float64), sr).to_pitch_ac(
+            time_step=0.01, pitch_floor=30.0, pitch_ceiling=2000.0
+        )
         f = p.selected_array["frequency"]
         return {"t": np.asarray(p.xs()), "f0": f, "voiced": f > 0}
 
@@ -190,8 +205,11 @@ def frame_table(out: dict, f0_label: np.ndarray, sr: int, voiced_key: str = "voi
     ref = f0_label[np.clip(np.round(t[keep] * sr).astype(int), 0, len(f0_label) - 1)]
     ok = ref >= 0
     est = np.asarray(out["f0"], np.float64)[keep][ok]
-    return ref[ok].astype(np.float64), np.where(np.isfinite(est) & (est > 0), est, 0.0), \
-        np.asarray(out[voiced_key])[keep][ok]
+    return (
+        ref[ok].astype(np.float64),
+        np.where(np.isfinite(est) & (est > 0), est, 0.0),
+        np.asarray(out[voiced_key])[keep][ok],
+    )
 
 
 def metrics(ref_hz, est_hz, est_v) -> dict:
@@ -234,18 +252,29 @@ def fmt(x, key):
 
 
 def markdown(results: dict) -> str:
-    lines = ["| system | RPA | RCA | within 10 c | OA@0.5 | VR | VFA | " + " | ".join(f"RPA {b} Hz" for b in BAND_NAMES)
-             + " | RPA 0 dB | RPA sung |", "|" + "---|" * (8 + len(BAND_NAMES) + 1)]
+    lines = [
+        "| system | RPA | RCA | within 10 c | OA@0.5 | VR | VFA | "
+        + " | ".join(f"RPA {b} Hz" for b in BAND_NAMES)
+        + " | RPA 0 dB | RPA sung |",
+        "|" + "---|" * (8 + len(BAND_NAMES) + 1),
+    ]
     for label, res in results.items():
         a = res["all"]
-        lines.append(f"| {label} | {fmt(a, 'RPA')} | {fmt(a, 'RCA')} | {fmt(a, 'c10')} | {fmt(a, 'OA')} | "
-                     f"{fmt(a, 'VR')} | {fmt(a, 'VFA')} | "
-                     + " | ".join(fmt(res["bands"][b], "RPA") for b in BAND_NAMES)
-                     + f" | {fmt(res['subsets'].get('noise_0', {}), 'RPA')} | "
-                       f"{fmt(res['subsets'].get('voice_sung', {}), 'RPA')} |")
+        lines.append(
+            f"| {label} | {fmt(a, 'RPA')} | {fmt(a, 'RCA')} | {fmt(a, 'c10')} | {fmt(a, 'OA')} | "
+            f"{fmt(a, 'VR')} | {fmt(a, 'VFA')} | "
+            + " | ".join(fmt(res["bands"][b], "RPA") for b in BAND_NAMES)
+            + f" | {fmt(res['subsets'].get('noise_0', {}), 'RPA')} | "
+            f"{fmt(res['subsets'].get('voice_sung', {}), 'RPA')} |"
+        )
     subsets = list(next(iter(results.values()))["subsets"])
-    lines += ["", "RPA / OA@0.5 per subset (VFA for unvoiced):", "",
-              "| system | " + " | ".join(subsets) + " |", "|" + "---|" * (len(subsets) + 1)]
+    lines += [
+        "",
+        "RPA / OA@0.5 per subset (VFA for unvoiced):",
+        "",
+        "| system | " + " | ".join(subsets) + " |",
+        "|" + "---|" * (len(subsets) + 1),
+    ]
     for label, res in results.items():
         cells = []
         for s in subsets:
@@ -255,11 +284,28 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def per_hop_cost(names, sr=48000, hop=480, hops=500, segments=6) -> dict:
+    """Median wall time per hop (ms) of PitchStream(refine=True) for each model, measured interleaved."""
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal(hop * (hops + 50))).astype(np.float32)
+    streams = {n: PitchStream(sr, model_name=n, hop_length=hop, refine=True) for n in names}
+    times = {n: [] for n in names}
+    for _ in range(segments):
+        for n, st in streams.items():
+            for k in range(hops):
+                t = time.perf_counter()
+                st.push(x[k * hop : (k + 1) * hop])
+                times[n].append(time.perf_counter() - t)
+    return {n: 1000 * float(np.median(v)) for n, v in times.items()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["mir-1k_g7", "tracker-1"])
-    ap.add_argument("--live-model", help="model for the streaming rows instead of each --models entry (e.g. "
-                                         "tracker-1-live), added beside them")
+    ap.add_argument(
+        "--live-model",
+        help="model for the streaming rows instead of each --models entry (e.g. tracker-1-live), added beside them",
+    )
     ap.add_argument("--mirrors", nargs="+", type=float, default=[1.0, 0.5, 0.0])
     ap.add_argument("--scale", type=float, default=1.0, help="clips per subset, relative to the full set")
     ap.add_argument("--no-others", action="store_true", help="skip SwiftF0 and Praat")
@@ -267,8 +313,13 @@ def main(argv=None) -> int:
     ap.add_argument("--json")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--generate-only", action="store_true", help="only make (and cache) the held-out set")
+    ap.add_argument("--cost", action="store_true", help="only time a streaming hop (48 kHz, hop 480) per model")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.cost:
+        for n, ms in per_hop_cost(args.models + ([args.live_model] if args.live_model else [])).items():
+            print(f"{n}: median {ms:.3f} ms per hop (PitchStream 48 kHz, hop 480, refine, native engine)")
+        return 0
     if args.generate_only:
         n = sum(1 for _ in held_out(args.scale, Path(args.cache)))
         print(f"{n} clips in {args.cache}")
@@ -300,7 +351,8 @@ def main(argv=None) -> int:
             rows[s.label].setdefault(subset, []).append(frame_table(out, f0, sr))
             if "peak_voiced" in out:
                 peak_rows[s.label + " (peak voicing)"].setdefault(subset, []).append(
-                    frame_table(out, f0, sr, "peak_voiced"))
+                    frame_table(out, f0, sr, "peak_voiced")
+                )
         n += 1
         if n % 25 == 0:
             print(f"# {n} clips, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)

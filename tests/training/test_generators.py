@@ -1,4 +1,5 @@
 """Training data generators: labels, ranges, determinism; the instrument and voice ones where their tools exist."""
+
 import numpy as np
 import pytest
 
@@ -26,8 +27,13 @@ def test_tone_and_unvoiced_clips(sr):
 
 
 def test_shards_are_deterministic():
-    cfg = {"clips_per_shard": 1, "modes": ["offline", "stream"], "mix": {"tones": 1.0},
-           "sample_rates": {"16000": 1.0}, "frame_stride": 1}
+    cfg = {
+        "clips_per_shard": 1,
+        "modes": ["offline", "stream"],
+        "mix": {"tones": 1.0},
+        "sample_rates": {"16000": 1.0},
+        "frame_stride": 1,
+    }
     gens = {"tones": synth.tone_clip}
     a = data.make_shard(data.TRAIN_TAG, 5, 3, cfg, gens)
     b = data.make_shard(data.TRAIN_TAG, 5, 3, cfg, gens)
@@ -40,8 +46,9 @@ def test_shards_are_deterministic():
 def test_stream_features_match_pitchstream():
     """The live features are PitchStream's own: same confidence at mirror=1 from the same audio."""
     import torch
-    from pesto_core.model import PestoModel
+
     from pesto_core.checkpoint import load_checkpoint
+    from pesto_core.model import PestoModel
     from pesto_core.stream import PitchStream
 
     rng = np.random.default_rng(1)

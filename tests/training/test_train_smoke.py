@@ -1,8 +1,8 @@
 """Smoke run of the training command: a few steps, a loadable checkpoint, and an exact resume."""
+
 import json
 
 import numpy as np
-import pytest
 import torch
 
 from pesto_core.checkpoint import load_checkpoint
@@ -14,8 +14,12 @@ CONFIG = "training/configs/smoke.json"
 
 
 def _run(run_dir, cache, steps):
-    assert train.main(["--config", CONFIG, "--run", str(run_dir), "--cache", str(cache), "--steps", str(steps),
-                       "--threads", "1"]) == 0
+    assert (
+        train.main(
+            ["--config", CONFIG, "--run", str(run_dir), "--cache", str(cache), "--steps", str(steps), "--threads", "1"]
+        )
+        == 0
+    )
 
 
 def test_smoke_run_resume_and_checkpoint(tmp_path):
@@ -44,7 +48,7 @@ def test_trainable_net_matches_engine():
     net, engine = TrainableNet(ckpt), PestoModel(ckpt)
     x = torch.randn(40, 251) * 2 - 5
     logits, conf = net(x)
-    ref = engine.encoder(x[:, engine.crop[0]:engine.crop[1]])
+    ref = engine.encoder(x[:, engine.crop[0] : engine.crop[1]])
     torch.testing.assert_close(torch.softmax(logits, -1).detach(), ref, atol=1e-4, rtol=0)
     torch.testing.assert_close(torch.sigmoid(conf).detach(), engine.confidence(x.exp(), x), atol=1e-5, rtol=0)
     # a round trip through the checkpoint format gives the same engine
