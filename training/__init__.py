@@ -1,0 +1,1 @@
+"""Training of PESTO-architecture pitch models for PESTO Tracker (see training/README.md)."""
