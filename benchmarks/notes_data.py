@@ -35,6 +35,8 @@ from typing import List, Tuple
 import numpy as np
 import soundfile as sf
 
+from pesto_core.notes.midi import vlq
+
 SR = 16000
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 # flute, violin, clarinet, trumpet, alto sax, oboe, cello, choir aahs
@@ -161,13 +163,7 @@ def add_noise(x: np.ndarray, rng, snr_db: float, pink: bool) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------ instruments
-def _vlq(n: int) -> bytes:
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(out[::-1])
+_vlq = vlq  # the engine's MIDI variable-length quantity
 
 
 def _smf(events: List[Tuple[float, bytes]]) -> bytes:

@@ -19,6 +19,14 @@ LIVE_DEFAULTS = dict(step_ms=10.0, mirror=1.0, refine=True, smooth=True, smooth_
 LATENCY_MODES = (("Lowest latency", 1.0), ("Low latency", 0.75), ("Balanced", 0.5), ("Exact (offline frames)", 0.0))
 
 
+FILE_MODEL = "tracker-1"
+
+
+def file_model_name() -> str:
+    """The File tab's default model: ``tracker-1`` where it is bundled, else the published ``mir-1k_g7``."""
+    return FILE_MODEL if FILE_MODEL in bundled_models() else DEFAULT_MODEL
+
+
 def live_model_name() -> str:
     """The live preset's model: ``tracker-1-live`` where it is bundled, else the published ``mir-1k_g7``."""
     return LIVE_MODEL if LIVE_MODEL in bundled_models() else DEFAULT_MODEL

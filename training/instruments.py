@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from pesto_core.notes.midi import vlq
+
 from . import synth
 
 # Training renders with these two; the held-out benchmark uses MuseScore_General (a SoundFont never trained on).
@@ -42,13 +44,7 @@ def available() -> bool:
     return shutil.which("fluidsynth") is not None and bool(soundfonts())
 
 
-def _varlen(n: int) -> bytes:
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
+_varlen = vlq  # the engine's MIDI variable-length quantity
 
 
 def write_midi(path: str, events: list) -> None:

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 import numpy as np
@@ -24,6 +24,7 @@ from PySide6 import QtCore
 from pesto_core import bundled
 from pesto_core.bundled import DEFAULT_MODEL
 from pesto_core.errors import ParameterError, PestoError
+from pesto_core.presets import file_model_name
 from pesto_core.validation import check_reduction, check_step_ms
 
 from ..common.threads import lower_thread_priority
@@ -50,7 +51,7 @@ class AnalysisSettings:
         ``cpu`` or ``cuda:N`` (``--gpu N``).
     """
 
-    model: str = DEFAULT_MODEL
+    model: str = field(default_factory=file_model_name)  # the File tab's default (pesto_core.presets)
     step_ms: float = 10.0
     reduction: str = "alwa"
     device: str = "cpu"

@@ -30,10 +30,10 @@ from .analysis import AnalysisSettings, AnalysisWorker
 from .drops import DropOpener, audio_files
 from .export import ExportOptions
 from .notes_controller import NotesController
-from .playback import PlaybackController, clock_text
+from .panel_layout import build_shortcuts, build_ui
+from .playback import PlaybackController
 from .recent import RecentFiles
 from .runner import JobRunner
-from .settings_box import SettingsBox
 from .view import FileView
 from .waveform import EnvelopeJobs
 
@@ -86,8 +86,8 @@ class FilePanel(QtWidgets.QWidget):
         self.envelopes = EnvelopeJobs(self)
         self.envelopes.done.connect(self._on_envelope)
         self.envelopes.failed.connect(self._on_envelope_failed)
-        self._build_ui()
-        self._build_shortcuts()
+        build_ui(self)  # widgets and keys: app/file/panel_layout.py
+        build_shortcuts(self)
         self.drops = DropOpener(self.open_dropped, self)
         self.drops.watch(self)
         if isinstance(main_window, QtWidgets.QMainWindow):  # drops anywhere on the window open files
@@ -99,140 +99,6 @@ class FilePanel(QtWidgets.QWidget):
         self._update_actions()
 
     # ================================================================================================== UI
-    def _build_ui(self) -> None:
-        self.settings_box = SettingsBox(self.settings)
-        self.file_list = QtWidgets.QListWidget()
-        self.file_list.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
-        self.file_list.currentRowChanged.connect(self._on_current_changed)
-        self.file_list.setContextMenuPolicy(QtCore.Qt.CustomContextMenu)
-        self.file_list.customContextMenuRequested.connect(self._list_menu)
-        self.file_list.setToolTip("Open files (drop audio files here)")
-        self.file_list.setWordWrap(True)
-        self.file_list.setTextElideMode(QtCore.Qt.ElideMiddle)
-        self.file_list.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
-        self.file_list.setSpacing(2)
-        self.view.gate = self.settings_box.gate_value
-        self.view.show_heatmap = self.settings_box.heatmap.isChecked()
-        self.view.follow = self.settings_box.follow.isChecked()
-        self.view.refined = self.settings_box.refined.isChecked()
-        self.view.seek_requested.connect(self.seek)
-
-        # actions (also in the File menu)
-        self.act_open = QtGui.QAction("&Open...", self, shortcut=QtGui.QKeySequence.Open, triggered=self.open_dialog)
-        self.act_analyse = QtGui.QAction("&Analyse", self, shortcut="Ctrl+R", triggered=self.analyse_current)
-        self.act_analyse_all = QtGui.QAction("Analyse a&ll", self, triggered=self.analyse_all)
-        self.act_cancel = QtGui.QAction("&Cancel analysis", self, triggered=self.cancel)
-        self.act_export = QtGui.QAction(
-            "&Export CSV/NPZ/PNG/notes/MIDI...", self, shortcut="Ctrl+E", triggered=self.export_dialog
-        )
-        self.act_export_all = QtGui.QAction(
-            "Export all open files...", self, shortcut="Ctrl+Shift+E", triggered=self.export_all_dialog
-        )
-        self.act_close = QtGui.QAction(
-            "Close file", self, shortcut=QtGui.QKeySequence.Close, triggered=self.close_current
-        )
-        self.act_quit = QtGui.QAction("&Quit", self, shortcut=QtGui.QKeySequence.Quit, triggered=self._quit)
-        self.act_play = QtGui.QAction("Play", self, triggered=self.toggle_play)
-        self.act_play.setToolTip("Play / pause (Space)")
-
-        bar = QtWidgets.QToolBar()
-        bar.setToolButtonStyle(QtCore.Qt.ToolButtonTextOnly)
-        for act in (self.act_open, self.act_analyse, self.act_analyse_all, self.act_cancel):
-            bar.addAction(act)
-        bar.addSeparator()
-        bar.addAction(self.act_play)
-        self.act_stop = bar.addAction("Stop", self.stop_playback)
-        self.playback.playing_changed.connect(lambda on: self.act_play.setText("Pause" if on else "Play"))
-        self.playback.time_changed.connect(
-            lambda t, dur: self.time_label.setText(f"{clock_text(t)} / {clock_text(dur)}")
-        )
-        self.time_label = QtWidgets.QLabel("0:00.000 / 0:00.000")
-        self.time_label.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.FixedFont))
-        self.time_label.setContentsMargins(8, 0, 8, 0)
-        bar.addWidget(self.time_label)
-        bar.addSeparator()
-        bar.addAction(self.act_export)
-        for widget in bar.findChildren(QtWidgets.QToolButton):  # Space must reach the play shortcut
-            widget.setFocusPolicy(QtCore.Qt.NoFocus)
-        self.playback_note = QtWidgets.QLabel()
-        self.playback_note.setStyleSheet("color: #b36b00;")
-        if not self.playback.available:
-            self.playback_note.setText(f"Playback unavailable: {self.player.reason}")
-            self.playback_note.setToolTip(self.player.reason)
-            self.playback_note.setWordWrap(True)
-
-        left = QtWidgets.QWidget()
-        left_layout = QtWidgets.QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(QtWidgets.QLabel("Open files"))
-        left_layout.addWidget(self.file_list, 1)
-        left_layout.addWidget(self.settings_box)
-        left.setMinimumWidth(250)
-
-        split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
-        split.addWidget(left)
-        split.addWidget(self.view)
-        split.addWidget(self.notes.summary)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setStretchFactor(2, 0)
-        split.setSizes([270, 760, 250])
-
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(bar)
-        layout.addWidget(self.playback_note)
-        self.playback_note.setVisible(not self.playback.available)
-        layout.addWidget(split, 1)
-
-        # status bar widgets (the main window places them)
-        self.status_label = QtWidgets.QLabel("")
-        self.status_label.setMaximumWidth(520)  # a long message must not widen the window
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setRange(0, 1000)
-        self.progress.setVisible(False)
-        self.cancel_button = QtWidgets.QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.cancel_button.setVisible(False)
-
-        sb = self.settings_box
-        sb.analysis_changed.connect(self._on_settings_changed)
-        sb.channel_changed.connect(self._on_channel_changed)
-        sb.gate_changed.connect(self.view.set_gate)
-        sb.heatmap_toggled.connect(self.view.set_heatmap_visible)
-        sb.follow_toggled.connect(lambda on: setattr(self.view, "follow", on))
-        sb.refined_toggled.connect(self.view.set_refined)
-        sb.refined_toggled.connect(lambda _: self.notes.resegment(list(self.docs)))
-        self.notes.changed.connect(self._update_item)
-
-    def _build_shortcuts(self) -> None:
-        """Keys of the File tab only (the Live tab has its own): WidgetWithChildrenShortcut."""
-        ctx = QtCore.Qt.WidgetWithChildrenShortcut
-        keys = [
-            ("Space", self.toggle_play),
-            ("Left", lambda: self.view.pan_time(-0.2)),
-            ("Right", lambda: self.view.pan_time(0.2)),
-            ("Shift+Left", lambda: self.view.pan_time(-0.9)),
-            ("Shift+Right", lambda: self.view.pan_time(0.9)),
-            ("Up", lambda: self.view.pan_pitch(2)),
-            ("Down", lambda: self.view.pan_pitch(-2)),
-            ("+", lambda: self.view.zoom_time(0.5)),
-            ("=", lambda: self.view.zoom_time(0.5)),
-            ("-", lambda: self.view.zoom_time(2.0)),
-            ("Shift+Up", lambda: self.view.zoom_pitch(0.7)),
-            ("Shift+Down", lambda: self.view.zoom_pitch(1.4)),
-            ("Home", self.view.show_all),
-            ("F", self.view.fit_pitch),
-            ("Escape", self.cancel),
-        ]
-        self.shortcuts = {}
-        for key, slot in keys:
-            sc = QtGui.QShortcut(QtGui.QKeySequence(key), self, context=ctx)
-            sc.activated.connect(slot)
-            self.shortcuts[key] = sc
-        self.notes.add_shortcuts(self)  # the Notes menu's keys (Ctrl+Z...), in this tab only
-
     # -------------------------------------------------------------------------------------- main-window hooks
     def install_menus(self, menubar: QtWidgets.QMenuBar) -> None:
         """Add the File menu (or extend one that exists)."""

@@ -12,6 +12,7 @@ from typing import Optional
 
 from PySide6 import QtCore, QtWidgets
 
+from pesto_core.presets import file_model_name
 from pesto_core.validation import REDUCTIONS
 
 from ..common.settings import Settings
@@ -115,7 +116,7 @@ class SettingsBox(QtWidgets.QWidget):
     # ------------------------------------------------------------------------------------------------ values
     def analysis_settings(self) -> AnalysisSettings:
         return AnalysisSettings(
-            model=self.model.currentData() or bundled_models()[0],
+            model=self.model.currentData() or file_model_name(),
             step_ms=self.step.value(),
             reduction=self.reduction.currentText(),
             device=self.device.currentData(),
@@ -224,7 +225,7 @@ class SettingsBox(QtWidgets.QWidget):
 
     def _restore(self) -> None:
         q = self.settings
-        model = q.get("model", bundled_models()[0]) or bundled_models()[0]
+        model = q.get("model", file_model_name()) or file_model_name()
         if model not in bundled_models() and not os.path.isfile(model):
             model = bundled_models()[0]  # a checkpoint that moved away
         self._select_model(model)

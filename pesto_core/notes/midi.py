@@ -24,8 +24,8 @@ TEMPO_US = 500_000  # 120 bpm
 TICKS_PER_S = TICKS_PER_BEAT * 1_000_000 / TEMPO_US
 
 
-def _vlq(n: int) -> bytes:
-    """MIDI variable-length quantity."""
+def vlq(n: int) -> bytes:
+    """MIDI variable-length quantity (shared by every MIDI writer of the project)."""
     out = [n & 0x7F]
     n >>= 7
     while n:
@@ -94,12 +94,12 @@ def midi_bytes(
         events.append((off, 0, bytes([0x80, key, 0])))
     events.sort(key=lambda e: (e[0], e[1]))
     body = bytearray()
-    body += b"\x00\xff\x03" + _vlq(len(name.encode())) + name.encode()
+    body += b"\x00\xff\x03" + vlq(len(name.encode())) + name.encode()
     body += b"\x00\xff\x51\x03" + TEMPO_US.to_bytes(3, "big")
     body += b"\x00\xff\x58\x04\x04\x02\x18\x08"  # 4/4
     now = 0
     for tick, _, msg in events:
-        body += _vlq(tick - now) + msg
+        body += vlq(tick - now) + msg
         now = tick
     body += b"\x00\xff\x2f\x00"
     header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, TICKS_PER_BEAT)

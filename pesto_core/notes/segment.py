@@ -4,9 +4,9 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
 
 1. **Voicing.** A frame is voiced when its pitch is finite and its confidence is at least ``gate`` -- or at least
    ``low_gate`` while its pitch holds within ``stable_semitones`` for ``stable_s`` on both sides and its level is
-   at most ``quiet_db`` below the loudest frame so far (timbres that PESTO is less sure of; noise has no steady
-   pitch) -- and it is not in a loudness *dip*: a frame more than ``dip_db`` below the loudest frame within
-   ``dip_window_s`` on *both* sides (the short gap between two repeated notes; a steady decay or an attack is not
+   at most ``quiet_db`` below the loudest frame so far and above ``silence_db`` (timbres that PESTO is less sure
+   of; noise has no steady pitch) -- and it is not in a loudness *dip*: a frame more than ``dip_db`` below the
+   loudest frame within ``dip_window_s`` on *both* sides (the short gap between two repeated notes; a steady decay or an attack is not
    a dip).
 2. **Smoothing.** Within each run of voiced frames the pitch is median-filtered (half-width ``median_s``; removes
    short octave errors) and then averaged (half-width ``smooth_s``; removes most of a vibrato's swing while a
@@ -54,6 +54,9 @@ class SegmentParams:
     stable_s: float = 0.03
     stable_semitones: float = 0.5
     quiet_db: float = 40.0
+    # below this level (dB of linear VQT power) a frame is silence whatever its pitch: digital silence gives a steady
+    # pitch and a middling confidence with some models (tracker-1: 0.39 at -114 dB)
+    silence_db: float = -60.0
     min_note_s: float = 0.1
     penalty: float = 6.0
     median_s: float = 0.03
@@ -246,6 +249,7 @@ class NoteTracker:
                 hi - lo == 2 * h + 1
                 and np.all(np.abs(near - self.pitch[k]) < self.p.stable_semitones)
                 and self.db[k] >= self.loudest - self.p.quiet_db
+                and self.db[k] > self.p.silence_db
             )
             if voiced:
                 self.relaxed += 1

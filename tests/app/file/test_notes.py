@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.file.analysis import AnalysisSettings
 from app.file.export import ExportOptions
 from app.file.notes_model import NotesModel, SidecarError, sidecar_path, summarise
 from pesto_core import cli
@@ -20,6 +21,8 @@ from tests.app.file_helpers import file_panel, wait_idle  # noqa: F401 (fixture)
 
 MELODY_WAV = Path(__file__).resolve().parents[3] / "resources" / "example_melody.wav"
 # resources/example_melody.wav is tests/app/live_audio.MELODY: A3, E4, (a glide), A4, F#4
+
+MODEL = AnalysisSettings().model  # the File tab's default model; the CLI is given it explicitly
 
 
 def open_analysed(qtbot, panel, path):
@@ -88,7 +91,7 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
             panel.export([doc], ExportOptions(("csv", "notes", "mid"), str(app_dir), refined=refined))
         assert sig.args[1] == ""
         wait_idle(qtbot, panel)
-        assert cli.main([str(take), "-o", str(cli_dir), "-e", "csv", "notes", "mid", "-q"] + extra) == 0
+        assert cli.main([str(take), "-o", str(cli_dir), "-e", "csv", "notes", "mid", "-q", "-m", MODEL] + extra) == 0
         for name in ("take.f0.csv", "take.notes.csv", "take.mid"):
             assert (app_dir / name).read_bytes() == (cli_dir / name).read_bytes(), (refined, name)
     # MIDI with pitch bends = pesto --midi-bends
@@ -96,7 +99,7 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
         panel.export([doc], ExportOptions(("mid",), str(tmp_path / "app_bends"), midi_bends=True))
     assert sig.args[1] == ""
     wait_idle(qtbot, panel)
-    assert cli.main([str(take), "-o", str(tmp_path / "cli_bends"), "-e", "mid", "--midi-bends", "-q"]) == 0
+    assert cli.main([str(take), "-o", str(tmp_path / "cli_bends"), "-e", "mid", "--midi-bends", "-q", "-m", MODEL]) == 0
     bends = (tmp_path / "app_bends" / "take.mid").read_bytes()
     assert bends == (tmp_path / "cli_bends" / "take.mid").read_bytes() and bends != (app_dir / "take.mid").read_bytes()
 
@@ -256,6 +259,9 @@ def test_shift_drag_selects_a_range_and_keys_correct(qtbot, file_panel, take):  
     from PySide6 import QtCore
 
     _, panel = file_panel
+    # the published model: the keys are checked on its notes of this take (A3 first; tracker-1 also finds a short
+    # spurious low note in the take's first silence, a voicing false alarm noted in resources/tracker-1.md)
+    panel.settings_box.model.setCurrentIndex(panel.settings_box.model.findData("mir-1k_g7"))
     doc = open_analysed(qtbot, panel, take)
     view, ctl = panel.view, panel.notes
     vb = view.pitch.getPlotItem().vb

@@ -19,7 +19,9 @@ from tests.app.file_helpers import DATA, copy_data, file_panel, wait_idle, write
 
 
 def run_cli(args) -> None:
-    assert cli.main(list(args) + ["-q"]) == 0
+    """``pesto ARGS`` with the File tab's default model (the CLI's own default is upstream's mir-1k_g7)."""
+    model = [] if "-m" in args else ["-m", AnalysisSettings().model]
+    assert cli.main(list(args) + model + ["-q"]) == 0
 
 
 def assert_npz_equal(a_path: Path, b_path: Path) -> None:
@@ -375,7 +377,7 @@ def test_stereo_file_mixed_or_one_channel(qtbot, file_panel, tmp_path):  # noqa:
     doc = panel.open_files([str(audio)])[0]
     assert panel.settings_box.channel.isEnabled() and panel.settings_box.channel.count() == 3
     wait_idle(qtbot, panel)
-    model = load_model("mir-1k_g7", 10.0)
+    model = load_model(AnalysisSettings().model, 10.0)  # the File tab's default model
     mixed = analyse_file(audio, model)
     np.testing.assert_array_equal(doc.pitch_semitones, mixed.pitch_semitones)
     panel.settings_box.channel.setCurrentIndex(2)  # "Channel 2"
