@@ -6,8 +6,8 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    ``low_gate`` while its pitch holds within ``stable_semitones`` for ``stable_s`` on both sides and its level is
    at most ``quiet_db`` below the loudest frame so far and above ``silence_db`` (timbres that PESTO is less sure
    of; noise has no steady pitch) -- and it is not in a loudness *dip*: a frame more than ``dip_db`` below the
-   loudest frame within ``dip_window_s`` on *both* sides (the short gap between two repeated notes; a steady decay or an attack is not
-   a dip).
+   loudest frame within ``dip_window_s`` on *both* sides (the short gap between two repeated notes; a steady decay
+   or an attack is not a dip).
 2. **Smoothing.** Within each run of voiced frames the pitch is median-filtered (half-width ``median_s``; removes
    short octave errors) and then averaged (half-width ``smooth_s``; removes most of a vibrato's swing while a
    step between two notes stays a step centred where it was).
