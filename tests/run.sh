@@ -38,9 +38,9 @@ PYTEST=(python3 -m pytest -q -p no:cacheprovider --timeout=900)
 paths=0
 for a in "$@"; do case "$a" in tests*) paths=1 ;; esac; done
 if [ "$paths" = 0 ]; then
-  # The whole suite: the training tests run in a process of their own. Collected together with the app tests,
-  # tests/training/test_generators.py makes a later Qt test abort (SIGABRT in tests/app/file/test_panel.py, seen
-  # 2026-12-01; its imports alone do not); until that is understood, separate processes keep both honest.
+  # The whole suite: the training tests run in a process of their own. Loading pyworld's compiled module (the
+  # voice generator, training/voice.py) in a process that then runs Qt makes a later Qt test abort (SIGABRT in
+  # tests/app/file/test_panel.py, reproduced 2026-12-01); the training tests load it, the app tests need Qt.
   "${PYTEST[@]}" --ignore=tests/training "$@"; rc1=$?
   "${PYTEST[@]}" tests/training "$@"; rc2=$?
   [ "$rc1" = 0 ] && [ "$rc2" = 0 ]
