@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
+from melody_metrics import metrics  # noqa: E402
 from pitch_accuracy import harmonic_signal, random_timbre, smooth_noise, voice_note  # noqa: E402
 
 from pesto_core.bundled import bundled_models  # noqa: E402
@@ -42,6 +43,7 @@ from pesto_core.core import load_model  # noqa: E402
 from pesto_core.decode import reduce_activations  # noqa: E402
 from pesto_core.refine import refine_signal  # noqa: E402
 from pesto_core.stream import PitchStream  # noqa: E402
+from pesto_core.units import semitones_to_hz  # noqa: E402
 
 SAMPLE_RATES = (16000, 44100, 48000)
 CONDITIONS = ("clean", "noise 20 dB", "noise 10 dB", "noise 0 dB", "voice")
@@ -205,22 +207,15 @@ def score(rows, gate: float = GATE):
         err = np.where(rv, err, np.nan)
         sel = keep & rv
         n_spikes += spikes(np.nan_to_num(err[sel], nan=0.0), (c >= gate)[sel])
-    ref_v = ref > 0
-    est_v = conf >= gate
-    ref_st = 69 + 12 * np.log2(np.where(ref_v, ref, 440) / 440)
-    err = 100 * (est - ref_st)
-    ok = ref_v & (np.abs(err) <= 50)
-    chroma = ref_v & (np.abs((err + 600) % 1200 - 600) <= 50)
-    within10 = ref_v & (np.abs(err) <= 10)
-    oa = (np.sum(ok & est_v) + np.sum(~ref_v & ~est_v)) / len(ref)
-    voiced_min = ref_v.sum() * STEP_MS / 1000 / 60
+    m = metrics(ref, semitones_to_hz(est), conf >= gate)  # mir_eval.melody, as benchmarks/model_accuracy.py
+    voiced_min = np.sum(ref > 0) * STEP_MS / 1000 / 60
     return dict(
-        rpa=100 * ok.sum() / ref_v.sum(),
-        rca=100 * chroma.sum() / ref_v.sum(),
-        w10=100 * within10.sum() / ref_v.sum(),
-        oa=100 * oa,
-        recall=100 * np.sum(ref_v & est_v) / ref_v.sum(),
-        fa=100 * np.sum(~ref_v & est_v) / max(1, np.sum(~ref_v)),
+        rpa=m["RPA"],
+        rca=m["RCA"],
+        w10=m["c10"],
+        oa=m["OA"],
+        recall=m["VR"],
+        fa=m.get("VFA", 0.0),
         spikes=n_spikes / voiced_min,
     )
 

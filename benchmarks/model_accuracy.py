@@ -39,10 +39,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import mir_eval  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks import pitch_accuracy as pa  # noqa: E402
+from benchmarks.melody_metrics import metrics  # noqa: E402
 from pesto_core.checkpoint import load_checkpoint  # noqa: E402
 from pesto_core.core import predict  # noqa: E402
 from pesto_core.model import PestoModel  # noqa: E402
@@ -210,24 +210,6 @@ def frame_table(out: dict, f0_label: np.ndarray, sr: int, voiced_key: str = "voi
         np.where(np.isfinite(est) & (est > 0), est, 0.0),
         np.asarray(out[voiced_key])[keep][ok],
     )
-
-
-def metrics(ref_hz, est_hz, est_v) -> dict:
-    ref_v = (ref_hz > 0).astype(float)
-    ref_c = mir_eval.melody.hz2cents(ref_hz)
-    est_c = mir_eval.melody.hz2cents(np.abs(est_hz))
-    est_vf = est_v.astype(float)
-    out = {"frames": int(len(ref_hz)), "voiced": int(ref_v.sum())}
-    if ref_v.sum():
-        out["RPA"] = 100 * mir_eval.melody.raw_pitch_accuracy(ref_v, ref_c, est_vf, est_c)
-        out["RCA"] = 100 * mir_eval.melody.raw_chroma_accuracy(ref_v, ref_c, est_vf, est_c)
-        out["c10"] = 100 * mir_eval.melody.raw_pitch_accuracy(ref_v, ref_c, est_vf, est_c, cent_tolerance=10)
-        out["VR"] = 100 * float((est_v[ref_v > 0]).mean())
-    if len(ref_hz):
-        out["OA"] = 100 * mir_eval.melody.overall_accuracy(ref_v, ref_c, est_vf, est_c)
-    if (ref_v == 0).any():
-        out["VFA"] = 100 * float(est_v[ref_v == 0].mean())
-    return out
 
 
 def summarise(rows: dict) -> dict:
