@@ -43,7 +43,7 @@ from pesto_core.core import load_model  # noqa: E402
 from pesto_core.decode import reduce_activations  # noqa: E402
 from pesto_core.refine import refine_signal  # noqa: E402
 from pesto_core.stream import PitchStream  # noqa: E402
-from pesto_core.units import semitones_to_hz  # noqa: E402
+from pesto_core.units import hz_to_semitones, semitones_to_hz  # noqa: E402
 
 SAMPLE_RATES = (16000, 44100, 48000)
 CONDITIONS = ("clean", "noise 20 dB", "noise 10 dB", "noise 0 dB", "voice")
@@ -203,7 +203,7 @@ def score(rows, gate: float = GATE):
     n_spikes = 0
     for r_hz, e, c, keep in rows:
         rv = r_hz > 0
-        err = np.where(rv, 100 * (e - (69 + 12 * np.log2(np.where(rv, r_hz, 1) / 440))), 0.0)
+        err = np.where(rv, 100 * (e - hz_to_semitones(np.where(rv, r_hz, 1.0))), 0.0)
         err = np.where(rv, err, np.nan)
         sel = keep & rv
         n_spikes += spikes(np.nan_to_num(err[sel], nan=0.0), (c >= gate)[sel])

@@ -36,6 +36,7 @@ import numpy as np
 import soundfile as sf
 
 from pesto_core.notes.midi import vlq
+from pesto_core.units import semitones_to_hz
 
 SR = 16000
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
@@ -51,7 +52,7 @@ class Phrase:
 
 
 def _midi_hz(m):
-    return 440.0 * 2 ** ((np.asarray(m, np.float64) - 69) / 12)
+    return semitones_to_hz(np.asarray(m, np.float64))
 
 
 def _plan(rng, integer: bool):

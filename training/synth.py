@@ -14,15 +14,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve, lfilter
 
+from pesto_core.units import hz_to_semitones, semitones_to_hz
+
 F0_MIN, F0_MAX = 30.0, 2000.0
 
 
-def hz_to_midi(f):
-    return 69.0 + 12.0 * np.log2(np.asarray(f) / 440.0)
+hz_to_midi = hz_to_semitones  # the engine's pitch units (pesto_core.units)
 
 
 def midi_to_hz(m):
-    return 440.0 * 2.0 ** ((np.asarray(m) - 69.0) / 12.0)
+    return semitones_to_hz(np.asarray(m, np.float64))
 
 
 # ------------------------------------------------------------------------------------------------ contours

@@ -25,6 +25,7 @@ import torch
 
 from pesto_core.checkpoint import load_checkpoint, save_plain
 from pesto_core.decode import reduce_activations
+from pesto_core.units import hz_to_semitones
 
 from . import data
 from .losses import losses, lr_factor
@@ -89,7 +90,7 @@ def validate(net: TrainableNet, val: dict) -> dict:
         sel = val["mode"] == m
         v = sel & (f0 > 0)
         if v.any():
-            cents = 100 * np.abs(pitch[v] - (69 + 12 * np.log2(f0[v] / 440)))
+            cents = 100 * np.abs(pitch[v] - hz_to_semitones(f0[v]))
             out[f"val_rpa_{name}"] = float((cents <= 50).mean())
             out[f"val_c10_{name}"] = float((cents <= 10).mean())
         lab = sel & (f0 >= 0)
