@@ -197,12 +197,15 @@ def _deglitched(pieces: Iterator[Tuple[PitchTrack, int]], keep_activations: bool
             decoding=track.decoding + "+smooth",
         )
 
+    done = 0  # frames pushed so far: the pieces' frame numbers continue across them
     for track, total in pieces:
         last = track
+        index = np.arange(done, done + len(track))
+        done += len(track)
         fields = glitch.push(
             dict(
                 time_s=track.time_s,
-                frame_index=np.arange(len(track)),
+                frame_index=index,
                 pitch_semitones=track.pitch_semitones[None],
                 confidence=track.confidence[None],
                 volume=track.volume[None],
