@@ -15,7 +15,12 @@ Ground truth: the f0 at each frame's own centre sample (every engine is scored o
 interpolation); frames within 20 ms of a voicing boundary or of a legato note change are left out (their window
 straddles two states).
 
-Scores (mir_eval conventions, voiced = the engine's voicing decision, confidence >= 0.5): RPA and RCA (within 50
+Engines: ``offline`` (the file engine, voiced = confidence >= 0.5); ``live`` (``PitchStream`` at that mirror,
+voiced = confidence >= 0.5); ``live + glitch filter`` (the same with the glitch filter, voicing still the confidence
+alone); ``live preset`` (``live_stream(sr, mirror=...)``: the glitch filter and the preset's voicing decision,
+``StreamFrames.voiced``: median confidence >= 0.5 and median peak mass >= 0.5 over the filter's window).
+
+Scores (mir_eval conventions, voiced = the engine's voicing decision): RPA and RCA (within 50
 cents, chroma for RCA) on reference-voiced frames, ``<10c`` (within 10 cents), OA (overall accuracy), voicing recall
 and false-alarm rate, and false spikes per voiced minute: runs of 1-3 estimated-voiced frames more than a semitone off
 the reference, with correct frames (within 50 cents) on both sides. Latency: frame centre to the newest sample it
@@ -42,8 +47,9 @@ from pesto_core.bundled import bundled_models  # noqa: E402
 from pesto_core.core import load_model  # noqa: E402
 from pesto_core.decode import reduce_activations  # noqa: E402
 from pesto_core.refine import refine_signal  # noqa: E402
-from pesto_core.stream import PitchStream  # noqa: E402
+from pesto_core.stream import LIVE_DEFAULTS, PitchStream, live_stream  # noqa: E402
 from pesto_core.units import hz_to_semitones, semitones_to_hz  # noqa: E402
+from pesto_core.voicing import voiced_track  # noqa: E402
 
 SAMPLE_RATES = (16000, 44100, 48000)
 CONDITIONS = ("clean", "noise 20 dB", "noise 10 dB", "noise 0 dB", "voice")
@@ -148,19 +154,28 @@ def offline(model, x: np.ndarray, sr: int):
     return np.arange(len(pitch)) * model.hop_length, pitch, out["confidence"].numpy()
 
 
-def streaming(model, x: np.ndarray, sr: int, mirror: float, smooth: bool):
-    """(centres, pitch, confidence) of PitchStream (refined, hop-sized blocks) and its latency in seconds."""
-    s = PitchStream(sr, model=model_for(model, sr), mirror=mirror, refine=True, smooth=smooth, gate=GATE)
+def streaming(model, x: np.ndarray, sr: int, mirror: float, smooth: bool, preset: bool = False, acts: bool = False):
+    """(centres, pitch, voiced, latency in seconds[, confidence, activations]) of PitchStream fed hop-sized blocks:
+    refined, at ``mirror``; ``preset``: :func:`live_stream` (its glitch filter and voicing decision), else a plain
+    stream with the confidence gate (and the glitch filter if ``smooth``)."""
+    m = model_for(model, sr)
+    if preset:
+        s = live_stream(sr, model=m, mirror=mirror)
+    else:
+        s = PitchStream(sr, model=m, mirror=mirror, refine=True, smooth=smooth, gate=GATE)
     hop = s.hop_length
     parts = [s.push(x[i : i + hop]) for i in range(0, len(x), hop)] + [s.flush()]
     k = np.concatenate([p.frame_index for p in parts])
     centres = s.geometry.centre(k)
-    return (
+    out = (
         centres,
         np.concatenate([p.pitch_semitones for p in parts]),
-        np.concatenate([p.confidence for p in parts]),
+        np.concatenate([p.voiced for p in parts]),
         s.latency_s,
     )
+    if acts:
+        out += (np.concatenate([p.confidence for p in parts]), np.concatenate([p.activations for p in parts]))
+    return out
 
 
 _models = {}
@@ -194,20 +209,19 @@ def spikes(err_cents: np.ndarray, est_voiced: np.ndarray) -> int:
     return count
 
 
-def score(rows, gate: float = GATE):
-    """rows: list of (ref_hz, est_semitones, confidence, keep). Returns a dict of the metrics (percentages); a frame
-    is estimated voiced when its confidence is at least ``gate``."""
+def score(rows):
+    """rows: list of (ref_hz, est_semitones, est_voiced (bool), keep). Returns a dict of the metrics (percentages)."""
     ref = np.concatenate([r[0][r[3]] for r in rows])
     est = np.concatenate([r[1][r[3]] for r in rows]).astype(np.float64)
-    conf = np.concatenate([r[2][r[3]] for r in rows])
+    voiced = np.concatenate([r[2][r[3]] for r in rows]).astype(bool)
     n_spikes = 0
-    for r_hz, e, c, keep in rows:
+    for r_hz, e, v, keep in rows:
         rv = r_hz > 0
         err = np.where(rv, 100 * (e - hz_to_semitones(np.where(rv, r_hz, 1.0))), 0.0)
         err = np.where(rv, err, np.nan)
         sel = keep & rv
-        n_spikes += spikes(np.nan_to_num(err[sel], nan=0.0), (c >= gate)[sel])
-    m = metrics(ref, semitones_to_hz(est), conf >= gate)  # mir_eval.melody, as benchmarks/model_accuracy.py
+        n_spikes += spikes(np.nan_to_num(err[sel], nan=0.0), np.asarray(v, bool)[sel])
+    m = metrics(ref, semitones_to_hz(est), voiced)  # mir_eval.melody, as benchmarks/model_accuracy.py
     voiced_min = np.sum(ref > 0) * STEP_MS / 1000 / 60
     return dict(
         rpa=m["RPA"],
@@ -231,8 +245,15 @@ def main() -> int:
         "--gates",
         type=float,
         nargs="+",
-        default=[0.2, 0.3, 0.4, 0.5],
-        help="voicing gates swept for the live preset (mirror 1, glitch filter on)",
+        default=[0.3, 0.5, 0.7],
+        help="confidence gates swept for the live preset's voicing decision (mirror 1, glitch filter on)",
+    )
+    p.add_argument(
+        "--peak-gates",
+        type=float,
+        nargs="+",
+        default=[0.0, 0.3, 0.5, 0.6],
+        help="peak-mass gates swept with them (0 = the confidence alone)",
     )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -250,7 +271,9 @@ def main() -> int:
     per_cond = []
     print(header)
     for name in models:
-        configs = [("offline", None, False)] + [("live", m, s) for m in args.mirrors for s in (False, True)]
+        configs = [("offline", None, False)] + [
+            (e, m, s) for m in args.mirrors for e, s in (("live", False), ("live", True), ("preset", True))
+        ]
         for engine, mirror, smooth in configs:
             t0 = time.perf_counter()
             rows, by_cond, by_sr, latency = [], {}, {}, 0.0
@@ -258,18 +281,20 @@ def main() -> int:
                 m = model_for(name, sr)
                 if engine == "offline":
                     centres, pitch, conf = offline(m, x, sr)
-                    lat = float("nan")
+                    voiced, lat = conf >= GATE, float("nan")
                 else:
-                    centres, pitch, conf, lat = streaming(name, x, sr, mirror, smooth)
+                    centres, pitch, voiced, lat = streaming(name, x, sr, mirror, smooth, preset=engine == "preset")
                 if sr == 48000:
                     latency = lat
                 ref, keep = reference(f0, centres, sr)
-                row = (ref, pitch, conf, keep)
+                row = (ref, pitch, voiced, keep)
                 rows.append(row)
                 by_cond.setdefault(cond, []).append(row)
                 by_sr.setdefault(sr, []).append(row)
             s = score(rows)
-            label = "offline" if engine == "offline" else ("live + glitch filter" if smooth else "live")
+            label = {"offline": "offline", "preset": "live preset"}.get(engine) or (
+                "live + glitch filter" if smooth else "live"
+            )
             lat_ms = "-" if engine == "offline" else f"{1000 * latency:.0f}"
             mir = "-" if mirror is None else f"{mirror:g}"
             print(
@@ -287,20 +312,26 @@ def main() -> int:
                     time.perf_counter() - t0,
                 )
             )
-    print("\n# voicing of the live preset (mirror 1, glitch filter) against the gate: recall / false alarms / OA")
-    print("| model | " + " | ".join(f"gate {g:g}" for g in args.gates) + " |")
-    print("|---|" + "---|" * len(args.gates))
+    lag = LIVE_DEFAULTS["smooth_lag"]
+    print(
+        "\n# voicing of the live preset (mirror 1, glitch filter) against the confidence gate and the peak-mass gate "
+        "(voicing.voiced_track, lag 2: the stream's own decision): recall / false alarms / OA / spikes per minute"
+    )
+    print("| model | gate | " + " | ".join(f"peak gate {h:g}" for h in args.peak_gates) + " |")
+    print("|---|---|" + "---|" * len(args.peak_gates))
     for name in models:
-        rows = []
+        runs = []
         for cond, sr, x, f0 in data:
-            centres, pitch, conf, _ = streaming(name, x, sr, 1.0, True)
+            centres, pitch, _, _, conf, act = streaming(name, x, sr, 1.0, True, preset=True, acts=True)
             ref, keep = reference(f0, centres, sr)
-            rows.append((ref, pitch, conf, keep))
-        cells = []
+            runs.append((ref, pitch, conf, act, keep))
         for g in args.gates:
-            sg = score([(r, p_, c >= g, k) for r, p_, c, k in rows], gate=0.5)
-            cells.append(f"{sg['recall']:.1f} / {sg['fa']:.1f} / {sg['oa']:.1f}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+            cells = []
+            for h in args.peak_gates:
+                rows = [(r, p_, voiced_track(c, a, gate=g, peak_gate=h, lag=lag), k) for r, p_, c, a, k in runs]
+                sg = score(rows)
+                cells.append(f"{sg['recall']:.1f} / {sg['fa']:.1f} / {sg['oa']:.1f} / {sg['spikes']:.1f}")
+            print(f"| {name} | {g:g} | " + " | ".join(cells) + " |")
     print("\n# per condition and sample rate: RPA / OA / spikes per voiced minute")
     cols = list(CONDITIONS) + [f"{sr / 1000:g} kHz" for sr in SAMPLE_RATES]
     print("| model | engine | mirror | " + " | ".join(cols) + " |")

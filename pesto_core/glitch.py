@@ -1,8 +1,10 @@
 """Glitch filter: removes isolated pitch jumps (octave errors and other 1-2 frame spikes) without lagging real note
 changes, causally with a fixed look-ahead of ``lag`` frames (light: numpy only).
 
-Method. Frame ``t`` is judged in the window of the ``2 * lag + 1`` frames ``t - lag .. t + lag``. Among the window's
-voiced frames (confidence >= ``gate``), the median pitch is the track: with fewer outliers than track frames the
+Method. Frame ``t`` is judged in the window of the ``2 * lag + 1`` frames ``t - lag .. t + lag``, whose past frames
+carry their corrected pitch (a recursive filter: a run of alternating octave errors does not outvote the track once
+its first frames were corrected). Among the window's voiced frames (confidence >= ``gate``), the median pitch is
+the track: with fewer outliers than track frames the
 median lies on the track. If frame ``t`` is voiced and does not agree with the median (within ``tolerance``
 semitones) while a majority of the window's voiced frames, at least two, does, then ``t`` is a glitch: its pitch is
 decoded again from its own activations, restricted to ``±tolerance`` around the median (the arg-max there and the
@@ -18,6 +20,9 @@ frames that leaves the track and comes back is corrected.
 The streaming filter (:class:`GlitchFilter`) emits frame ``t`` when frame ``t + lag`` has arrived: ``lag`` hops of
 extra latency. The offline form (:func:`remove_glitches`) applies the identical rule to a whole track (the first and
 last ``lag`` frames see a one-sided window, as at the end of a stream).
+
+The streaming filter also makes each frame's voicing decision over the same window (:mod:`pesto_core.voicing`:
+medians of the confidence and of the peak mass): the look-ahead serves both, so the decision costs no latency.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from .errors import ParameterError
+from .voicing import check_gate, decide, peak_mass
 
 DEFAULT_LAG = 2  # frames of look-ahead (2 hops: 20 ms at a 10 ms step)
 DEFAULT_TOLERANCE = 1.0  # semitones: farther than this from the window's track is a jump
@@ -97,7 +103,7 @@ def remove_glitches(
     out = pitch.copy()
     n = len(pitch)
     for t in range(n):
-        track = _judge(pitch, voiced, t, max(0, t - lag), min(n, t + lag + 1), tolerance)
+        track = _judge(out, voiced, t, max(0, t - lag), min(n, t + lag + 1), tolerance)  # past frames corrected
         if track is not None:
             value = _redecode(activations[t], track, tolerance) if activations is not None else float("nan")
             out[t] = track if not np.isfinite(value) else value
@@ -112,23 +118,34 @@ class GlitchFilter:
     n_streams : int
     gate, lag, tolerance :
         See the module docstring.
+    peak_gate : float in [0, 1]
+        Peak-mass gate of the voicing decision (:mod:`pesto_core.voicing`); 0 = the confidence alone.
 
     :meth:`push` takes a dict of per-frame arrays shaped ``(n_streams, frames, ...)`` (``frame_index``/``time_s``
-    as ``(frames,)``), with at least ``pitch_semitones``, ``confidence`` and ``activations``, and returns the same
-    fields for the frames that are now final (all fields delayed alike). :meth:`flush` returns the rest.
+    as ``(frames,)``), with at least ``pitch_semitones``, ``confidence`` and ``activations`` (and optionally
+    ``input_finite``), and returns the same fields for the frames that are now final (all fields delayed alike), plus
+    ``voiced`` (bool): the median over the window of the confidence ``>= gate`` and of the peak mass
+    ``>= peak_gate``, on a finite input. :meth:`flush` returns the rest. ``gate`` may be changed between pushes.
     Not thread-safe: called by the stream's owner thread.
     """
 
     SHARED = ("time_s", "frame_index")  # fields shaped (frames,), shared by the streams
 
     def __init__(
-        self, n_streams: int = 1, *, gate: float = 0.5, lag: int = DEFAULT_LAG, tolerance: float = DEFAULT_TOLERANCE
+        self,
+        n_streams: int = 1,
+        *,
+        gate: float = 0.5,
+        lag: int = DEFAULT_LAG,
+        tolerance: float = DEFAULT_TOLERANCE,
+        peak_gate: float = 0.0,
     ):
         if not isinstance(lag, (int, np.integer)) or isinstance(lag, bool) or lag < 1:
             raise ParameterError(f"glitch filter lag must be a positive number of frames, got {lag!r}")
         if not tolerance > 0:
             raise ParameterError(f"glitch filter tolerance must be positive (semitones), got {tolerance!r}")
-        self.n_streams, self.gate, self.lag, self.tolerance = int(n_streams), float(gate), int(lag), float(tolerance)
+        self.n_streams, self.lag, self.tolerance = int(n_streams), int(lag), float(tolerance)
+        self.gate, self.peak_gate = check_gate(gate), check_gate(peak_gate, "peak gate")
         self.reset()
 
     def reset(self) -> None:
@@ -168,18 +185,28 @@ class GlitchFilter:
         start = self._n_past
         if held is None or stop <= start:
             return self._slice(held, start, start)
+        # the held past frames already carry their corrected pitch: each frame is judged against corrected past
         pitch = held["pitch_semitones"].astype(np.float32, copy=True)
         conf, acts = held["confidence"], held.get("activations")
+        finite = held.get("input_finite")
+        peak = peak_mass(acts) if (acts is not None and self.peak_gate > 0) else None
+        voiced_out = np.zeros((self.n_streams, stop - start), bool)
         for s in range(self.n_streams):
-            p = held["pitch_semitones"][s]
-            voiced = (conf[s] >= self.gate) & np.isfinite(p)
+            p = pitch[s]
+            voiced = (conf[s] >= self.gate) & np.isfinite(held["pitch_semitones"][s])
             for t in range(start, stop):
-                track = _judge(p, voiced, t, max(0, t - self.lag), min(n, t + self.lag + 1), self.tolerance)
+                lo, hi = max(0, t - self.lag), min(n, t + self.lag + 1)
+                track = _judge(p, voiced, t, lo, hi, self.tolerance)
                 if track is not None:
                     value = _redecode(acts[s, t], track, self.tolerance) if acts is not None else float("nan")
-                    pitch[s, t] = track if not np.isfinite(value) else value
+                    p[t] = track if not np.isfinite(value) else value
+                pk = float(np.median(peak[s, lo:hi])) if peak is not None else 1.0
+                voiced_out[s, t - start] = decide(float(np.median(conf[s, lo:hi])), pk, self.gate, self.peak_gate)
+        if finite is not None:
+            voiced_out &= np.asarray(finite)[:, start:stop]
+        held = dict(held, pitch_semitones=pitch)
         out = self._slice(held, start, stop)
-        out["pitch_semitones"] = pitch[:, start:stop]
+        out["voiced"] = voiced_out
         # keep `lag` emitted frames as the next windows' past, and the frames not yet final
         keep_from = max(0, stop - self.lag)
         self._held = self._slice(held, keep_from, n)

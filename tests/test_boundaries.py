@@ -61,6 +61,9 @@ LIGHT_MODULES = [
     "pesto_core.writers",
     "pesto_core.audio",
     "pesto_core.device",
+    "pesto_core.presets",
+    "pesto_core.glitch",
+    "pesto_core.voicing",
 ]
 
 

@@ -20,6 +20,7 @@ from ..presets import LIVE_DEFAULTS, live_model_name
 from ..refine import refine_pitch
 from ..units import semitones_to_hz
 from ..validation import check_positive_int, check_reduction, check_sr
+from ..voicing import check_gate, decide, peak_mass
 from .engine import StreamFrameEngine
 
 # Frames per forward pass when one push completes many hops (bounds memory like the offline engine's chunks).
@@ -88,8 +89,9 @@ class StreamFrames:
     input_finite : bool
         False for a frame whose newest hop held NaN/Inf samples (they were replaced by zeros).
     voiced : bool
-        The stream's voicing decision: ``confidence >= gate`` (the stream's ``gate``) on a finite input. Gaps,
-        curves and tuners use this, never a threshold of their own.
+        The stream's voicing decision (:mod:`pesto_core.voicing`): ``confidence >= gate`` and peak mass
+        ``>= peak_gate`` (medians over the glitch filter's window when it is on), on a finite input. Gaps, curves and
+        tuners use this, never a threshold of their own.
     """
 
     time_s: np.ndarray
@@ -142,6 +144,10 @@ class PitchStream(StreamTiming):
         float32 rounding, several times faster per hop) where it can be built; False forces the torch engine.
     gate : float
         Confidence at or above which a frame is ``voiced``.
+    peak_gate : float
+        Peak mass (:func:`pesto_core.voicing.peak_mass`) at or above which a frame is ``voiced`` (as well as the
+        confidence); 0 = the confidence alone. With ``smooth``, both are medians over the glitch filter's window
+        (:mod:`pesto_core.voicing`).
     smooth : bool
         Remove isolated pitch jumps with the glitch filter (:mod:`pesto_core.glitch`): frames come ``smooth_lag``
         hops later (included in :attr:`latency_s`); real note changes are not delayed further or smoothed.
@@ -168,6 +174,7 @@ class PitchStream(StreamTiming):
         refine: bool = False,
         native: bool = True,
         gate: float = 0.5,
+        peak_gate: float = 0.0,
         smooth: bool = False,
         smooth_lag: int = DEFAULT_LAG,
     ):
@@ -176,12 +183,13 @@ class PitchStream(StreamTiming):
             hop_length_for(step_ms, sr) if hop_length is None else hop_length, "hop length (samples)"
         )
         n_streams = check_positive_int(n_streams, "n_streams")
-        if not (isinstance(gate, (int, float)) and 0.0 <= gate <= 1.0):
-            raise ParameterError(f"gate must be a confidence in [0, 1], got {gate!r}")
-        self.gate = float(gate)
+        self._gate = check_gate(gate, "gate (a confidence)")
+        self.peak_gate = check_gate(peak_gate, "peak gate")
         if smooth and not (isinstance(smooth_lag, (int, np.integer)) and 1 <= smooth_lag <= 2):
             raise ParameterError(f"smooth_lag must be 1 or 2 frames (at most 2 hops of latency), got {smooth_lag!r}")
-        self._glitch = GlitchFilter(n_streams, gate=self.gate, lag=int(smooth_lag)) if smooth else None
+        self._glitch = (
+            GlitchFilter(n_streams, gate=self._gate, lag=int(smooth_lag), peak_gate=self.peak_gate) if smooth else None
+        )
         check_reduction(reduction)
         if model is None:
             model = PestoModel(load_checkpoint(model_name), hop_length * 1000.0 / sr, reduction=reduction)
@@ -223,6 +231,18 @@ class PitchStream(StreamTiming):
         glitch filter's look-ahead (``smooth_lag`` hops) when it is on."""
         extra = self._glitch.lag * self.geometry.hop_length if self._glitch is not None else 0
         return self.geometry.lag + extra
+
+    @property
+    def gate(self) -> float:
+        """Confidence at or above which a frame is voiced; may be changed between pushes (the next frames use it,
+        the glitch filter's decisions included)."""
+        return self._gate
+
+    @gate.setter
+    def gate(self, value: float) -> None:
+        self._gate = check_gate(value, "gate (a confidence)")
+        if self._glitch is not None:
+            self._glitch.gate = self._gate
 
     @property
     def native(self) -> bool:
@@ -478,7 +498,10 @@ class PitchStream(StreamTiming):
         """StreamFrames of per-stream arrays ``(n_streams, frames, ...)`` (time_s, frame_index: ``(frames,)``)."""
         if not fields or len(fields["frame_index"]) == 0:
             return self._empty(squeeze)
-        fields = dict(fields, voiced=(fields["confidence"] >= self.gate) & fields["input_finite"])
+        if "voiced" not in fields:  # no glitch filter: this frame's own measurements
+            pk = peak_mass(fields["activations"]) if self.peak_gate > 0 else 1.0
+            fields = dict(fields, voiced=decide(fields["confidence"], pk, self._gate, self.peak_gate))
+            fields["voiced"] &= fields["input_finite"]
         self._n_returned += len(fields["frame_index"])
         if squeeze:
             fields = {k: (v if k in GlitchFilter.SHARED else v[0]) for k, v in fields.items()}

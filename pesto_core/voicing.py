@@ -1,0 +1,98 @@
+"""The voicing decision: is there a pitch in this frame? (light: numpy only)
+
+Two measurements of each frame vote, both from the network's output:
+
+* the **confidence** (the model's confidence head, in [0, 1]), and
+* the **peak mass**: the share of the frame's pitch distribution within one semitone of its arg-max, in [0, 1].
+  A frame with a pitch has its distribution gathered on one peak; noise, breath, silence and the frames the network
+  gets wrong (the octave and fifth errors of noisy or ambiguous frames) spread it over several peaks.
+
+Why both: the confidence head of the published architecture is a linear unit on the frame's power and spectral
+flatness, so it calls loud noise voiced (and, for ``tracker-1``, most frames of a noisy rest); the peak mass tells a
+pitched frame from noise but alone keeps too many false alarms. A frame is voiced when both are high.
+
+With a look-ahead (the live glitch filter's ``lag`` frames, :mod:`pesto_core.glitch`), each measurement is the
+median over the frames ``t - lag .. t + lag`` (one-sided at the ends): a single frame of noise does not open a
+voiced gap, nor does a single weak frame close one. No latency beyond the look-ahead the filter already has.
+
+Chosen by measurement (``benchmarks/live_accuracy.py``, BENCHMARKS.md "Live mode"): the live preset uses
+``gate=0.5, peak_gate=0.5``; ``peak_gate=0`` (the default of :class:`~pesto_core.stream.PitchStream`) is the
+confidence alone, as upstream PESTO.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ParameterError
+
+
+def peak_mass(activations: np.ndarray) -> np.ndarray:
+    """Share of each frame's pitch distribution within one semitone of its arg-max.
+
+    Parameters
+    ----------
+    activations : float (..., frames, 128 * bps)
+        Pitch distributions (non-negative; need not sum to one).
+
+    Returns
+    -------
+    float32 (..., frames): in [0, 1]; 0 for a frame whose distribution is all zero.
+    """
+    a = np.asarray(activations, dtype=np.float32)
+    n = a.shape[-1]
+    bps = max(1, n // 128)
+    peak = np.argmax(a, axis=-1)[..., None]
+    idx = np.clip(peak + np.arange(-bps, bps + 1), 0, n - 1)  # ±1 semitone (bins clipped at the edges)
+    near = np.take_along_axis(a, idx, axis=-1).sum(axis=-1)
+    total = a.sum(axis=-1)
+    return np.where(total > 1e-12, near / np.maximum(total, 1e-12), 0.0).astype(np.float32)
+
+
+def check_gate(value, what: str = "gate") -> float:
+    """``value`` as a float in [0, 1], else a ParameterError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
+        raise ParameterError(f"{what} must be in [0, 1], got {value!r}")
+    return float(value)
+
+
+def window_median(x: np.ndarray, lag: int) -> np.ndarray:
+    """Median of ``x[..., t - lag : t + lag + 1]`` for every frame ``t`` (one-sided windows at the ends).
+
+    x : float (..., frames). Returns float32 of the same shape. ``lag=0`` returns ``x`` itself.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if lag <= 0 or x.shape[-1] == 0:
+        return x.copy()
+    n = x.shape[-1]
+    out = np.empty_like(x)
+    for t in range(n):
+        out[..., t] = np.median(x[..., max(0, t - lag) : min(n, t + lag + 1)], axis=-1)
+    return out
+
+
+def decide(confidence: np.ndarray, peak: np.ndarray, gate: float, peak_gate: float) -> np.ndarray:
+    """Per-frame decision: ``confidence >= gate`` and ``peak >= peak_gate`` (bool, the inputs' shape)."""
+    return (np.asarray(confidence) >= gate) & (np.asarray(peak) >= peak_gate)
+
+
+def voiced_track(
+    confidence: np.ndarray, activations: np.ndarray, *, gate: float = 0.5, peak_gate: float = 0.0, lag: int = 0
+) -> np.ndarray:
+    """The voicing decision of a whole track, as the stream makes it frame by frame.
+
+    Parameters
+    ----------
+    confidence : float (frames,)
+    activations : float (frames, 128 * bps)
+    gate, peak_gate : float in [0, 1]
+    lag : int
+        Frames of look-ahead (and look-back) of the medians: the glitch filter's ``lag`` when it is on, else 0.
+
+    Returns
+    -------
+    bool (frames,)
+    """
+    gate, peak_gate = check_gate(gate), check_gate(peak_gate, "peak gate")
+    pk = peak_mass(activations) if peak_gate > 0 else np.ones(np.shape(confidence), np.float32)
+    return decide(window_median(confidence, lag), window_median(pk, lag), gate, peak_gate)
