@@ -17,6 +17,7 @@ Threading: every method here runs on the GUI thread.
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -424,8 +425,9 @@ class FilePanel(QtWidgets.QWidget):
     def export(self, docs: Sequence[fd.FileDocument], options: ExportOptions) -> None:
         """Export each document; those without a finished analysis are analysed first (current settings).
 
-        The outcome comes as ``export_finished(paths, error)`` per file and one summary message at the end."""
-        self.runner.export(docs, options)
+        The outcome comes as ``export_finished(paths, error)`` per file and one summary message at the end. Notes
+        segmented for the export are named against the tab's reference A4 (notes already known keep theirs)."""
+        self.runner.export(docs, replace(options, a4_hz=self.notes.default_a4_hz))
 
     # ================================================================================================== playback
     @property
