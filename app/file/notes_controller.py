@@ -1,7 +1,8 @@
 """The notes of the File tab: segmentation after each finished analysis (a thread-pool job), the boxes on the pitch
 plot and the summary, pointing at / clicking on notes, the corrections with undo/redo (the Notes menu), and the
-sidecar file that keeps the corrections of a take (:mod:`app.file.notes_model`) and the reference A4 the notes are
-named against.
+sidecar file that keeps the corrections of a take (:mod:`app.file.notes_model`), the reference A4 the notes are
+named against, and the question asked before unsaved corrections would be lost (:meth:`NotesController.
+confirm_discard`).
 
 Data path: finished analysis -> :func:`pesto_core.notes.segment_notes` (thread pool) -> :class:`~app.file.
 notes_model.NotesModel` in the document -> :class:`~app.file.notes_view.NotesOverlay` (plot) +
@@ -17,7 +18,7 @@ Threading: GUI thread, except :meth:`_SegmentJob.run` (thread pool; reads the fi
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -30,6 +31,30 @@ from .notes_view import NotesOverlay, note_details
 from .view import FileView
 
 REFERENCE_MERGE_MS = 1500  # changes of A4 this close together make one undo entry (ms)
+
+
+def ask_save_corrections(parent: Optional[QtWidgets.QWidget], doc: fd.FileDocument) -> str:
+    """Ask whether to save ``doc``'s corrections before they are lost: ``"save"``, ``"discard"`` or ``"cancel"``
+    (the window's close button and Escape are Cancel). A modal message box (GUI thread)."""
+    name = sidecar_path(doc.path).name
+    box = QtWidgets.QMessageBox(
+        QtWidgets.QMessageBox.Question,
+        "Unsaved corrections",
+        f"Save corrections to {name}?",
+        QtWidgets.QMessageBox.Save | QtWidgets.QMessageBox.Discard | QtWidgets.QMessageBox.Cancel,
+        parent,
+    )
+    box.setObjectName("saveCorrectionsBox")
+    box.setInformativeText(
+        f"The notes of {doc.name} were corrected and the corrections are not saved. Saved, they come back when "
+        "the file is opened again; discarded, they are lost."
+    )
+    box.setDefaultButton(QtWidgets.QMessageBox.Save)
+    box.setEscapeButton(QtWidgets.QMessageBox.Cancel)
+    box.exec()
+    clicked = box.standardButton(box.clickedButton()) if box.clickedButton() is not None else None
+    box.deleteLater()
+    return {QtWidgets.QMessageBox.Save: "save", QtWidgets.QMessageBox.Discard: "discard"}.get(clicked, "cancel")
 
 
 class _SegmentSignals(QtCore.QObject):
@@ -71,6 +96,9 @@ class NotesController(QtCore.QObject):
     Signals: ``notes_ready(doc)`` when a document's notes are known (segmented, sidecar applied);
     ``changed(doc)`` after each correction, undo or redo; ``reference_shown(a4_hz)`` when the reference of the
     notes drawn changes (another document, an undo...), for the A4 box to show it.
+
+    :attr:`ask_save` is the question asked before unsaved corrections would be lost: a callable ``(doc) -> "save" |
+    "discard" | "cancel"``, by default a message box (:func:`ask_save_corrections`); tests may replace it.
     """
 
     notes_ready = QtCore.Signal(object)
@@ -82,6 +110,7 @@ class NotesController(QtCore.QObject):
         self.view = view
         self.report = report
         self.default_a4_hz = check_a4_hz(a4_hz)
+        self.ask_save: Callable[[fd.FileDocument], str] = lambda doc: ask_save_corrections(self.view.window(), doc)
         self._reference_clock = QtCore.QElapsedTimer()  # since the last change of A4 (a series merges in one undo)
         self.overlay = NotesOverlay(view.pitch, self)
         self.summary = NotesSummaryWidget()
@@ -399,6 +428,21 @@ class NotesController(QtCore.QObject):
             self._update_actions()
         self.changed.emit(doc)
         return str(path)
+
+    def confirm_discard(self, docs: Sequence[fd.FileDocument]) -> bool:
+        """Before ``docs`` lose their notes (closed, re-analysed, the window closing): for each one with unsaved
+        corrections, ask (:attr:`ask_save`) whether to save them. True to go on (saved or discarded); False when
+        the user cancels or a save fails (then nothing has been lost: the caller must not go on)."""
+        for doc in docs:
+            if doc.notes is None or not doc.notes.unsaved:
+                continue
+            answer = self.ask_save(doc)
+            if answer == "save":
+                if self.save(doc) is None:
+                    return False  # the error is reported; the corrections stay for the user to decide again
+            elif answer != "discard":
+                return False
+        return True
 
     def set_visible(self, visible: bool) -> None:
         self.overlay.set_visible(visible)
