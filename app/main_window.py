@@ -1,8 +1,9 @@
 """The main window: a "Live" tab (microphone tracking) and a "File" tab (analysis of recordings).
 
 Each tab is a panel widget that owns its own controls; a panel may offer ``install_menus(menubar)`` to add its
-menus, ``status_widgets()`` for the status bar and ``shutdown()`` called when the window closes. A panel that cannot
-be created (a missing library, no audio device) is replaced by a message, so the other one keeps working.
+menus, ``status_widgets()`` for the status bar, ``confirm_close()`` asked before the window closes (False keeps it
+open: e.g. the user cancels saving the File tab's corrections) and ``shutdown()`` called when it closes. A panel
+that cannot be created (a missing library, no audio device) is replaced by a message, so the other one keeps working.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs = QtWidgets.QTabWidget()
         self.setCentralWidget(self.tabs)
         self.panels = []
+        self._shut_down = False
         # imported here, not at the top: a tab whose libraries are missing must not keep the window from opening
         self._add_panel("Live", "app.live.panel", "LivePanel")
         self._add_panel("File", "app.file.panel", "FilePanel")
@@ -53,7 +55,14 @@ class MainWindow(QtWidgets.QMainWindow):
         return next((p for p in self.panels if type(p).__name__ == cls_name), None)
 
     def closeEvent(self, event):  # noqa: N802
-        for panel in self.panels:
-            if hasattr(panel, "shutdown"):
-                panel.shutdown()
+        if not self._shut_down:
+            for panel in self.panels:
+                confirm = getattr(panel, "confirm_close", None)
+                if confirm is not None and not confirm():
+                    event.ignore()  # the user cancelled: the window and everything in it stay as they were
+                    return
+            self._shut_down = True  # (a second close, e.g. a test's teardown, asks and stops nothing again)
+            for panel in self.panels:
+                if hasattr(panel, "shutdown"):
+                    panel.shutdown()
         super().closeEvent(event)

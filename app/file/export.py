@@ -3,9 +3,9 @@ are the files the ``pesto`` command line writes for the same file and settings (
 picture, cropped).
 
 Notes (``notes``: ``<name>.notes.csv``, ``mid``: ``<name>.mid``): while the notes are uncorrected they are segmented
-from the exported track, exactly as ``pesto -e notes mid`` does (the same function, A4 = 440 Hz); once corrected
-(:mod:`app.file.notes_model`), the corrected notes are written, and the CSV/NPZ carry the octave corrections of
-the curve (:meth:`~app.file.document.FileDocument.track`).
+from the exported track, exactly as ``pesto -e notes mid --a4 X`` does (the same function, X the document's
+reference A4, also after a change of it); once corrected (:mod:`app.file.notes_model`), the corrected notes are
+written, and the CSV/NPZ carry the octave corrections of the curve (:meth:`~app.file.document.FileDocument.track`).
 
 CSV and NPZ are written on a worker thread (an hour-long NPZ holds 550 MB of activations, read back from the
 activation file); the PNG is drawn by Qt widgets, which live on the GUI thread. Every file is written atomically
@@ -21,6 +21,7 @@ from typing import List, Optional, Tuple
 from PySide6 import QtCore, QtWidgets
 
 from pesto_core.errors import OutputError, PestoError
+from pesto_core.units import A4_HZ
 from pesto_core.writers import (
     atomic_write,
     notes_path,
@@ -57,6 +58,9 @@ class ExportOptions:
         Write the cent-precise pitch (as ``pesto --refine``) instead of PESTO's own (as ``pesto``).
     midi_bends : bool
         Pitch bends in the MIDI file that follow the curve within each note (as ``pesto --midi-bends``).
+    a4_hz : float
+        Reference (Hz, as ``pesto --a4``) of notes segmented for the export: a document whose notes are not known
+        yet and that has no saved corrections. Notes the tab holds (and saved ones) keep their own reference.
     """
 
     formats: Tuple[str, ...] = ("csv",)
@@ -65,6 +69,7 @@ class ExportOptions:
     png_range: Optional[Tuple[float, float]] = field(default=None)
     refined: bool = False
     midi_bends: bool = False
+    a4_hz: float = A4_HZ
 
     def stem(self, doc: FileDocument) -> Path:
         return output_stem(doc.path, self.output_dir, not self.convert_to_freq)
@@ -75,17 +80,26 @@ def write_data_files(doc: FileDocument, options: ExportOptions) -> List[Path]:
 
     Raises :class:`pesto_core.errors.OutputError` naming the path when it cannot be written."""
     model = doc.notes
-    state = model.state if model is not None and model.edited else None  # one snapshot (the GUI may edit on)
+    snapshot = model.state if model is not None else None  # one snapshot (the GUI may edit on)
+    state = snapshot if model is not None and model.corrected(snapshot) else None
     formats = [f for f in options.formats if f in ("csv", "npz", "notes", "mid")]
     if not formats:
         return []
     track, stem = doc.track(options.refined), options.stem(doc)
+    a4_hz = snapshot.a4_hz if snapshot is not None else options.a4_hz
     if model is None:  # notes not known yet (e.g. an export right after the analysis): the saved corrections
-        state = saved_state(doc.path, doc.duration_s)
+        state = saved_state(doc.path, doc.duration_s, a4_hz)
         if state is not None:
             track = shifted_track(track, state.shifts)
     if state is None:  # uncorrected: segmented here as pesto does it
-        return write_track(track, stem, formats, convert_to_freq=options.convert_to_freq, midi_bends=options.midi_bends)
+        return write_track(
+            track,
+            stem,
+            formats,
+            convert_to_freq=options.convert_to_freq,
+            a4_hz=a4_hz,
+            midi_bends=options.midi_bends,
+        )
     data = [f for f in formats if f in ("csv", "npz")]
     written = write_track(track, stem, data, convert_to_freq=options.convert_to_freq) if data else []
     for fmt in formats:

@@ -1,6 +1,6 @@
 """The File tab's session summary of the notes: how many, the median absolute deviation, the share of notes within
-±10 and ±25 cents, a histogram of the deviations (bars coloured as the note boxes), and the measures of the note
-under the pointer or selected.
+±10 and ±25 cents (deviations from the equal-tempered grid of the reference A4 shown), a histogram of the
+deviations (bars coloured as the note boxes), and the measures of the note under the pointer or selected.
 
 GUI thread only.
 """
@@ -70,8 +70,9 @@ class NotesSummaryWidget(QtWidgets.QWidget):
         layout.addWidget(self.hint)
         self.summary: Optional[NotesSummary] = None
 
-    def set_summary(self, summary: Optional[NotesSummary], status: str = "") -> None:
-        """Show ``summary`` (None: no notes yet); ``status``: a line under it (e.g. "corrected, unsaved")."""
+    def set_summary(self, summary: Optional[NotesSummary], status: str = "", a4_hz: Optional[float] = None) -> None:
+        """Show ``summary`` (None: no notes yet); ``status``: a line under it (e.g. "corrected, unsaved");
+        ``a4_hz``: the reference (Hz) the deviations are taken against, named under the numbers."""
         self.summary = summary
         if summary is None:
             self.numbers.setText(status or "No notes yet (analyse a file)")
@@ -85,6 +86,8 @@ class NotesSummaryWidget(QtWidgets.QWidget):
                 f"within \u00b110\u00a2: {100 * summary.within_10:.0f}% \u00b7 "
                 f"within \u00b125\u00a2: {100 * summary.within_25:.0f}%"
             )
+        if a4_hz is not None and summary.count:
+            text += f"<br>equal temperament, A4 = {a4_hz:g} Hz"
         if status:
             text += f"<br><i>{status}</i>"
         self.numbers.setText(text)

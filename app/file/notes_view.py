@@ -37,8 +37,12 @@ def note_details(n: Note) -> str:
         lines.append(f"vibrato {n.vibrato_rate_hz:.1f} Hz, \u00b1{n.vibrato_extent_cents:.0f}\u00a2")
     else:
         lines.append("no vibrato")
-    if math.isfinite(n.confidence):
-        lines.append(f"confidence {n.confidence:.2f} \u00b7 A4 = {n.a4_hz:g} Hz")
+    # the reference always: the name and the cents above mean nothing without it
+    lines.append(
+        f"confidence {n.confidence:.2f} \u00b7 A4 = {n.a4_hz:g} Hz"
+        if math.isfinite(n.confidence)
+        else f"A4 = {n.a4_hz:g} Hz"
+    )
     return "\n".join(lines)
 
 

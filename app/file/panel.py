@@ -11,12 +11,17 @@ all" is a queue of jobs that the Cancel button empties. Messages for the user (a
 an export location that cannot be written...) go through :meth:`FilePanel.report`, which records them in
 :attr:`FilePanel.messages` and shows a non-modal message box (tests read the record and never block on a dialog).
 
+Notes corrected and not saved are never lost without a question (Save / Discard / Cancel, :meth:`~app.file.
+notes_controller.NotesController.confirm_discard`): before a file is closed or analysed again, and before the
+window closes (:meth:`FilePanel.confirm_close`, which the main window asks).
+
 Threading: every method here runs on the GUI thread.
 """
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -128,6 +133,11 @@ class FilePanel(QtWidgets.QWidget):
 
     def status_widgets(self) -> list:
         return [self.status_label, self.progress, self.cancel_button]
+
+    def confirm_close(self) -> bool:
+        """The window is about to close: True when it may (each file's unsaved corrections saved or discarded, as the
+        user answers); False when the user cancels, and then nothing has changed."""
+        return self.notes.confirm_discard(list(self.docs))
 
     def shutdown(self) -> None:
         """The window closes: stop playback and threads, delete the temporary activation files."""
@@ -250,8 +260,13 @@ class FilePanel(QtWidgets.QWidget):
         if doc is not None:
             self.close_document(doc)
 
-    def close_document(self, doc: fd.FileDocument) -> None:
-        """Close a file: its queued jobs go, a running analysis of it is cancelled, its temporary data deleted."""
+    def close_document(self, doc: fd.FileDocument) -> bool:
+        """Close a file: its queued jobs go, a running analysis of it is cancelled, its temporary data deleted.
+
+        Unsaved corrections of its notes are saved or discarded first, as the user answers; False (the file stays
+        open, untouched) when the user cancels."""
+        if not self.notes.confirm_discard([doc]):
+            return False
         self.runner.forget(doc)
         self.envelopes.cancel(doc)
         if self.view.doc is doc:
@@ -265,6 +280,7 @@ class FilePanel(QtWidgets.QWidget):
         if not self.docs:
             self._show(None)
         self._update_actions()
+        return True
 
     def _on_envelope(self, doc, mins, maxs, bucket_s) -> None:
         doc.envelope = (mins, maxs, bucket_s)
@@ -300,13 +316,19 @@ class FilePanel(QtWidgets.QWidget):
     def analyse_all(self) -> None:
         self.analyse(list(self.docs))
 
-    def analyse(self, docs: Sequence[fd.FileDocument], force: bool = False) -> None:
+    def analyse(self, docs: Sequence[fd.FileDocument], force: bool = False) -> bool:
         """Queue analyses with the current settings (skipping documents already analysed with them unless
-        ``force``)."""
-        for doc in docs:
-            if force or not self._up_to_date(doc):
-                self.runner.enqueue(doc, None)
+        ``force``).
+
+        A new analysis replaces a document's notes: unsaved corrections are saved or discarded first, as the user
+        answers (saved ones are applied to the new analysis); False (nothing queued) when the user cancels."""
+        todo = [doc for doc in docs if force or not self._up_to_date(doc)]
+        if not self.notes.confirm_discard(todo):
+            return False
+        for doc in todo:
+            self.runner.enqueue(doc, None)
         self.runner.start_next()
+        return True
 
     def _up_to_date(self, doc: fd.FileDocument) -> bool:
         return (
@@ -424,8 +446,9 @@ class FilePanel(QtWidgets.QWidget):
     def export(self, docs: Sequence[fd.FileDocument], options: ExportOptions) -> None:
         """Export each document; those without a finished analysis are analysed first (current settings).
 
-        The outcome comes as ``export_finished(paths, error)`` per file and one summary message at the end."""
-        self.runner.export(docs, options)
+        The outcome comes as ``export_finished(paths, error)`` per file and one summary message at the end. Notes
+        segmented for the export are named against the tab's reference A4 (notes already known keep theirs)."""
+        self.runner.export(docs, replace(options, a4_hz=self.notes.default_a4_hz))
 
     # ================================================================================================== playback
     @property

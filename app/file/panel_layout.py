@@ -113,6 +113,9 @@ def build_ui(panel) -> None:
     sb.follow_toggled.connect(lambda on: setattr(panel.view, "follow", on))
     sb.refined_toggled.connect(panel.view.set_refined)
     sb.refined_toggled.connect(lambda _: panel.notes.resegment(list(panel.docs)))
+    panel.notes.set_reference(sb.a4_value)  # the reference remembered: that of the first analyses' notes
+    sb.a4_changed.connect(panel.notes.set_reference)
+    panel.notes.reference_shown.connect(sb.show_a4)
     panel.notes.changed.connect(panel._update_item)
 
 

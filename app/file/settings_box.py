@@ -1,6 +1,6 @@
-"""Controls of the File tab: analysis settings (model, step, reduction, device, channel) and view options (confidence
-gate, heatmap, follow playback), remembered between sessions under the ``file/`` keys of the app's settings
-(:class:`app.common.settings.Settings`).
+"""Controls of the File tab: analysis settings (model, step, reduction, device, channel), view options (confidence
+gate, heatmap, follow playback) and the notes' reference A4, remembered between sessions under the ``file/`` keys
+of the app's settings (:class:`app.common.settings.Settings`).
 
 GUI thread only.
 """
@@ -17,6 +17,7 @@ from pesto_core.validation import REDUCTIONS
 
 from ..common.settings import Settings
 from .analysis import AnalysisSettings, DeviceProbe, bundled_models
+from .notes_model import A4_RANGE_HZ
 
 CHECKPOINT_ITEM = "Checkpoint file..."
 
@@ -25,7 +26,8 @@ class SettingsBox(QtWidgets.QWidget):
     """Analysis settings and view options.
 
     Signals: ``analysis_changed()`` (model, step, reduction, device: results must be recomputed),
-    ``channel_changed(int)`` (-1: mix), ``gate_changed(float)``, ``heatmap_toggled(bool)``, ``follow_toggled(bool)``.
+    ``channel_changed(int)`` (-1: mix), ``gate_changed(float)``, ``heatmap_toggled(bool)``, ``follow_toggled(bool)``,
+    ``a4_changed(float)`` (Hz; the user changed the reference, not :meth:`show_a4`).
     """
 
     analysis_changed = QtCore.Signal()
@@ -34,6 +36,7 @@ class SettingsBox(QtWidgets.QWidget):
     heatmap_toggled = QtCore.Signal(bool)
     follow_toggled = QtCore.Signal(bool)
     refined_toggled = QtCore.Signal(bool)
+    a4_changed = QtCore.Signal(float)
 
     def __init__(self, settings: Settings, parent=None):
         super().__init__(parent)
@@ -94,6 +97,23 @@ class SettingsBox(QtWidgets.QWidget):
         vform.addRow(self.heatmap)
         vform.addRow(self.follow)
         layout.addWidget(view)
+
+        notes = QtWidgets.QGroupBox("Notes")
+        nform = QtWidgets.QFormLayout(notes)
+        self.a4 = QtWidgets.QDoubleSpinBox()
+        self.a4.setObjectName("a4Reference")
+        self.a4.setRange(*A4_RANGE_HZ)
+        self.a4.setDecimals(1)
+        self.a4.setSingleStep(1.0)
+        self.a4.setSuffix(" Hz")
+        self.a4.setKeyboardTracking(False)  # typing "415" renames the notes once, not at "4" and "41"
+        self.a4.setToolTip(
+            "Reference pitch of A4: the notes' names and deviations (cents) are taken from the equal-tempered grid "
+            "for it. Shows the current file's; a change applies to it (Ctrl+Z undoes it), is saved with its "
+            "corrections, used by its notes/MIDI exports (as pesto --a4) and by the files analysed next"
+        )
+        nform.addRow("A4 reference:", self.a4)
+        layout.addWidget(notes)
         layout.addStretch(1)
 
         self._restore()
@@ -110,6 +130,7 @@ class SettingsBox(QtWidgets.QWidget):
         self.follow.toggled.connect(self._on_follow)
         self.refined.toggled.connect(self._on_refined)
         self.analyse_on_open.toggled.connect(lambda on: self.settings.set("analyse_on_open", on))
+        self.a4.valueChanged.connect(self._on_a4)
         self._on_gate(self.gate.value(), emit=False)
         self._device_probe.start()
 
@@ -142,6 +163,19 @@ class SettingsBox(QtWidgets.QWidget):
     @property
     def gate_value(self) -> float:
         return self.gate.value() / 100.0
+
+    @property
+    def a4_value(self) -> float:
+        """The reference shown (Hz)."""
+        return float(self.a4.value())
+
+    def show_a4(self, a4_hz: float) -> None:
+        """Show the reference of the notes drawn (another file, an undo): neither emitted nor remembered."""
+        self.a4.blockSignals(True)
+        try:
+            self.a4.setValue(float(a4_hz))
+        finally:
+            self.a4.blockSignals(False)
 
     def set_channels(self, channels: int, current: Optional[int]) -> None:
         """Fill the channel choice for a file with ``channels`` channels (0: no file)."""
@@ -202,6 +236,10 @@ class SettingsBox(QtWidgets.QWidget):
         self.settings.set("refined", on)
         self.refined_toggled.emit(on)
 
+    def _on_a4(self, value: float) -> None:
+        self.settings.set("a4_hz", float(value))  # the reference of the next sessions' analyses
+        self.a4_changed.emit(float(value))
+
     def _on_follow(self, on: bool) -> None:
         self.settings.set("follow", on)
         self.follow_toggled.emit(on)
@@ -239,4 +277,6 @@ class SettingsBox(QtWidgets.QWidget):
         self.follow.setChecked(q.get("follow", True))
         self.refined.setChecked(q.get("refined", True))
         self.analyse_on_open.setChecked(q.get("analyse_on_open", True))
+        lo, hi = A4_RANGE_HZ
+        self.a4.setValue(min(hi, max(lo, q.get("a4_hz", 440.0))))  # (a hand-edited file may hold anything)
         self.set_channels(0, None)

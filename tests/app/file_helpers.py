@@ -72,3 +72,35 @@ def write_tone(path: Path, seconds: float, sr: int = 16000, freq: float = 220.0,
         x = np.stack([x * (c + 1) / channels for c in range(channels)], axis=1)
     sf.write(str(path), x, sr, subtype="PCM_16")
     return path
+
+
+class answer_boxes:  # noqa: N801 (used as a context manager, like a function)
+    """Answer the modal message boxes named ``name`` that show while the ``with`` block runs: each one's button
+    ``button`` (a ``QMessageBox.StandardButton``) is clicked as soon as it is visible, and its text recorded in
+    :attr:`texts`. The real box runs its own event loop (``exec()``); a timer polls for it from inside that loop.
+
+    A block that expects no box uses it as a guard: a box that shows is answered (it cannot block the test) and
+    recorded (the test's assertion on :attr:`texts` fails)."""
+
+    def __init__(self, button, name: str = "saveCorrectionsBox"):
+        self.button, self.name, self.texts = button, name, []
+
+    def __enter__(self):
+        from PySide6 import QtCore
+
+        self.timer = QtCore.QTimer(interval=20)
+        self.timer.timeout.connect(self._poll)
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.stop()
+        return False
+
+    def _poll(self) -> None:
+        from PySide6 import QtWidgets
+
+        for w in QtWidgets.QApplication.topLevelWidgets():
+            if isinstance(w, QtWidgets.QMessageBox) and w.objectName() == self.name and w.isVisible():
+                self.texts.append(w.text())
+                w.button(self.button).click()

@@ -12,11 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.common.notes import note_label
 from app.file.analysis import AnalysisSettings
 from app.file.export import ExportOptions
 from app.file.notes_model import NotesModel, SidecarError, sidecar_path, summarise
 from pesto_core import cli
 from pesto_core.notes import notes_csv_bytes, notes_from_csv, read_midi_notes
+from pesto_core.notes.intonation import grid
+from pesto_core.units import note_name
 from tests.app.file_helpers import file_panel, wait_idle  # noqa: F401 (fixture)
 
 MELODY_WAV = Path(__file__).resolve().parents[3] / "resources" / "example_melody.wav"
@@ -102,6 +105,39 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
     assert cli.main([str(take), "-o", str(tmp_path / "cli_bends"), "-e", "mid", "--midi-bends", "-q", "-m", MODEL]) == 0
     bends = (tmp_path / "app_bends" / "take.mid").read_bytes()
     assert bends == (tmp_path / "cli_bends" / "take.mid").read_bytes() and bends != (app_dir / "take.mid").read_bytes()
+
+    # another reference, A4 = 415 Hz (the File tab's A4 box): the notes are named and measured against it ...
+    at_440 = doc.notes.notes
+    panel.settings_box.a4.setValue(415.0)
+    renamed = doc.notes.notes
+    assert doc.notes.a4_hz == 415.0 and [n.pitch_semitones for n in renamed] == [n.pitch_semitones for n in at_440]
+    a3_415 = next(n for n in renamed if abs(n.pitch_semitones - a3.pitch_semitones) < 1e-9)
+    want = grid(a3.pitch_semitones, 415.0)  # 220 Hz is A#3 +1 cent against 415 Hz
+    assert a3_415.name == "A#3" == note_name(want["midi_note"])
+    assert a3_415.deviation_cents == pytest.approx(want["deviation_cents"]) and 0 < a3_415.deviation_cents < 5
+    labels = panel.notes.overlay.label_texts()  # ... on the boxes ...
+    assert note_label("A#3", a3_415.deviation_cents) in labels and "A3 0\u00a2" not in labels
+    text = panel.notes.summary.numbers_text()  # ... in the summary and its histogram ...
+    assert "A4 = 415 Hz" in text
+    assert panel.notes.summary.summary.counts.tolist() == summarise(renamed).counts.tolist()
+    assert summarise(renamed).median_abs_cents != pytest.approx(s.median_abs_cents)
+    scene = vb.mapViewToScene(QtCore.QPointF((a3.onset_s + a3.offset_s) / 2, a3.pitch_semitones))
+    qtbot.mouseMove(panel.view.pitch.viewport(), panel.view.pitch.mapFromScene(scene) + QtCore.QPoint(3, 0))
+    qtbot.waitUntil(lambda: "A\u266f3" in panel.notes.summary.details.text(), timeout=3000)  # ... when pointed at
+    assert "A4 = 415 Hz" in panel.notes.summary.details.text()
+    # ... and the exports are the command line's with --a4 415, byte for byte, whichever pitch they write
+    for refined, extra in ((False, []), (True, ["--refine"])):
+        app_dir, cli_dir = tmp_path / f"app415{refined}", tmp_path / f"cli415{refined}"
+        with qtbot.waitSignal(panel.export_finished, timeout=60000) as sig:
+            panel.export([doc], ExportOptions(("notes", "mid"), str(app_dir), refined=refined))
+        assert sig.args[1] == ""
+        wait_idle(qtbot, panel)
+        args = [str(take), "-o", str(cli_dir), "-e", "notes", "mid", "--a4", "415", "-q", "-m", MODEL] + extra
+        assert cli.main(args) == 0
+        for name in ("take.notes.csv", "take.mid"):
+            assert (app_dir / name).read_bytes() == (cli_dir / name).read_bytes(), (refined, name)
+        assert (app_dir / "take.notes.csv").read_bytes() != (tmp_path / f"app{refined}" / "take.notes.csv").read_bytes()
+        assert {n.a4_hz for n in notes_from_csv(app_dir / "take.notes.csv")} == {415.0}
 
 
 def test_correct_undo_redo_save_and_reopen(qtbot, file_panel, tmp_path, take):  # noqa: F811
@@ -201,7 +237,8 @@ def test_sidecar_never_overwrites_another_file(tmp_path):
     assert path.read_text() == "my own notes\n"
     path.unlink()
     model.save(path, "take.wav", 1.0)
-    state = NotesModel.read_sidecar(path, 1.0)
+    state, warning = NotesModel.read_sidecar(path, 1.0)
+    assert warning == ""
     assert state.notes == tuple(model.notes) and state.shifts == ((0.0, 1.0, 1),)
     assert model.octave_offsets()[:100].tolist() == [1] * 100
     with pytest.raises(SidecarError, match="lasts"):
