@@ -35,7 +35,7 @@ from .errors import ParameterError
 from .voicing import check_gate, decide, peak_mass
 
 DEFAULT_LAG = 2  # frames of look-ahead (2 hops: 20 ms at a 10 ms step)
-DEFAULT_TOLERANCE = 1.0  # semitones: farther than this from the window's track is a jump
+DEFAULT_TOLERANCE = 0.75  # semitones: farther than this from the window's track is a jump (chosen on dev seeds)
 
 
 def _redecode(activations: np.ndarray, centre: float, tolerance: float) -> float:
