@@ -1,6 +1,8 @@
-"""Note transcription: our segmenter on PESTO (mir-1k_g7) vs SwiftF0's segmenter, on audio with exact note truth.
+"""Note transcription: our segmenter on PESTO (mir-1k_g7, tracker-1) vs SwiftF0's segmenter, on audio with exact
+note truth.
 
-Run:  nice python3 benchmarks/notes_eval.py [--seed 2026] [--n 40] [--basic-pitch /path/to/site-packages]
+Run:  nice python3 benchmarks/notes_eval.py [--seed 2026] [--n 40] [--models mir-1k_g7 tracker-1]
+      [--basic-pitch /path/to/site-packages]
 
 Data: benchmarks/notes_data.py (synthetic phrases clean and at 10 dB SNR, FluidSynth-rendered instruments),
 generated from ``--seed``. The reported set uses seed 2026; the segmenter's settings were chosen on seed 7
@@ -8,7 +10,7 @@ generated from ``--seed``. The reported set uses seed 2026; the segmenter's sett
 
 Systems, each on the same 16 kHz audio:
 
-* ``ours``: ``pesto_core`` analysis (model mir-1k_g7, 10 ms step, reduction alwa, no refinement), then
+* ``ours MODEL``: ``pesto_core`` analysis (each of ``--models``, 10 ms step, reduction alwa, no refinement), then
   ``pesto_core.notes.segment_notes(track)`` with its defaults (gate 0.5, ``SegmentParams()``), i.e. exactly
   what ``pesto take.wav -e notes`` writes;
   (``--refine``: also the same on the refined pitch, ``pesto --refine``);
@@ -144,6 +146,9 @@ def main():
     ap.add_argument("--no-swift", action="store_true")
     ap.add_argument("--refine", action="store_true", help="also ours on the refined pitch (pesto --refine)")
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument(
+        "--models", nargs="+", default=["mir-1k_g7", "tracker-1"], help="our models (bundled names or checkpoint paths)"
+    )
     args = ap.parse_args()
 
     import torch
@@ -164,7 +169,7 @@ def main():
         f"torch {torch.__version__}, 1 thread; " + ", ".join(versions)
     )
     print(
-        f"# seed {args.seed}, {args.n} phrases per condition; ours: pesto_core mir-1k_g7, 10 ms, alwa, "
+        f"# seed {args.seed}, {args.n} phrases per condition; ours: pesto_core {' / '.join(args.models)}, 10 ms, alwa, "
         f"segment_notes defaults; swift-f0: SwiftF0(threads=1).detect(audio, 16000), "
         f"segment_notes(pitch_hold_ms=80)",
         flush=True,
@@ -172,7 +177,7 @@ def main():
     t0 = time.time()
     data = notes_data.make_set(args.seed, args.n)
     print(f"data: seed {args.seed}, {args.n} phrases per condition, {time.time() - t0:.1f} s", file=sys.stderr)
-    model = load_model("mir-1k_g7", 10.0)
+    models = {name: load_model(name, 10.0) for name in args.models}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for cond in CONDITIONS:
@@ -180,11 +185,12 @@ def main():
             refs = [p.notes for p in phrases]
             row = {}
             t = time.time()
-            for refine in (False, True) if args.refine else (False,):
-                name = "ours+refine" if refine else "ours"
-                t = time.time()
-                row[name] = summarise(refs, ours(pesto_tracks(phrases, model, tmp, refine)))
-                row[name]["seconds"] = time.time() - t
+            for model_name, model in models.items():
+                for refine in (False, True) if args.refine else (False,):
+                    name = f"ours {model_name}" + ("+refine" if refine else "")
+                    t = time.time()
+                    row[name] = summarise(refs, ours(pesto_tracks(phrases, model, tmp, refine)))
+                    row[name]["seconds"] = time.time() - t
             if not args.no_swift:
                 t = time.time()
                 theirs, mine = swift(phrases)
@@ -200,7 +206,7 @@ def main():
             n_notes = sum(len(r) for r in refs)
             for system, v in row.items():
                 print(
-                    f"{cond:12s} {system:22s} COnP F1 {v['conp']:.3f} (P {v['p']:.3f} R {v['r']:.3f})  "
+                    f"{cond:12s} {system:26s} COnP F1 {v['conp']:.3f} (P {v['p']:.3f} R {v['r']:.3f})  "
                     f"COnPOff F1 {v['conpoff']:.3f}  [{len(refs)} phrases, {n_notes} notes, "
                     f"{v['seconds']:.0f} s]",
                     flush=True,
