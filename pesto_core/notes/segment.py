@@ -7,7 +7,9 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    at most ``quiet_db`` below the loudest frame so far and above ``silence_db`` (timbres that PESTO is less sure
    of; noise has no steady pitch) -- and it is not in a loudness *dip*: a frame more than ``dip_db`` below the
    loudest frame within ``dip_window_s`` on *both* sides (the short gap between two repeated notes; a steady decay
-   or an attack is not a dip).
+   or an attack is not a dip) -- and it is not a *release*: more than ``release_db`` below the loudest frame of the
+   last ``release_window_s`` within ``release_semitones`` of its pitch (the fading tail of a plucked or struck
+   note, or of a room's reverberation, which a model trained on such tails, ``tracker-1``, keeps voiced).
 2. **Smoothing.** Within each run of voiced frames the pitch is median-filtered (half-width ``median_s``; removes
    short octave errors) and then averaged (half-width ``smooth_s``; removes most of a vibrato's swing while a
    step between two notes stays a step centred where it was).
@@ -71,6 +73,11 @@ class SegmentParams:
     extend_s: float = 0.1
     transition_s: float = 0.15
     extend_db: float = 20.0
+    # release: a frame more than release_db below the loudest frame of the last release_window_s is the fading tail
+    # of a note (a plucked or struck string, a reverberant room), not a note (0 = off)
+    release_db: float = 20.0
+    release_window_s: float = 0.5
+    release_semitones: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,7 @@ class NoteTracker:
         self.W = max(self.W, self.H)
         self.loudest = -math.inf
         self.relaxed = 0
+        self.R = max(1, fr(self.p.release_window_s))
 
     # ------------------------------------------------------------------ input
     def push(
@@ -253,6 +261,12 @@ class NoteTracker:
             )
             if voiced:
                 self.relaxed += 1
+        if voiced and self.p.release_db > 0:
+            # the tail of a note carries its pitch: compare with the loudest recent frame at this pitch (a softer
+            # note at another pitch is a new note, not a tail)
+            lo = max(self.t.base, k - self.R)
+            same = np.abs(self.pitch.view(lo, k + 1) - self.pitch[k]) < self.p.release_semitones
+            voiced = self.db[k] >= self.db.view(lo, k + 1)[same].max() - self.p.release_db
         self.u.append(1.0 if voiced and not dip else 0.0)
         self.n_u += 1
 
@@ -446,6 +460,8 @@ class NoteTracker:
         if self.pending is not None:
             keep = min(keep, self.pending[0] - self.E - 1)
         keep = min(keep, self.t.n - 2 * int(self.steady_s / self.step_s) - self.W - self.m - self.a - 2)
+        if self.p.release_db > 0:
+            keep = min(keep, self.n_u - self.R - 1)  # the release test looks back release_window_s
         if keep > 0:
             for g in (self.t, self.pitch, self.conf, self.db, self.v, self.u, self.dip, self.med, self.s):
                 g.drop_before(keep)

@@ -135,6 +135,26 @@ def test_noise_between_notes_gives_no_note():
     assert [n.midi_note for n in notes] == [60, 63], bounds(notes)
 
 
+def test_a_fading_tail_ends_the_note_where_it_is_20_db_down():
+    # a plucked note: full level for 0.3 s, then a decay of 60 dB/s with a steady pitch that the model keeps voiced
+    # (tracker-1 does); the note ends where its level is release_db (20 dB) below the last 0.5 s's loudest frame
+    t = np.arange(frames(1.5)) * STEP
+    db = np.where(t < 0.5, 0.0, -60.0 * (t - 0.5))
+    pitch = np.where(t >= 0.2, 57.0, np.nan)
+    conf = np.where(t >= 0.2, 0.95, 0.05)
+    notes = segment_notes(make_track(pitch, conf, 10 ** (db / 10) * (t >= 0.2) + 1e-9))
+    assert len(notes) == 1
+    assert notes[0].onset_s == pytest.approx(0.2, abs=0.03)
+    assert notes[0].offset_s == pytest.approx(0.5 + 20 / 60, abs=0.03)  # s
+    # a much softer note (-30 dB) right after a loud one, legato, is a note from its first frame: not a tail
+    t2 = np.arange(frames(2.0)) * STEP
+    db2 = np.where(t2 < 0.8, 0.0, -30.0)
+    pitch2 = np.where(t2 < 0.8, 57.0, 60.0)
+    notes2 = segment_notes(make_track(pitch2, None, 10 ** (db2 / 10)))
+    assert [n.midi_note for n in notes2] == [57, 60]
+    assert notes2[1].onset_s == pytest.approx(0.8, abs=0.03) and notes2[1].offset_s == pytest.approx(2.0, abs=0.03)
+
+
 def test_empty_and_unvoiced_tracks_give_no_notes():
     assert segment_notes(make_track([])) == []
     assert segment_notes(make_track(np.full(100, 60.0), conf=np.zeros(100))) == []
