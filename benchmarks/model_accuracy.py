@@ -46,7 +46,7 @@ from benchmarks.melody_metrics import metrics  # noqa: E402
 from pesto_core.checkpoint import load_checkpoint  # noqa: E402
 from pesto_core.core import predict  # noqa: E402
 from pesto_core.model import PestoModel  # noqa: E402
-from pesto_core.stream import PitchStream  # noqa: E402
+from pesto_core.stream import PitchStream, live_stream  # noqa: E402
 from training import instruments, synth, voice  # noqa: E402
 from training.data import EVAL_TAG  # noqa: E402
 
@@ -171,6 +171,24 @@ class Ours:
         return out
 
 
+class Preset:
+    """``live_stream(sr)`` with a given model: mirror 1, refinement, glitch filter, and its voicing decision
+    (``StreamFrames.voiced``: confidence and peak mass, medians over the filter's window)."""
+
+    def __init__(self, name: str):
+        self.model = PestoModel(load_checkpoint(name))
+        self.label = f"{Path(name).stem} live preset"
+
+    def __call__(self, x, sr):
+        st = live_stream(sr, model=self.model)
+        parts = [st.push(x), st.flush()]
+        return {
+            "t": np.concatenate([p.time_s for p in parts]),
+            "f0": np.concatenate([p.f0_hz for p in parts]),
+            "voiced": np.concatenate([p.voiced for p in parts]),
+        }
+
+
 class Swift:
     label = "SwiftF0"
 
@@ -289,6 +307,9 @@ def main(argv=None) -> int:
         help="model for the streaming rows instead of each --models entry (e.g. tracker-1-live), added beside them",
     )
     ap.add_argument("--mirrors", nargs="+", type=float, default=[1.0, 0.5, 0.0])
+    ap.add_argument(
+        "--preset", nargs="*", default=None, metavar="MODEL", help="add live_stream(sr) rows for these models"
+    )
     ap.add_argument("--scale", type=float, default=1.0, help="clips per subset, relative to the full set")
     ap.add_argument("--no-others", action="store_true", help="skip SwiftF0 and Praat")
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "heldout" / f"v{SET_VERSION}"))
@@ -315,6 +336,8 @@ def main(argv=None) -> int:
     if args.live_model:
         for m in args.mirrors:
             systems.append(Ours(args.live_model, "stream", m))
+    for name in args.preset or []:
+        systems.append(Preset(name))
     if not args.no_others:
         for cls in (Swift, Praat):
             try:
