@@ -20,7 +20,10 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    cut where it crosses the middle. Runs are independent (a run restarts the programme), so the work per frame is
    bounded by ``max_span_s``; very long runs are committed in pieces (``commit_s``, ``lag_s``).
    A piece shorter than ``transition_s`` whose pitch lies between its neighbours' is the passage of a fast
-   change (the analysis window straddles both notes): it is shared between them.
+   change (the analysis window straddles both notes): it is shared between them. Likewise a *glide*: consecutive
+   pieces whose smoothed pitch moves one way at ``glide_rate`` semitones per second or more (measured on each
+   piece's middle half), leading from the note before to the note after, are shared between those two notes at
+   the glide's middle (the programme alone would cut a slow glide into short notes).
 4. **Joining.** Consecutive pieces with the same pitch (within ``merge_semitones``) separated by at most
    ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
    note. A voiced run shorter than ``min_note_s`` (noise) gives no note.
@@ -78,6 +81,10 @@ class SegmentParams:
     release_db: float = 20.0
     release_window_s: float = 0.5
     release_semitones: float = 1.0
+    # glide: pieces whose smoothed pitch moves at least glide_rate semitones per second (and glide_semitones in all),
+    # all one way, between two notes they lead from one to the other, are the glide between them: shared at its middle
+    glide_rate: float = 5.0
+    glide_semitones: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -357,13 +364,49 @@ class NoteTracker:
                 k += 1
         return segs
 
+    def _glides(self, run: dict, segs: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+        """Runs of moving pieces (a glide cut by the programme into short notes) between two notes, moving from one
+        to the other: the glide's first half joins the note before, its second half the note after."""
+        if self.p.glide_rate <= 0 or len(segs) < 3:
+            return segs
+        r, s = run["r"], self.s
+
+        def motion(i: int, e: int) -> float:  # +1 / -1 for a piece that moves up / down, 0 for a steady one
+            # measured on the piece's middle half: its ends hold the smoothed edges of the neighbouring steps
+            q = (e - i) // 4
+            a, b = r + i + q, r + e - q - 1
+            if b - a < 2:
+                return 0.0
+            span = s[b] - s[a]
+            fast = abs(span) >= self.p.glide_semitones / 2 and abs(span) >= self.p.glide_rate * (b - a) * self.step_s
+            return math.copysign(1.0, span) if fast else 0.0
+
+        S1 = run["S1"]
+        mean = lambda i, e: (S1[e] - S1[i]) / (e - i)  # noqa: E731
+        segs = list(segs)
+        k = 1
+        while k < len(segs) - 1:
+            way = motion(*segs[k])
+            j = k
+            while j < len(segs) - 1 and way != 0 and motion(*segs[j]) == way:
+                j += 1
+            ma, mc = mean(*segs[k - 1]), mean(*segs[j]) if j < len(segs) else math.nan
+            means = [mean(*segs[q]) for q in range(k, j)]
+            between = all(min(ma, mc) < m < max(ma, mc) for m in means) and (mc - ma) * way > 0
+            if j > k and motion(*segs[k - 1]) != way and motion(*segs[j]) != way and between:
+                mid = (segs[k][0] + segs[j - 1][1]) // 2
+                segs[k - 1 : j + 1] = [(segs[k - 1][0], mid), (mid, segs[j][1])]
+            else:
+                k = max(k + 1, j)
+        return segs
+
     def _close_run(self) -> None:
         run, self.run = self.run, None
         if run is None:
             return
         n = run["F"].n - 1
         if n >= self.Lmin and math.isfinite(run["F"][n]):
-            for i, e in self._transitions(run, self._path(run, n)):
+            for i, e in self._transitions(run, self._glides(run, self._path(run, n))):
                 self._segment(run["r"] + i, run["r"] + e)
 
     def _commit(self, n: int) -> None:
@@ -375,7 +418,7 @@ class NoteTracker:
                 cut = e
         if cut <= 0:
             return
-        for i, e in self._transitions(run, self._path(run, cut)):
+        for i, e in self._transitions(run, self._glides(run, self._path(run, cut))):
             self._segment(run["r"] + i, run["r"] + e)
         r = run["r"] + cut
         self.run = dict(r=r, s0=self.s[r], S1=_Grow(), S2=_Grow(), F=_Grow(), back=[-1])

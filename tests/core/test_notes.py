@@ -113,6 +113,19 @@ def test_glide_between_notes_is_cut_near_its_middle():
     assert abs(notes[1].onset_s - 0.65) <= 0.04, bounds(notes)  # the glide's middle, 40 ms tolerance
 
 
+@pytest.mark.parametrize("seconds", [0.6, 1.0])
+def test_a_slow_glide_between_notes_is_shared_at_its_middle_not_cut_into_short_notes(seconds):
+    # E4 -> A4 in 0.6 s (8.3 semitones/s) or 1 s (5 semitones/s): the programme alone cuts it into 3-4 short notes
+    glide = lambda t: 64.0 + 5.0 * t / seconds  # noqa: E731
+    p, c, v = phrase((None, 0.1), (64.0, 0.8), (glide, seconds), (69.0, 0.8), (None, 0.1))
+    notes = segment_notes(make_track(p, c, v))
+    assert [n.midi_note for n in notes] == [64, 69], bounds(notes)
+    assert abs(notes[1].onset_s - (0.9 + seconds / 2)) <= 0.04, bounds(notes)  # the glide's middle, 40 ms
+    # a fast run of short steady notes moving the same way is not a glide
+    run = phrase((None, 0.1), (60.0, 0.3), (62.0, 0.2), (64.0, 0.2), (65.0, 0.2), (67.0, 0.3), (None, 0.1))
+    assert [n.midi_note for n in segment_notes(make_track(*run))] == [60, 62, 64, 65, 67]
+
+
 @pytest.mark.parametrize("rate_hz", [4.5, 5.5, 7.0])
 def test_vibrato_of_100_cents_stays_one_note(rate_hz):
     vib = lambda t: 67.0 + 1.0 * np.sin(2 * np.pi * rate_hz * t)  # noqa: E731  (±100 cents)
