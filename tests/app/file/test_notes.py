@@ -177,18 +177,19 @@ def test_correct_undo_redo_save_and_reopen(qtbot, file_panel, tmp_path, take):  
     assert len(model.notes) == n_before + 1, panel.messages[-2:]
     parts = [n for n in model.notes if n.name == "F#4" and n.onset_s >= fs.onset_s]
     assert len(parts) == 2 and parts[0].offset_s == pytest.approx(cut) and parts[1].onset_s == pytest.approx(cut)
-    # merge them again (a selection over both), then delete the glide's notes
+    # merge them again (a selection over both), then delete the E4 (its note's span selected)
     ctl.overlay.set_selection(parts[0].onset_s, parts[1].offset_s)
     ctl.act_merge.trigger()
     merged = [n for n in model.notes if n.name == "F#4" and n.onset_s >= fs.onset_s]
     assert len(merged) == 1 and merged[0].onset_s == pytest.approx(fs.onset_s)
     assert merged[0].offset_s == pytest.approx(fs.offset_s)
-    ctl.overlay.set_selection(2.45, 3.15)  # the glide E4 -> A4: its pieces are centred there
-    glide = model.indices_in(2.45, 3.15)
-    assert glide
+    e4 = next(n for n in model.notes if n.name == "E4")
+    ctl.overlay.set_selection(e4.onset_s, e4.offset_s)
+    chosen = model.indices_in(e4.onset_s, e4.offset_s)
+    assert [model.notes[i].name for i in chosen] == ["E4"]
     n_before = len(model.notes)
     ctl.act_delete.trigger()
-    assert len(model.notes) == n_before - len(glide)
+    assert len(model.notes) == n_before - 1 and "E4" not in [n.name for n in model.notes]
     corrected = model.notes
     pitch_corrected = doc.display_pitch().copy()
     assert model.unsaved and ctl.act_save.isEnabled()
