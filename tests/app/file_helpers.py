@@ -104,3 +104,41 @@ class answer_boxes:  # noqa: N801 (used as a context manager, like a function)
             if isinstance(w, QtWidgets.QMessageBox) and w.objectName() == self.name and w.isVisible():
                 self.texts.append(w.text())
                 w.button(self.button).click()
+
+
+# ------------------------------------------------------------------------------------------------ notes tests
+MELODY_WAV = Path(__file__).resolve().parents[2] / "resources" / "example_melody.wav"
+# resources/example_melody.wav is tests/app/live_audio.MELODY: A3, E4, (a glide), A4, F#4
+
+
+def copy_melody(folder: Path) -> Path:
+    """A copy of the example melody as ``take.wav`` in ``folder`` (the ``take`` fixture of tests/app/file)."""
+    dst = folder / "take.wav"
+    shutil.copyfile(MELODY_WAV, dst)
+    return dst
+
+
+def open_analysed(qtbot, panel, path):
+    """Open ``path`` in the File panel and wait until its analysis and notes are there; returns the document."""
+    doc = panel.open_files([str(path)])[0]
+    wait_idle(qtbot, panel)
+    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
+    return doc
+
+
+def main_window_with(qtbot, path, size=None):
+    """The real main window opened on ``path``, shown, analysed, with notes: (window, file panel, document)."""
+    from app.main_window import MainWindow
+
+    window = MainWindow([str(path)])
+    qtbot.addWidget(window)
+    if size is not None:
+        window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.panel("FilePanel")
+    qtbot.waitUntil(lambda: len(panel.docs) == 1, timeout=5000)
+    wait_idle(qtbot, panel)
+    doc = panel.docs[0]
+    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
+    return window, panel, doc

@@ -6,7 +6,6 @@ overwrites a file that is not one."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,26 +19,9 @@ from pesto_core import cli
 from pesto_core.notes import notes_csv_bytes, notes_from_csv, read_midi_notes
 from pesto_core.notes.intonation import grid
 from pesto_core.units import note_name
-from tests.app.file_helpers import file_panel, wait_idle  # noqa: F401 (fixture)
-
-MELODY_WAV = Path(__file__).resolve().parents[3] / "resources" / "example_melody.wav"
-# resources/example_melody.wav is tests/app/live_audio.MELODY: A3, E4, (a glide), A4, F#4
+from tests.app.file_helpers import file_panel, main_window_with, open_analysed, wait_idle  # noqa: F401 (fixtures)
 
 MODEL = AnalysisSettings().model  # the File tab's default model; the CLI is given it explicitly
-
-
-def open_analysed(qtbot, panel, path):
-    doc = panel.open_files([str(path)])[0]
-    wait_idle(qtbot, panel)
-    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
-    return doc
-
-
-@pytest.fixture
-def take(tmp_path):
-    dst = tmp_path / "take.wav"
-    shutil.copyfile(MELODY_WAV, dst)
-    return dst
 
 
 def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_path, take):  # noqa: F811
@@ -257,18 +239,7 @@ def test_screenshot_of_the_file_tab_with_notes(qtbot, tmp_path, take):
 
     for fmt in (QtCore.QSettings.IniFormat, QtCore.QSettings.NativeFormat):
         QtCore.QSettings.setPath(fmt, QtCore.QSettings.UserScope, str(tmp_path / "settings"))
-    from app.main_window import MainWindow
-
-    window = MainWindow([str(take)])
-    qtbot.addWidget(window)
-    window.resize(1280, 780)
-    window.show()
-    qtbot.waitExposed(window)
-    panel = window.panel("FilePanel")
-    qtbot.waitUntil(lambda: len(panel.docs) == 1, timeout=5000)
-    wait_idle(qtbot, panel)
-    doc = panel.docs[0]
-    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
+    window, panel, doc = main_window_with(qtbot, take, size=(1280, 780))
     notes = doc.notes.notes
     panel.notes.select(next(i for i, n in enumerate(notes) if n.name == "E4"))
     panel.seek(3.5)

@@ -10,30 +10,13 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from app.file.analysis import AnalysisSettings
 from app.file.export import ExportOptions
 from app.file.notes_model import sidecar_path
 from pesto_core import cli
-from tests.app.file_helpers import file_panel, wait_idle  # noqa: F401 (fixture)
+from tests.app.file_helpers import file_panel, open_analysed, wait_idle  # noqa: F401 (fixtures)
 
-MELODY_WAV = Path(__file__).resolve().parents[3] / "resources" / "example_melody.wav"  # A3, E4, (glide), A4, F#4
 MODEL = AnalysisSettings().model
-
-
-@pytest.fixture
-def take(tmp_path):
-    dst = tmp_path / "take.wav"
-    shutil.copyfile(MELODY_WAV, dst)
-    return dst
-
-
-def open_analysed(qtbot, panel, path):
-    doc = panel.open_files([str(path)])[0]
-    wait_idle(qtbot, panel)
-    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
-    return doc
 
 
 def names(doc):

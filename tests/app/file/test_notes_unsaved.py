@@ -5,48 +5,24 @@ the file), Discard writes nothing; no question when nothing changed or after a s
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
 from PySide6 import QtCore, QtWidgets
 
 from app.file import document as fd
 from app.file.notes_model import NotesModel, sidecar_path
-from tests.app.file_helpers import answer_boxes, file_panel, wait_idle  # noqa: F401 (fixture)
+from tests.app.file_helpers import (  # noqa: F401 (fixtures)
+    answer_boxes,
+    file_panel,
+    main_window_with,
+    open_analysed,
+    wait_idle,
+)
 
-MELODY_WAV = Path(__file__).resolve().parents[3] / "resources" / "example_melody.wav"  # A3, E4, (glide), A4, F#4
 QUESTION = "Save corrections to take.notes.json?"
 Box = QtWidgets.QMessageBox
 
 
-@pytest.fixture
-def take(tmp_path):
-    dst = tmp_path / "take.wav"
-    shutil.copyfile(MELODY_WAV, dst)
-    return dst
-
-
-def open_analysed(qtbot, panel, path):
-    doc = panel.open_files([str(path)])[0]
-    wait_idle(qtbot, panel)
-    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
-    return doc
-
-
 def main_window(qtbot, take):
-    from app.main_window import MainWindow
-
-    window = MainWindow([str(take)])
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    panel = window.panel("FilePanel")
-    qtbot.waitUntil(lambda: len(panel.docs) == 1, timeout=5000)
-    wait_idle(qtbot, panel)
-    doc = panel.docs[0]
-    qtbot.waitUntil(lambda: doc.notes is not None, timeout=30000)
-    return window, panel, doc
+    return main_window_with(qtbot, take)
 
 
 def octave_up_first_note(panel, doc):
