@@ -30,7 +30,8 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
 5. **Extending.** A note is widened over the unvoiced frames next to it (at most ``extend_s``) that carry its
    pitch (within ``merge_semitones``) at a level at most ``extend_db`` below its median: attacks and releases
    where the confidence lags the sound.
-6. **Measures** of each note from its raw (unsmoothed) voiced frames: :func:`~.intonation.measure_note`.
+6. **Measures** of each note from its raw (unsmoothed) voiced frames, leaving out the half glides it was given
+   in step 3 (a steady E4 before a glide has no drift): :func:`~.intonation.measure_note`.
 
 Frames are consumed with a delay of ``dip_window_s + median_s + smooth_s`` (0.12 s at the defaults): the live
 tracker's finished notes arrive that much after their end; its *current* note is measured on the raw frames.
@@ -175,6 +176,7 @@ class NoteTracker:
         self.scale = self.step_s / 0.01  # costs per 10 ms of note, whatever the step
         self.t, self.pitch, self.conf, self.db = _Grow(), _Grow(), _Grow(), _Grow()
         self.v = _Grow()  # raw voicing (1/0)
+        self.glide = _Grow()  # 1 for the frames of a glide shared between two notes (not measured as either)
         self.u = _Grow()  # voicing after the dip test
         self.dip = _Grow()  # loudness dip (whatever the voicing)
         self.med, self.s = _Grow(), _Grow()
@@ -214,6 +216,7 @@ class NoteTracker:
         self.pitch.append(pitch)
         self.conf.append(float(confidence))
         self.v.append(1.0 if voiced and math.isfinite(pitch) else 0.0)
+        self.glide.append(0.0)
         self.db.append(10.0 * math.log10(max(float(volume), 1e-12)) if volume is not None else 0.0)
         self.loudest = max(self.loudest, self.db[self.db.n - 1])
         self._advance()
@@ -394,6 +397,8 @@ class NoteTracker:
             means = [mean(*segs[q]) for q in range(k, j)]
             between = all(min(ma, mc) < m < max(ma, mc) for m in means) and (mc - ma) * way > 0
             if j > k and motion(*segs[k - 1]) != way and motion(*segs[j]) != way and between:
+                for q in range(r + segs[k][0], r + segs[j - 1][1]):
+                    self.glide[q] = 1.0  # the notes' measures leave the glide out
                 mid = (segs[k][0] + segs[j - 1][1]) // 2
                 segs[k - 1 : j + 1] = [(segs[k - 1][0], mid), (mid, segs[j][1])]
             else:
@@ -480,6 +485,9 @@ class NoteTracker:
 
     def _emit(self, lo: int, hi: int) -> None:
         sel = self.u.view(lo, hi) > 0
+        steady = sel & (self.glide.view(lo, hi) <= 0)
+        if np.count_nonzero(steady) >= self.Lmin // 2:
+            sel = steady  # measured without the half glides the note was given (its bounds keep them)
         conf = self.conf.view(lo, hi)[sel]
         a, b = self._extend(lo, hi, float(np.median(self.pitch.view(lo, hi)[sel])))
         self.last_end = b
@@ -506,7 +514,7 @@ class NoteTracker:
         if self.p.release_db > 0:
             keep = min(keep, self.n_u - self.R - 1)  # the release test looks back release_window_s
         if keep > 0:
-            for g in (self.t, self.pitch, self.conf, self.db, self.v, self.u, self.dip, self.med, self.s):
+            for g in (self.t, self.pitch, self.conf, self.db, self.v, self.glide, self.u, self.dip, self.med, self.s):
                 g.drop_before(keep)
 
     # ------------------------------------------------------------------ live display

@@ -121,6 +121,8 @@ def test_a_slow_glide_between_notes_is_shared_at_its_middle_not_cut_into_short_n
     notes = segment_notes(make_track(p, c, v))
     assert [n.midi_note for n in notes] == [64, 69], bounds(notes)
     assert abs(notes[1].onset_s - (0.9 + seconds / 2)) <= 0.04, bounds(notes)  # the glide's middle, 40 ms
+    for n in notes:  # measured on their steady frames: the glide is neither note's drift or spread (cents)
+        assert abs(n.drift_cents) < 5 and n.spread_cents < 5 and abs(n.deviation_cents) < 5, n
     # a fast run of short steady notes moving the same way is not a glide
     run = phrase((None, 0.1), (60.0, 0.3), (62.0, 0.2), (64.0, 0.2), (65.0, 0.2), (67.0, 0.3), (None, 0.1))
     assert [n.midi_note for n in segment_notes(make_track(*run))] == [60, 62, 64, 65, 67]
