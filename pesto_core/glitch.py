@@ -15,7 +15,9 @@ Why it does not lag: a note change is a step; in a window centred on a frame of 
 are the majority or the frame agrees with the median anyway (the median of a step is the step), so no frame of a
 real change is modified, however large the interval. A glide or a vibrato moves by much less than ``tolerance``
 between neighbouring frames, so the median stays within the tolerance of the centre. Only a run of at most ``lag``
-frames that leaves the track and comes back is corrected.
+frames that leaves the track and comes back is corrected. The price of the recursion: a wrong frame among the first
+frames of a new note (60 60 72 72 60 72 72) can hold the note's first frames on the old one (60 60 60 60 60 72 72)
+until the new note has the window's majority on its own: a change can come up to ``lag`` frames late there.
 
 The streaming filter (:class:`GlitchFilter`) emits frame ``t`` when frame ``t + lag`` has arrived: ``lag`` hops of
 extra latency. The offline form (:func:`remove_glitches`) applies the identical rule to a whole track (the first and
@@ -32,7 +34,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from .errors import ParameterError
-from .voicing import check_gate, decide, peak_mass
+from .voicing import check_gate, decide, peak_mass, voiced_track
 
 DEFAULT_LAG = 2  # frames of look-ahead (2 hops: 20 ms at a 10 ms step)
 DEFAULT_TOLERANCE = 0.75  # semitones: farther than this from the window's track is a jump (chosen on dev seeds)
@@ -56,9 +58,13 @@ def _redecode(activations: np.ndarray, centre: float, tolerance: float) -> float
     return float((w * np.arange(a, b)).sum() / total / bps)
 
 
-def _judge(pitch: np.ndarray, voiced: np.ndarray, t: int, lo: int, hi: int, tolerance: float) -> Optional[float]:
-    """The track's pitch if frame ``t`` is a glitch in the window ``[lo, hi)``, else None."""
-    if not voiced[t]:
+def _judge(
+    pitch: np.ndarray, voiced: np.ndarray, t: int, lo: int, hi: int, tolerance: float, shown: bool = False
+) -> Optional[float]:
+    """The track's pitch if frame ``t`` is a glitch in the window ``[lo, hi)``, else None. ``voiced``: the frames
+    that make the track (confidence >= gate); ``shown``: frame ``t`` is voiced by the window's decision (judged even
+    if its own confidence is under the gate: a weak frame the decision keeps must not keep its octave error)."""
+    if not (voiced[t] or shown) or not np.isfinite(pitch[t]):
         return None
     window = pitch[lo:hi][voiced[lo:hi]]
     if len(window) < 3:
@@ -80,8 +86,11 @@ def remove_glitches(
     gate: float = 0.5,
     lag: int = DEFAULT_LAG,
     tolerance: float = DEFAULT_TOLERANCE,
+    peak_gate: float = 0.0,
 ) -> np.ndarray:
-    """The offline glitch filter: corrected pitch of a whole track.
+    """The offline glitch filter: corrected pitch of a whole track (the streaming filter's pitch, frame for frame).
+    Frames voiced by the window's decision (:func:`pesto_core.voicing.voiced_track` with ``gate``, ``peak_gate``
+    and ``lag``) are judged too.
 
     Parameters
     ----------
@@ -93,6 +102,8 @@ def remove_glitches(
         Each frame's pitch distribution, to decode a glitch again near the track (else the track's median is used).
     gate, lag, tolerance :
         See the module docstring (tolerance in semitones).
+    peak_gate : float
+        The voicing decision's peak-mass gate (needs ``activations`` when above 0).
 
     Returns
     -------
@@ -100,10 +111,14 @@ def remove_glitches(
     """
     pitch = np.asarray(pitch_semitones, dtype=np.float32)
     voiced = (np.asarray(confidence) >= gate) & np.isfinite(pitch)
+    if peak_gate > 0 and activations is None:
+        raise ParameterError("the glitch filter's peak gate needs the activations")
+    shown = voiced_track(confidence, activations, gate=gate, peak_gate=peak_gate, lag=lag)
     out = pitch.copy()
     n = len(pitch)
     for t in range(n):
-        track = _judge(out, voiced, t, max(0, t - lag), min(n, t + lag + 1), tolerance)  # past frames corrected
+        # judged against the corrected past
+        track = _judge(out, voiced, t, max(0, t - lag), min(n, t + lag + 1), tolerance, bool(shown[t]))
         if track is not None:
             value = _redecode(activations[t], track, tolerance) if activations is not None else float("nan")
             out[t] = track if not np.isfinite(value) else value
@@ -184,24 +199,30 @@ class GlitchFilter:
         stop = n if final else max(self._n_past, n - self.lag)  # frames [n_past, stop) become final now
         start = self._n_past
         if held is None or stop <= start:
-            return self._slice(held, start, start)
+            out = self._slice(held, start, start)
+            if out:
+                out["voiced"] = np.zeros((self.n_streams, 0), bool)
+            return out
         # the held past frames already carry their corrected pitch: each frame is judged against corrected past
         pitch = held["pitch_semitones"].astype(np.float32, copy=True)
         conf, acts = held["confidence"], held.get("activations")
         finite = held.get("input_finite")
-        peak = peak_mass(acts) if (acts is not None and self.peak_gate > 0) else None
+        if self.peak_gate > 0 and acts is None:
+            raise ParameterError("the glitch filter's peak gate needs the activations")
+        peak = peak_mass(acts) if self.peak_gate > 0 else None
         voiced_out = np.zeros((self.n_streams, stop - start), bool)
         for s in range(self.n_streams):
             p = pitch[s]
             voiced = (conf[s] >= self.gate) & np.isfinite(held["pitch_semitones"][s])
             for t in range(start, stop):
                 lo, hi = max(0, t - self.lag), min(n, t + self.lag + 1)
-                track = _judge(p, voiced, t, lo, hi, self.tolerance)
+                pk = float(np.median(peak[s, lo:hi])) if peak is not None else 1.0
+                shown = bool(decide(float(np.median(conf[s, lo:hi])), pk, self.gate, self.peak_gate))
+                voiced_out[s, t - start] = shown
+                track = _judge(p, voiced, t, lo, hi, self.tolerance, shown)
                 if track is not None:
                     value = _redecode(acts[s, t], track, self.tolerance) if acts is not None else float("nan")
                     p[t] = track if not np.isfinite(value) else value
-                pk = float(np.median(peak[s, lo:hi])) if peak is not None else 1.0
-                voiced_out[s, t - start] = decide(float(np.median(conf[s, lo:hi])), pk, self.gate, self.peak_gate)
         if finite is not None:
             voiced_out &= np.asarray(finite)[:, start:stop]
         held = dict(held, pitch_semitones=pitch)

@@ -17,7 +17,7 @@ voiced gap, nor does a single weak frame close one. No latency beyond the look-a
 
 Chosen by measurement (``benchmarks/live_accuracy.py``, BENCHMARKS.md "Live mode"): the live preset uses
 ``gate=0.5, peak_gate=0.5``; ``peak_gate=0`` (the default of :class:`~pesto_core.stream.PitchStream`) is the
-confidence alone, as upstream PESTO.
+confidence alone (per frame without the glitch filter, as upstream PESTO; its median over the window with it).
 """
 
 from __future__ import annotations
@@ -43,15 +43,19 @@ def peak_mass(activations: np.ndarray) -> np.ndarray:
     n = a.shape[-1]
     bps = max(1, n // 128)
     peak = np.argmax(a, axis=-1)[..., None]
-    idx = np.clip(peak + np.arange(-bps, bps + 1), 0, n - 1)  # ±1 semitone (bins clipped at the edges)
-    near = np.take_along_axis(a, idx, axis=-1).sum(axis=-1)
+    near_peak = np.abs(np.arange(n) - peak) <= bps  # ±1 semitone, each bin once (fewer at the range's edges)
+    near = np.where(near_peak, a, 0.0).sum(axis=-1)
     total = a.sum(axis=-1)
     return np.where(total > 1e-12, near / np.maximum(total, 1e-12), 0.0).astype(np.float32)
 
 
 def check_gate(value, what: str = "gate") -> float:
     """``value`` as a float in [0, 1], else a ParameterError naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not 0.0 <= value <= 1.0
+    ):
         raise ParameterError(f"{what} must be in [0, 1], got {value!r}")
     return float(value)
 

@@ -11,7 +11,7 @@ GUI thread only.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -69,6 +69,7 @@ class SessionHistory:
         self._p = _Rows(cap, (), np.float32)
         self._c = _Rows(cap, (), np.float32)
         self._v = _Rows(cap, (), np.float32)
+        self._voiced = _Rows(cap, (), np.bool_)
         self._heat = _Rows(int(heat_seconds * frame_rate) + 1, (self.n_bins,), np.float16)
         self.total = 0  # frames received (global index of the next one)
         self.heat_max = 0.0  # brightest heatmap value of the session (the colour scale follows it)
@@ -77,7 +78,7 @@ class SessionHistory:
         return self._t.n
 
     def clear(self) -> None:
-        for rows in (self._t, self._p, self._c, self._v, self._heat):
+        for rows in (self._t, self._p, self._c, self._v, self._voiced, self._heat):
             rows.clear()
         self.total = 0
         self.heat_max = 0.0
@@ -89,6 +90,7 @@ class SessionHistory:
         confidence: np.ndarray,
         volume: np.ndarray,
         activations: np.ndarray,
+        voiced: Optional[np.ndarray] = None,
     ) -> None:
         """Add frames (time order).
 
@@ -97,8 +99,11 @@ class SessionHistory:
         time_s : float64 (n,); pitch_semitones, confidence, volume : float32 (n,)
         activations : float32 (n, n_bins)
             PESTO's pitch distribution of each frame; kept weighted by the frame's confidence for the heatmap.
+        voiced : bool (n,), optional
+            The engine's voicing decision (``StreamFrames.voiced``): the curve's gaps. Default: confidence >= 0.5.
         """
         self._t.append(time_s)
+        self._voiced.append(np.asarray(confidence) >= 0.5 if voiced is None else np.asarray(voiced, bool))
         self._p.append(pitch_semitones)
         self._c.append(confidence)
         self._v.append(volume)
@@ -126,6 +131,11 @@ class SessionHistory:
         return self._v.data[: self._v.n]
 
     @property
+    def voiced(self) -> np.ndarray:
+        """bool: the engine's voicing decision per frame."""
+        return self._voiced.data[: self._voiced.n]
+
+    @property
     def heat_frames(self) -> int:
         """Frames whose heatmap column is still kept (the last ``heat_seconds``)."""
         return self._heat.n
@@ -146,13 +156,15 @@ class SessionHistory:
         return int(np.searchsorted(t, t0, "left")), int(np.searchsorted(t, t1, "left"))
 
     def window(self, t0: float, t1: float):
-        """Copies (time_s, pitch, confidence, volume) of the frames in ``[t0, t1)``: pyqtgraph may keep them."""
+        """Copies (time_s, pitch, confidence, volume, voiced) of the frames in ``[t0, t1)``: pyqtgraph may keep
+        them."""
         a, b = self.index_range(t0, t1)
         return (
             self.time_s[a:b].copy(),
             self.pitch_semitones[a:b].copy(),
             self.confidence[a:b].copy(),
             self.volume[a:b].copy(),
+            self.voiced[a:b].copy(),
         )
 
     def heat_window(self, t0: float, t1: float, bin0: int, bin1: int, max_columns: int = 1200):

@@ -157,7 +157,7 @@ class LivePanel(QtWidgets.QWidget):
         self.gate_spin.setRange(0.0, 1.0)
         self.gate_spin.setSingleStep(0.05)
         self.gate_spin.setDecimals(2)
-        self.gate_spin.setToolTip("Confidence gate: frames below it are gaps (unvoiced)")
+        self.gate_spin.setToolTip("Confidence gate: frames below it (or whose pitch distribution is spread) are gaps")
         self.a4_spin = QtWidgets.QDoubleSpinBox()
         self.a4_spin.setRange(A4_MIN_HZ, A4_MAX_HZ)
         self.a4_spin.setDecimals(1)

@@ -287,7 +287,7 @@ class LiveSession:
         the next paint (:meth:`frames_shown`). Returns the number of frames."""
         n = 0
         for fr in batches:
-            self.history.append(fr.time_s, fr.pitch_semitones, fr.confidence, fr.volume, fr.activations)
+            self.history.append(fr.time_s, fr.pitch_semitones, fr.confidence, fr.volume, fr.activations, fr.voiced)
             self.readout_log.extend(self.tuner_filter.feed(fr.time_s, fr.pitch_semitones, fr.voiced))
             self.live_notes.feed(fr.time_s, fr.pitch_semitones, fr.voiced, fr.volume, fr.confidence)
             self._pending_arrivals.append(fr.arrival_s)

@@ -194,12 +194,13 @@ class LiveView(QtWidgets.QWidget):
         ref = self._t_ref
         t0, t1 = x0 + ref, x1 + ref
         margin = 0.02 * (t1 - t0)
-        t, p, c, v = h.window(t0 - margin, t1 + margin)
+        t, p, c, v, voiced = h.window(t0 - margin, t1 + margin)
         x = t - ref
-        self.plot.set_curve(x, p, c, gate)
+        shown = np.where(voiced, p, np.nan)  # gaps where the engine's voicing decision says unvoiced
+        self.plot.set_curve(x, shown, c, gate)
         self.lane.set_data(x, c, v, gate)
         if self.auto_y:
-            self._follow_pitch_range(p, c, gate)
+            self._follow_pitch_range(shown, c, gate)
         if self.show_heatmap:
             (_, _), (y0, y1) = vb.viewRange()
             b0 = max(0, int(math.floor(y0 * BINS_PER_SEMITONE)) - 2)

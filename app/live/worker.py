@@ -49,7 +49,8 @@ class LiveFrames:
     activations : float32 (n, 128 * bins_per_semitone)
         PESTO's pitch distribution per frame.
     voiced : bool (n,)
-        The engine's voicing decision (its confidence gate, see :attr:`LiveWorker.gate`); gaps and the tuner use it.
+        The engine's voicing decision (``StreamFrames.voiced``: its confidence gate, see :attr:`LiveWorker.gate`, and
+        the preset's peak-mass gate); the curve's gaps, the tuner and the live notes use it.
         (Left out, it is ``confidence >= `` the live preset's gate.)
     arrival_s : float64 (n,)
         ``time.monotonic()`` when the newest sample each frame waited for arrived in the audio callback (the glitch

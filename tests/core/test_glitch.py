@@ -50,6 +50,34 @@ def test_alternating_octave_errors_do_not_outvote_the_track():
     np.testing.assert_allclose(out, true, atol=0.05)  # semitones
 
 
+def test_a_weak_frame_that_the_decision_keeps_voiced_is_judged_too():
+    # confidence 0.3 in a confident note: the window's median keeps it voiced, so its octave error is corrected
+    true = np.full(30, 60.0)
+    shown = true.copy()
+    shown[15] += 12.0
+    conf = np.ones(30)
+    conf[15] = 0.3
+    acts = distributions(true, shown)
+    out = run(shown, conf, acts)
+    assert out[15] == pytest.approx(60.0, abs=0.05)
+    filt = GlitchFilter(1, lag=2)
+    k = np.arange(30)
+    a = filt.push(
+        dict(
+            time_s=k * 0.01,
+            frame_index=k,
+            pitch_semitones=shown[None].astype(np.float32),
+            confidence=conf[None].astype(np.float32),
+            activations=acts[None],
+        )
+    )
+    b = filt.flush()
+    assert bool(np.concatenate([a["voiced"], b["voiced"]], axis=1)[0, 15])  # shown as voiced, and corrected:
+    assert np.concatenate([a["pitch_semitones"], b["pitch_semitones"]], axis=1)[0, 15] == pytest.approx(60.0, abs=0.05)
+    with pytest.raises(ParameterError, match="activations"):
+        remove_glitches(shown, conf, None, peak_gate=0.5)
+
+
 def test_a_spike_without_activations_takes_the_track_median():
     pitch = np.full(20, 60.0)
     pitch[10] = 72.0
@@ -102,7 +130,7 @@ def test_streaming_filter_equals_the_offline_filter_for_any_block_split(seed):
     conf[100:110] = 0.1  # a rest
     acts = distributions(true, shown)
     acts[200:215] = 1.0 / acts.shape[1]  # noise: a flat distribution (peak mass 7/384) with a confident head
-    offline = run(shown, conf, acts)
+    offline = run(shown, conf, acts, peak_gate=0.5)
     filt = GlitchFilter(2, lag=2, peak_gate=0.5)
     got, idx, voiced = [], [], []
     start = 0

@@ -16,10 +16,16 @@ def test_peak_mass_of_one_peak_a_flat_distribution_and_silence():
     acts = np.zeros((4, N_OUT), np.float32)
     acts[0, 200] = 1.0  # one bin
     acts[1, 197:204] = [1, 2, 3, 4, 3, 2, 1]  # all within +-1 semitone of the arg-max
-    acts[2] = 1.0  # flat: 7 bins of 384
+    acts[2] = 1.0  # flat: 7 bins of 384 around the (nudged) arg-max
+    acts[2, 200] = 1.0 + 1e-3
     acts[3, 100], acts[3, 300] = 0.5, 0.5  # two peaks far apart (an octave or more)
     got = peak_mass(acts)
-    np.testing.assert_allclose(got, [1.0, 1.0, 7 / N_OUT, 0.5], atol=1e-6)
+    np.testing.assert_allclose(got, [1.0, 1.0, 7 / N_OUT, 0.5], atol=1e-5)
+    edges = np.zeros((2, N_OUT), np.float32)
+    edges[0, 0], edges[1, -1] = 1.0, 1.0  # a peak in the first or last bin: each bin counted once
+    np.testing.assert_allclose(peak_mass(edges), [1.0, 1.0], atol=1e-6)
+    flat = np.ones((1, N_OUT), np.float32)  # arg-max in bin 0: only the 4 bins that exist near it
+    np.testing.assert_allclose(peak_mass(flat), [4 / N_OUT], atol=1e-6)
     assert peak_mass(np.zeros((2, N_OUT)))[0] == 0.0  # an all-zero frame is not pitched
     assert peak_mass(np.ones((2, 3, N_OUT))).shape == (2, 3)  # (streams, frames)
 

@@ -89,8 +89,8 @@ def test_melody_is_tracked_readout_names_notes_and_session_is_recorded(qtbot, wi
     assert panel.session.unsaved_recorder is None and panel.messages[-1][1].startswith("Saved session.wav")
 
     h = panel.session.history
-    t, p, c = h.time_s.copy(), h.pitch_semitones.astype(np.float64), h.confidence.copy()
-    voiced = c >= panel.gate
+    t, p = h.time_s.copy(), h.pitch_semitones.astype(np.float64)
+    voiced = h.voiced.copy()  # the engine's decision, as the curve draws it
     offset = align(t, p, voiced, (h.start_s - 1.0, h.end_s - duration + 0.5))
     mt = t - offset  # melody time of each frame
     truth = true_pitch(mt)
@@ -277,7 +277,7 @@ def test_tuner_readout_on_a_fast_run_and_a_glide_never_lies(qtbot, window):
     finally:
         wav.unlink()
     h = panel.session.history
-    voiced = h.confidence >= panel.gate
+    voiced = h.voiced
     offset = align(h.time_s, h.pitch_semitones.astype(np.float64), voiced, (h.start_s - 1.0, h.end_s), melody=RUN)
     log = [(ts, name) for ts, name in panel.session.readout_log]
     (ARTIFACTS / "live_run_tuner.json").write_text(json.dumps(dict(offset_s=offset, shown=shown, log=log)))

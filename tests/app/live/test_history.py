@@ -24,8 +24,8 @@ def test_bounded_and_sliced_by_time():
         append_frames(h, k, 100)
     assert len(h) <= 10 * 100 + 1 and h.heat_frames <= 2 * 100 + 1
     assert h.end_s == 49.99 and h.start_s >= 39.0
-    t, p, c, v = h.window(45.0, 46.0)
-    assert len(t) == 100 and t[0] == 45.0
+    t, p, c, v, voiced = h.window(45.0, 46.0)
+    assert len(t) == 100 and t[0] == 45.0 and voiced.all()
     img, t0, dt = h.heat_window(49.0, 50.0, 10, 20)
     assert img.shape == (100, 10) and t0 == 49.0 and dt == 0.01
     np.testing.assert_array_equal(img[0], np.arange(10, 20))
