@@ -7,8 +7,9 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    at most ``quiet_db`` below the loudest frame so far and above ``silence_db`` (timbres that PESTO is less sure
    of; noise has no steady pitch) -- and it is not in a loudness *dip*: a frame more than ``dip_db`` below the
    loudest frame within ``dip_window_s`` on *both* sides (the short gap between two repeated notes; a steady decay
-   or an attack is not a dip) -- and it is not a *release*: more than ``release_db`` below the loudest frame of the
-   last ``release_window_s`` within ``release_semitones`` of its pitch (the fading tail of a plucked or struck
+   or an attack is not a dip) -- and it is not a *release*: more than ``release_db`` below the loudest frame within
+   ``release_semitones`` of its pitch in the last ``release_window_s`` of its voiced run, or following such a frame
+   at its pitch without rising ``release_rise_db`` (the fading tail of a plucked or struck
    note, or of a room's reverberation, which a model trained on such tails, ``tracker-1``, keeps voiced).
 2. **Smoothing.** Within each run of voiced frames the pitch is median-filtered (half-width ``median_s``; removes
    short octave errors) and then averaged (half-width ``smooth_s``; removes most of a vibrato's swing while a
@@ -77,11 +78,14 @@ class SegmentParams:
     extend_s: float = 0.1
     transition_s: float = 0.15
     extend_db: float = 20.0
-    # release: a frame more than release_db below the loudest frame of the last release_window_s is the fading tail
-    # of a note (a plucked or struck string, a reverberant room), not a note (0 = off)
+    # release: a frame more than release_db below the loudest frame at its pitch in the last release_window_s of its
+    # voiced run is the fading tail of a note (a plucked or struck string, a reverberant room), not a note (0 = off);
+    # it stays a tail until the level rises release_rise_db (a new attack)
     release_db: float = 20.0
     release_window_s: float = 0.5
     release_semitones: float = 1.0
+    release_rise_db: float = 3.0
+    release_gap_s: float = 0.2  # a rest this long starts a new run: the next note is never the last one's tail
     # glide: pieces whose smoothed pitch moves at least glide_rate semitones per second (and glide_semitones in all),
     # all one way, between two notes they lead from one to the other, are the glide between them: shared at its middle
     glide_rate: float = 5.0
@@ -194,6 +198,10 @@ class NoteTracker:
         self.loudest = -math.inf
         self.relaxed = 0
         self.R = max(1, fr(self.p.release_window_s))
+        self.run_start = 0  # first frame of the current voiced run (release test)
+        self.last_voiced = -(10**9)
+        self.G = max(1, fr(self.p.release_gap_s))
+        self.tail: Optional[Tuple[float, float]] = None  # (pitch, lowest dB) of the fading tail being followed
 
     # ------------------------------------------------------------------ input
     def push(
@@ -217,7 +225,8 @@ class NoteTracker:
         self.conf.append(float(confidence))
         self.v.append(1.0 if voiced and math.isfinite(pitch) else 0.0)
         self.glide.append(0.0)
-        self.db.append(10.0 * math.log10(max(float(volume), 1e-12)) if volume is not None else 0.0)
+        level = float(volume) if volume is not None else 1.0
+        self.db.append(10.0 * math.log10(level) if math.isfinite(level) and level > 1e-12 else -120.0)
         self.loudest = max(self.loudest, self.db[self.db.n - 1])
         self._advance()
 
@@ -271,14 +280,38 @@ class NoteTracker:
             )
             if voiced:
                 self.relaxed += 1
-        if voiced and self.p.release_db > 0:
-            # the tail of a note carries its pitch: compare with the loudest recent frame at this pitch (a softer
-            # note at another pitch is a new note, not a tail)
-            lo = max(self.t.base, k - self.R)
-            same = np.abs(self.pitch.view(lo, k + 1) - self.pitch[k]) < self.p.release_semitones
-            voiced = self.db[k] >= self.db.view(lo, k + 1)[same].max() - self.p.release_db
+        if self.p.release_db > 0:
+            voiced = self._release(k, voiced, dip)
         self.u.append(1.0 if voiced and not dip else 0.0)
         self.n_u += 1
+
+    def _release(self, k: int, voiced: bool, dip: bool) -> bool:
+        """Frame k's voicing after the release test: False for the fading tail of a note, a frame more than
+        ``release_db`` below the loudest frame within ``release_semitones`` of its pitch in the last
+        ``release_window_s`` of its voiced run (a run ends at a rest of ``release_gap_s``: the tail of a note
+        carries the note's pitch; a softer note at another pitch, or after a rest, is a new note). Once a tail, the
+        frames that follow at that pitch stay a tail until the level rises ``release_rise_db`` above the lowest since
+        (a new attack): a slow second decay does not come back as a note when the attack leaves the window."""
+        if self.v[k] > 0:
+            if k - self.last_voiced > self.G:  # a new voiced run after a rest (not a flicker inside a fading tail)
+                self.run_start, self.tail = k, None
+            self.last_voiced = k
+        pk = self.pitch[k]
+        if not voiced or not math.isfinite(pk):
+            return voiced
+        if self.tail is not None:
+            t_pitch, floor = self.tail
+            if abs(pk - t_pitch) < self.p.release_semitones and self.db[k] < floor + self.p.release_rise_db:
+                self.tail = (t_pitch, min(floor, self.db[k]))
+                return False
+            self.tail = None
+        lo = max(self.t.base, k - self.R, self.run_start)
+        same = np.abs(self.pitch.view(lo, k + 1) - pk) < self.p.release_semitones
+        same[-1] = True  # the frame itself (whatever release_semitones is)
+        if self.db[k] < self.db.view(lo, k + 1)[same].max() - self.p.release_db:
+            self.tail = (pk, self.db[k])
+            return False
+        return True
 
     def _extent(self, k: int, half: int, done: int) -> Tuple[int, int]:
         """[lo, hi) around voiced frame k, at most ``half`` each side, within its voiced run (frames < done)."""

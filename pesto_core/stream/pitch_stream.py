@@ -184,11 +184,11 @@ class PitchStream(StreamTiming):
         )
         n_streams = check_positive_int(n_streams, "n_streams")
         self._gate = check_gate(gate, "gate (a confidence)")
-        self.peak_gate = check_gate(peak_gate, "peak gate")
+        self._peak_gate = check_gate(peak_gate, "peak gate")
         if smooth and not (isinstance(smooth_lag, (int, np.integer)) and 1 <= smooth_lag <= 2):
             raise ParameterError(f"smooth_lag must be 1 or 2 frames (at most 2 hops of latency), got {smooth_lag!r}")
         self._glitch = (
-            GlitchFilter(n_streams, gate=self._gate, lag=int(smooth_lag), peak_gate=self.peak_gate) if smooth else None
+            GlitchFilter(n_streams, gate=self._gate, lag=int(smooth_lag), peak_gate=self._peak_gate) if smooth else None
         )
         check_reduction(reduction)
         if model is None:
@@ -243,6 +243,18 @@ class PitchStream(StreamTiming):
         self._gate = check_gate(value, "gate (a confidence)")
         if self._glitch is not None:
             self._glitch.gate = self._gate
+
+    @property
+    def peak_gate(self) -> float:
+        """Peak mass at or above which a frame is voiced (with the confidence gate); may be changed between
+        pushes, like :attr:`gate`."""
+        return self._peak_gate
+
+    @peak_gate.setter
+    def peak_gate(self, value: float) -> None:
+        self._peak_gate = check_gate(value, "peak gate")
+        if self._glitch is not None:
+            self._glitch.peak_gate = self._peak_gate
 
     @property
     def native(self) -> bool:
@@ -499,8 +511,8 @@ class PitchStream(StreamTiming):
         if not fields or len(fields["frame_index"]) == 0:
             return self._empty(squeeze)
         if "voiced" not in fields:  # no glitch filter: this frame's own measurements
-            pk = peak_mass(fields["activations"]) if self.peak_gate > 0 else 1.0
-            fields = dict(fields, voiced=decide(fields["confidence"], pk, self._gate, self.peak_gate))
+            pk = peak_mass(fields["activations"]) if self._peak_gate > 0 else 1.0
+            fields = dict(fields, voiced=decide(fields["confidence"], pk, self._gate, self._peak_gate))
             fields["voiced"] &= fields["input_finite"]
         self._n_returned += len(fields["frame_index"])
         if squeeze:

@@ -161,6 +161,27 @@ def test_a_fading_tail_ends_the_note_where_it_is_20_db_down():
     assert len(notes) == 1
     assert notes[0].onset_s == pytest.approx(0.2, abs=0.03)
     assert notes[0].offset_s == pytest.approx(0.5 + 20 / 60, abs=0.03)  # s
+    # a fast then slow decay (piano, guitar): the slow part stays a tail when the attack leaves the 0.5 s window
+    t3 = np.arange(frames(2.5)) * STEP
+    db3 = np.where(t3 < 0.3, 0.0, np.where(t3 < 0.6, -80.0 * (t3 - 0.3), -24.0 - 5.0 * (t3 - 0.6)))
+    notes3 = segment_notes(
+        make_track(
+            np.where(t3 >= 0.2, 57.0, np.nan), np.where(t3 >= 0.2, 0.95, 0.05), 10 ** (db3 / 10) * (t3 >= 0.2) + 1e-9
+        )
+    )
+    assert len(notes3) == 1 and notes3[0].offset_s == pytest.approx(0.3 + 20 / 80, abs=0.03), bounds(notes3)
+    # the same pitch again, 25 dB softer, after a rest of 0.3 s: a note of its own from its first frame
+    t4 = np.arange(frames(1.6)) * STEP
+    loud, soft = (t4 >= 0.1) & (t4 < 0.5), t4 >= 0.8
+    notes4 = segment_notes(
+        make_track(
+            np.where(loud | soft, 60.0, np.nan),
+            np.where(loud | soft, 0.95, 0.05),
+            np.where(loud, 1.0, np.where(soft, 10**-2.5, 1e-9)),
+        )
+    )
+    assert [n.midi_note for n in notes4] == [60, 60], bounds(notes4)
+    assert notes4[1].onset_s == pytest.approx(0.8, abs=0.03), bounds(notes4)
     # a much softer note (-30 dB) right after a loud one, legato, is a note from its first frame: not a tail
     t2 = np.arange(frames(2.0)) * STEP
     db2 = np.where(t2 < 0.8, 0.0, -30.0)

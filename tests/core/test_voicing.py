@@ -74,5 +74,7 @@ def test_a_plain_stream_decides_per_frame_and_the_gate_reaches_the_filter():
     s = PitchStream(sr, smooth=True)
     s.gate = 0.8  # as the Live tab does while running
     assert s.gate == 0.8 and s._glitch.gate == 0.8
+    s.peak_gate = 0.4
+    assert s.peak_gate == 0.4 and s._glitch.peak_gate == 0.4
     with pytest.raises(ParameterError, match="gate"):
         s.gate = 2.0
