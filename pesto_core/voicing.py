@@ -83,7 +83,8 @@ def decide(confidence: np.ndarray, peak: np.ndarray, gate: float, peak_gate: flo
 def voiced_track(
     confidence: np.ndarray, activations: np.ndarray, *, gate: float = 0.5, peak_gate: float = 0.0, lag: int = 0
 ) -> np.ndarray:
-    """The voicing decision of a whole track, as the stream makes it frame by frame.
+    """The voicing decision of a whole track, as the stream makes it frame by frame (the stream also makes frames
+    whose input held NaN/Inf unvoiced: ``& input_finite``).
 
     Parameters
     ----------
