@@ -17,8 +17,9 @@ straddles two states).
 
 Engines: ``offline`` (the file engine, voiced = confidence >= 0.5); ``live`` (``PitchStream`` at that mirror,
 voiced = confidence >= 0.5); ``live + glitch filter`` (the same with the glitch filter: voiced = the median
-confidence over the filter's window >= 0.5, no peak gate); ``live preset`` (``live_stream(sr, mirror=...)``: the glitch filter and the preset's voicing decision,
-``StreamFrames.voiced``: median confidence >= 0.5 and median peak mass >= 0.5 over the filter's window).
+confidence over the filter's window >= 0.5, no peak gate); ``live preset`` (``live_stream(sr, mirror=...)``: the
+glitch filter and the preset's voicing decision, ``StreamFrames.voiced``: median confidence >= 0.5 and median peak
+mass >= 0.5 over the filter's window).
 
 Scores (mir_eval conventions, voiced = the engine's voicing decision): RPA and RCA (within 50
 cents, chroma for RCA) on reference-voiced frames, ``<10c`` (within 10 cents), OA (overall accuracy), voicing recall
