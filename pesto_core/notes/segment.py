@@ -90,6 +90,8 @@ class SegmentParams:
     # all one way, between two notes they lead from one to the other, are the glide between them: shared at its middle
     glide_rate: float = 5.0
     glide_semitones: float = 0.3
+    # a piece shorter than transition_s that holds its pitch within this (middle half) is a note, not a transition
+    steady_note_semitones: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -393,12 +395,22 @@ class NoteTracker:
         while k < len(segs) - 1:
             (a0, a1), (b0, b1), (c0, c1) = segs[k - 1 : k + 2]
             ma, mb, mc = mean(a0, a1), mean(b0, b1), mean(c0, c1)
-            if b1 - b0 < self.T and min(ma, mc) < mb < max(ma, mc):
+            short = b1 - b0 < self.T and not self._steady(run, b0, b1)  # a short steady piece is a note (fast runs)
+            if short and min(ma, mc) < mb < max(ma, mc):
                 mid = (b0 + b1) // 2
                 segs[k - 1 : k + 2] = [(a0, mid), (mid, c1)]
             else:
                 k += 1
         return segs
+
+    def _steady(self, run: dict, i: int, e: int) -> bool:
+        """Piece [i, e) of the run lasts ``min_note_s`` and its smoothed pitch holds within
+        ``steady_note_semitones`` over its middle half (a note of a fast run, not the passage between two notes)."""
+        if self.p.steady_note_semitones <= 0 or e - i < self.Lmin:
+            return False
+        q = (e - i) // 4
+        mid = self.s.view(run["r"] + i + q, run["r"] + e - q)
+        return bool(len(mid) >= 2 and np.ptp(mid) < self.p.steady_note_semitones)
 
     def _glides(self, run: dict, segs: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
         """Runs of moving pieces (a glide cut by the programme into short notes) between two notes, moving from one

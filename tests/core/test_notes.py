@@ -126,6 +126,11 @@ def test_a_slow_glide_between_notes_is_shared_at_its_middle_not_cut_into_short_n
     # a fast run of short steady notes moving the same way is not a glide
     run = phrase((None, 0.1), (60.0, 0.3), (62.0, 0.2), (64.0, 0.2), (65.0, 0.2), (67.0, 0.3), (None, 0.1))
     assert [n.midi_note for n in segment_notes(make_track(*run))] == [60, 62, 64, 65, 67]
+    # ... nor a run of 120 ms notes (shorter than transition_s, but steady: notes, not passages between notes)
+    fast = phrase((None, 0.1), (60.0, 0.3), (62.0, 0.12), (64.0, 0.12), (65.0, 0.12), (67.0, 0.3), (None, 0.1))
+    notes_fast = segment_notes(make_track(*fast))
+    assert [n.midi_note for n in notes_fast] == [60, 62, 64, 65, 67], bounds(notes_fast)
+    assert abs(notes_fast[2].onset_s - 0.52) <= 0.03, bounds(notes_fast)  # the 64 starts at 0.52 s
 
 
 @pytest.mark.parametrize("rate_hz", [4.5, 5.5, 7.0])
