@@ -21,7 +21,8 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    cut where it crosses the middle. Runs are independent (a run restarts the programme), so the work per frame is
    bounded by ``max_span_s``; very long runs are committed in pieces (``commit_s``, ``lag_s``).
    A piece shorter than ``transition_s`` whose pitch lies between its neighbours' is the passage of a fast
-   change (the analysis window straddles both notes): it is shared between them. Likewise a *glide*: consecutive
+   change (the analysis window straddles both notes): it is shared between them -- unless it lasts ``min_note_s``
+   and holds its pitch (``steady_note_semitones``): then it is a note of a fast run. Likewise a *glide*: consecutive
    pieces whose smoothed pitch moves one way at ``glide_rate`` semitones per second or more (measured on each
    piece's middle half), leading from the note before to the note after, are shared between those two notes at
    the glide's middle (the programme alone would cut a slow glide into short notes).
