@@ -76,6 +76,13 @@ def bounds(notes):
     return [(round(n.onset_s, 3), round(n.offset_s, 3), n.midi_note) for n in notes]
 
 
+def pesto_cli(*args):
+    """``python -m pesto_core ARGS`` from this source tree: the finished process (text output)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "pesto_core", *map(str, args)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
 # ---------------------------------------------------------------------------------------------- segmentation
 def test_legato_change_without_gap():
     p, c, v = phrase((None, 0.2), (60.0, 0.5), (62.0, 0.4), (59.0, 0.3), (None, 0.2))
@@ -417,14 +424,7 @@ def test_cli_notes_and_midi_round_trip(tmp_path):
         x[int(on * sr) : int(on * sr) + n] += 0.3 * tone * ramp
     wav = tmp_path / "take.wav"
     sf.write(wav, x, sr)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    res = subprocess.run(
-        [sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "mid", "-q", "--midi-bends"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = pesto_cli(wav, "-e", "notes", "mid", "-q", "--midi-bends")
     assert res.returncode == 0, res.stderr
     notes = notes_from_csv(tmp_path / "take.notes.csv")
     assert [n.midi_note for n in notes] == [57, 60, 64]
@@ -437,34 +437,10 @@ def test_cli_notes_and_midi_round_trip(tmp_path):
     assert not (tmp_path / "take.f0.csv").exists()  # only the formats asked for
     # --skip-existing knows the notes files' names: nothing is analysed again
     before = (tmp_path / "take.mid").stat().st_mtime_ns
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pesto_core",
-            str(wav),
-            "-e",
-            "notes",
-            "mid",
-            "-q",
-            "--skip-existing",
-            "--summary",
-            str(tmp_path / "summary.csv"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = pesto_cli(wav, "-e", "notes", "mid", "-q", "--skip-existing", "--summary", tmp_path / "summary.csv")
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "take.mid").stat().st_mtime_ns == before
-    res = subprocess.run(
-        [sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "--a4", "20"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = pesto_cli(wav, "-e", "notes", "--a4", "20")
     assert res.returncode == 2 and "--a4" in res.stderr
 
 
@@ -473,14 +449,7 @@ def test_cli_unvoiced_input_writes_header_only_and_empty_midi(tmp_path):
     sf = pytest.importorskip("soundfile")
     wav = tmp_path / "quiet.wav"
     sf.write(wav, np.zeros(16000), 16000)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    res = subprocess.run(
-        [sys.executable, "-m", "pesto_core", str(wav), "-e", "notes", "mid", "-q"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = pesto_cli(wav, "-e", "notes", "mid", "-q")
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "quiet.notes.csv").read_text().count("\n") == 1
     assert [m for m in mido.MidiFile(str(tmp_path / "quiet.mid")) if m.type == "note_on"] == []
