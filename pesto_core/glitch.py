@@ -34,7 +34,8 @@ from typing import Dict, Optional
 import numpy as np
 
 from .errors import ParameterError
-from .voicing import check_gate, decide, peak_mass, voiced_track
+from .validation import check_gate
+from .voicing import decide, peak_mass, voiced_track
 
 DEFAULT_LAG = 2  # frames of look-ahead (2 hops: 20 ms at a 10 ms step)
 DEFAULT_TOLERANCE = 0.75  # semitones: farther than this from the window's track is a jump (chosen on dev seeds)

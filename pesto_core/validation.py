@@ -48,3 +48,15 @@ def check_positive_int(value, name: str) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ParameterError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_gate(value, what: str = "gate") -> float:
+    """``value`` as a float in [0, 1] (a voicing gate: confidence or peak mass), else a ParameterError naming
+    ``what``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not 0.0 <= value <= 1.0
+    ):
+        raise ParameterError(f"{what} must be in [0, 1], got {value!r}")
+    return float(value)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ParameterError
+from .validation import check_gate
 
 
 def peak_mass(activations: np.ndarray) -> np.ndarray:
@@ -47,17 +47,6 @@ def peak_mass(activations: np.ndarray) -> np.ndarray:
     near = np.where(near_peak, a, 0.0).sum(axis=-1)
     total = a.sum(axis=-1)
     return np.where(total > 1e-12, near / np.maximum(total, 1e-12), 0.0).astype(np.float32)
-
-
-def check_gate(value, what: str = "gate") -> float:
-    """``value`` as a float in [0, 1], else a ParameterError naming ``what``."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not 0.0 <= value <= 1.0
-    ):
-        raise ParameterError(f"{what} must be in [0, 1], got {value!r}")
-    return float(value)
 
 
 def window_median(x: np.ndarray, lag: int) -> np.ndarray:

@@ -19,8 +19,8 @@ from ..model import PestoModel
 from ..presets import LIVE_DEFAULTS, live_model_name
 from ..refine import refine_pitch
 from ..units import semitones_to_hz
-from ..validation import check_positive_int, check_reduction, check_sr
-from ..voicing import check_gate, decide, peak_mass
+from ..validation import check_gate, check_positive_int, check_reduction, check_sr
+from ..voicing import decide, peak_mass
 from .engine import StreamFrameEngine
 
 # Frames per forward pass when one push completes many hops (bounds memory like the offline engine's chunks).
