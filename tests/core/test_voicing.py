@@ -36,6 +36,17 @@ def test_window_median_is_centred_and_one_sided_at_the_ends():
     np.testing.assert_array_equal(window_median(x, 1), [0, 0, 0, 0, 0, 5, 5, 5, 5, 2.5])
 
 
+@pytest.mark.parametrize("lag", [1, 2, 3])
+def test_window_median_equals_its_definition_for_any_length(lag):
+    rng = np.random.default_rng(lag)
+    for n in (0, 1, 2, lag, 2 * lag, 2 * lag + 1, 2 * lag + 2, 50):
+        x = rng.random((2, n)).astype(np.float32)
+        expected = np.empty_like(x)
+        for t in range(n):
+            expected[:, t] = np.median(x[:, max(0, t - lag) : t + lag + 1], axis=-1)
+        np.testing.assert_array_equal(window_median(x, lag), expected)
+
+
 def test_voiced_track_needs_both_measurements():
     acts = np.zeros((6, N_OUT), np.float32)
     acts[:, 180] = 1.0
