@@ -146,47 +146,39 @@ def peak_voiced(activations: np.ndarray, calib) -> np.ndarray:
 
 
 class Ours:
+    """Our engine with a model. ``mode``: ``offline`` (``predict``), ``stream`` (``PitchStream`` at ``mirror``,
+    voiced = confidence >= 0.5) or ``preset`` (``live_stream(sr)``: mirror 1, refinement, glitch filter and its own
+    voicing decision, ``StreamFrames.voiced``)."""
+
     def __init__(self, name: str, mode: str, mirror: float = 1.0):
         self.name, self.mode, self.mirror = name, mode, mirror
         ckpt = load_checkpoint(name)
         cal = ckpt.state_dict.get("peak_voicing.calibration")
-        self.calib = None if cal is None else cal.tolist()
+        self.calib = None if cal is None or mode == "preset" else cal.tolist()
         self.model = PestoModel(ckpt)
-        self.label = f"{Path(name).stem} {'offline' if mode == 'offline' else f'stream m={mirror:g}'}"
+        kind = {"offline": "offline", "preset": "live preset"}.get(mode, f"stream m={mirror:g}")
+        self.label = f"{Path(name).stem} {kind}"
 
     def __call__(self, x, sr):
         if self.mode == "offline":
             t, f0, conf, act = predict(x, sr, model=self.model, refine=True)
             t, f0, conf, act = t.numpy() / 1000.0, f0.numpy(), conf.numpy(), act.numpy()
         else:
-            st = PitchStream(sr, model=self.model, mirror=self.mirror, refine=True)
+            if self.mode == "preset":
+                st = live_stream(sr, model=self.model)
+            else:
+                st = PitchStream(sr, model=self.model, mirror=self.mirror, refine=True)
             parts = [st.push(x), st.flush()]
             t = np.concatenate([p.time_s for p in parts])
             f0 = np.concatenate([p.f0_hz for p in parts])
             conf = np.concatenate([p.confidence for p in parts])
             act = np.concatenate([p.activations for p in parts])
+            if self.mode == "preset":
+                return {"t": t, "f0": f0, "voiced": np.concatenate([p.voiced for p in parts])}
         out = {"t": t, "f0": f0, "voiced": conf >= 0.5}
         if self.calib is not None:
             out["peak_voiced"] = peak_voiced(act, self.calib)
         return out
-
-
-class Preset:
-    """``live_stream(sr)`` with a given model: mirror 1, refinement, glitch filter, and its voicing decision
-    (``StreamFrames.voiced``: confidence and peak mass, medians over the filter's window)."""
-
-    def __init__(self, name: str):
-        self.model = PestoModel(load_checkpoint(name))
-        self.label = f"{Path(name).stem} live preset"
-
-    def __call__(self, x, sr):
-        st = live_stream(sr, model=self.model)
-        parts = [st.push(x), st.flush()]
-        return {
-            "t": np.concatenate([p.time_s for p in parts]),
-            "f0": np.concatenate([p.f0_hz for p in parts]),
-            "voiced": np.concatenate([p.voiced for p in parts]),
-        }
 
 
 class Swift:
@@ -337,7 +329,7 @@ def main(argv=None) -> int:
         for m in args.mirrors:
             systems.append(Ours(args.live_model, "stream", m))
     for name in args.preset or []:
-        systems.append(Preset(name))
+        systems.append(Ours(name, "preset"))
     if not args.no_others:
         for cls in (Swift, Praat):
             try:

@@ -439,7 +439,7 @@ class NoteTracker:
             j = k
             while j < len(segs) - 1 and way != 0 and motion(*segs[j]) == way:
                 j += 1
-            ma, mc = mean(*segs[k - 1]), mean(*segs[j]) if j < len(segs) else math.nan
+            ma, mc = mean(*segs[k - 1]), mean(*segs[j])  # j < len(segs): the loop stops before the last piece
             means = [mean(*segs[q]) for q in range(k, j)]
             between = all(min(ma, mc) < m < max(ma, mc) for m in means) and (mc - ma) * way > 0
             if j > k and motion(*segs[k - 1]) != way and motion(*segs[j]) != way and between:
