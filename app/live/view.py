@@ -200,7 +200,7 @@ class LiveView(QtWidgets.QWidget):
         self.plot.set_curve(x, shown, c, gate)
         self.lane.set_data(x, c, v, gate)
         if self.auto_y:
-            self._follow_pitch_range(shown, c, gate)
+            self._follow_pitch_range(shown)
         if self.show_heatmap:
             (_, _), (y0, y1) = vb.viewRange()
             b0 = max(0, int(math.floor(y0 * BINS_PER_SEMITONE)) - 2)
@@ -226,13 +226,14 @@ class LiveView(QtWidgets.QWidget):
             self._notes_drawn = (notes.changes, trans)
             self.note_strip.set_notes(notes.current, notes.recent(STRIP_NOTES), trans)
 
-    def _follow_pitch_range(self, p: np.ndarray, c: np.ndarray, gate: float) -> None:
-        """Keep the singer's recent range in view, moving the axis only when the curve nears an edge."""
+    def _follow_pitch_range(self, shown: np.ndarray) -> None:
+        """Keep the singer's recent range in view, moving the axis only when the curve nears an edge. ``shown``:
+        the curve's pitch (NaN in its gaps)."""
         now = time.monotonic()
         if now - self._last_y_update < 0.2:
             return
         self._last_y_update = now
-        voiced = p[(c >= gate) & np.isfinite(p)]
+        voiced = shown[np.isfinite(shown)]
         if voiced.size < 5:
             return
         lo, hi = np.percentile(voiced, [2, 98])
