@@ -62,8 +62,10 @@ def test_voiced_track_needs_both_measurements():
 
 def test_the_live_preset_decides_voicing_by_confidence_and_peak_over_the_filter_window():
     assert LIVE_DEFAULTS["peak_gate"] == 0.5 and LIVE_DEFAULTS["smooth"]
-    x, sr = audio("speech_22k")
-    s = live_stream(sr, model_name="mir-1k_g7")
+    speech, sr = audio("speech_22k")
+    noise = 0.05 * np.random.default_rng(0).standard_normal(sr).astype(np.float32)  # 1 s of white noise
+    x = np.concatenate([speech, noise, speech])
+    s = live_stream(sr)  # the preset's own model: its confidence head calls much of the noise voiced
     parts = [s.push(x[i : i + 333]) for i in range(0, len(x), 333)] + [s.flush()]
     voiced = np.concatenate([p.voiced for p in parts])
     conf = np.concatenate([p.confidence for p in parts])
@@ -71,6 +73,9 @@ def test_the_live_preset_decides_voicing_by_confidence_and_peak_over_the_filter_
     expected = voiced_track(conf, acts, gate=0.5, peak_gate=0.5, lag=LIVE_DEFAULTS["smooth_lag"])
     np.testing.assert_array_equal(voiced, expected)
     assert 0.2 < voiced.mean() < 0.9  # speech with pauses: neither all voiced nor all silent
+    # the peak gate decides frames here (the test fails if the stream used the confidence alone)
+    confidence_alone = voiced_track(conf, acts, gate=0.5, peak_gate=0.0, lag=LIVE_DEFAULTS["smooth_lag"])
+    assert np.count_nonzero(confidence_alone & ~voiced) >= 20
 
 
 def test_a_plain_stream_decides_per_frame_and_the_gate_reaches_the_filter():
