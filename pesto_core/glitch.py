@@ -188,6 +188,8 @@ class GlitchFilter:
 
     def _advance(self, frames: Optional[Dict[str, np.ndarray]], final: bool) -> Dict[str, np.ndarray]:
         if frames is not None:
+            if "activations" in frames:  # measured once per frame, when it arrives (not again for each window)
+                frames = dict(frames, _peak=peak_mass(frames["activations"]))
             if self._held is None:
                 self._held = {k: np.asarray(v) for k, v in frames.items()}
             else:
@@ -201,6 +203,7 @@ class GlitchFilter:
         start = self._n_past
         if held is None or stop <= start:
             out = self._slice(held, start, start)
+            out.pop("_peak", None)
             if out:
                 out["voiced"] = np.zeros((self.n_streams, 0), bool)
             return out
@@ -210,7 +213,7 @@ class GlitchFilter:
         finite = held.get("input_finite")
         if self.peak_gate > 0 and acts is None:
             raise ParameterError("the glitch filter's peak gate needs the activations")
-        peak = peak_mass(acts) if self.peak_gate > 0 else None
+        peak = held["_peak"] if self.peak_gate > 0 else None
         voiced_out = np.zeros((self.n_streams, stop - start), bool)
         for s in range(self.n_streams):
             p = pitch[s]
@@ -228,6 +231,7 @@ class GlitchFilter:
             voiced_out &= np.asarray(finite)[:, start:stop]
         held = dict(held, pitch_semitones=pitch)
         out = self._slice(held, start, stop)
+        out.pop("_peak", None)
         out["voiced"] = voiced_out
         # keep `lag` emitted frames as the next windows' past, and the frames not yet final
         keep_from = max(0, stop - self.lag)
