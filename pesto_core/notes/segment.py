@@ -28,7 +28,10 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    the glide's middle (the programme alone would cut a slow glide into short notes).
 4. **Joining.** Consecutive pieces with the same pitch (within ``merge_semitones``) separated by at most
    ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
-   note. A voiced run shorter than ``min_note_s`` (noise) gives no note.
+   note -- unless the level in those unvoiced frames falls ``rearticulation_db`` below both pieces (repeated
+   notes in background noise, which fills their gap to less than a dip). A voiced run shorter than ``min_note_s`` (noise) gives no note; nor does a piece whose raw pitch does not
+   hold: fewer than ``min_coherence`` of its frames within ``coherent_semitones`` of their median (a noise that the
+   model calls voiced, whose pitch jumps from frame to frame, still comes out of the smoothing as a steady line).
 5. **Extending.** A note is widened over the unvoiced frames next to it (at most ``extend_s``) that carry its
    pitch (within ``merge_semitones``) at a level at most ``extend_db`` below its median: attacks and releases
    where the confidence lags the sound.
@@ -93,6 +96,16 @@ class SegmentParams:
     glide_semitones: float = 0.3
     # a piece shorter than transition_s that holds its pitch within this (middle half) is a note, not a transition
     steady_note_semitones: float = 0.3
+    # coherence: a note needs at least min_coherence of its voiced frames within coherent_semitones of its median
+    # pitch (noise that a model calls voiced has a pitch that jumps from frame to frame, and the median filter and
+    # the programme still make a note of it; a sung or played note, even with a wide vibrato, holds its pitch);
+    # 0 = off
+    coherent_semitones: float = 1.0
+    min_coherence: float = 0.5
+    # re-attack: two pieces of the same pitch separated by unvoiced frames are two notes when the level in that gap
+    # falls this far below both (the gap between repeated notes, which background noise fills to less than dip_db;
+    # a voicing flicker inside a held note keeps its level); 0 = off
+    rearticulation_db: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -487,12 +500,25 @@ class NoteTracker:
         if self.pending is not None:
             plo, phi, pc = self.pending
             gap = lo - phi
-            dipped = gap > 0 and bool(np.any(self.dip.view(phi, lo) > 0))
+            dipped = gap > 0 and (bool(np.any(self.dip.view(phi, lo) > 0)) or self._reattack(plo, phi, lo, hi))
             if 0 <= gap <= self.gap and not dipped and abs(pc - centre) < self.p.merge_semitones:
                 self.pending = (plo, hi, self._centre(plo, hi) if hi - plo < 2000 else pc)
                 return
             self._emit(plo, phi)
         self.pending = (lo, hi, centre)
+
+    def _reattack(self, plo: int, phi: int, lo: int, hi: int) -> bool:
+        """Whether the gap [phi, lo) between the pieces [plo, phi) and [lo, hi) holds a frame that the model called
+        unvoiced (below the gate: it heard a break, not only a fading level that the release test took out) at least
+        ``rearticulation_db`` below the loudest of each piece's ``dip_window_s`` next to it."""
+        if self.p.rearticulation_db <= 0:
+            return False
+        unvoiced = self.v.view(phi, lo) <= 0
+        if not np.any(unvoiced):
+            return False
+        left = float(np.max(self.db.view(max(plo, phi - self.W), phi)))
+        right = float(np.max(self.db.view(lo, min(hi, lo + self.W))))
+        return float(np.min(self.db.view(phi, lo)[unvoiced])) < min(left, right) - self.p.rearticulation_db
 
     def _flush_pending(self, force: bool = False) -> None:
         if self.pending is None:
@@ -529,11 +555,21 @@ class NoteTracker:
             b += 1
         return a, b
 
+    def _coherent(self, pitch: np.ndarray) -> bool:
+        """Whether at least ``min_coherence`` of a note's measured frames (``pitch``, semitones) lie within
+        ``coherent_semitones`` of their median (False: a pitch that jumps about, noise rather than a note)."""
+        if self.p.coherent_semitones <= 0 or len(pitch) == 0:
+            return True
+        near = np.abs(pitch - np.median(pitch)) < self.p.coherent_semitones
+        return bool(np.count_nonzero(near) >= self.p.min_coherence * len(pitch))
+
     def _emit(self, lo: int, hi: int) -> None:
         sel = self.u.view(lo, hi) > 0
         steady = sel & (self.glide.view(lo, hi) <= 0)
         if np.count_nonzero(steady) >= self.Lmin // 2:
             sel = steady  # measured without the half glides the note was given (its bounds keep them)
+        if not self._coherent(self.pitch.view(lo, hi)[sel]):
+            return
         conf = self.conf.view(lo, hi)[sel]
         a, b = self._extend(lo, hi, float(np.median(self.pitch.view(lo, hi)[sel])))
         self.last_end = b

@@ -30,6 +30,7 @@ from pesto_core.notes import (
     shift_octave,
     split_note,
 )
+from pesto_core.notes.segment import SegmentParams
 from pesto_core.track import PitchTrack
 
 STEP = 0.01
@@ -105,6 +106,23 @@ def test_repeated_notes_separated_by_a_short_dip():
     assert abs(notes[0].offset_s - 0.6) <= 0.03 and abs(notes[1].onset_s - 0.65) <= 0.03, bounds(notes)
 
 
+def test_repeated_notes_in_noise_are_two_notes():
+    """Background noise fills the gap between two repeated notes: the level falls 8 dB only (less than a dip) while
+    the model's confidence drops below the gate for 30 ms and its pitch is the noise's: a re-attack, two notes."""
+    p, c, v = phrase((None, 0.1), (64.0, 0.5), (64.0, 0.03), (64.0, 0.5), (None, 0.1))
+    gap = slice(frames(0.6), frames(0.63))
+    v[gap], c[gap], p[gap] = 10 ** (-8 / 10), 0.3, [51.0, 77.0, 58.0]
+    notes = segment_notes(make_track(p, c, v))
+    assert [n.midi_note for n in notes] == [64, 64], bounds(notes)
+    assert abs(notes[0].offset_s - 0.6) <= 0.03 and abs(notes[1].onset_s - 0.63) <= 0.03, bounds(notes)
+    # the same level fall while the model stays sure (a tremolo, a bow change) is one held note
+    c[gap] = 0.95
+    assert len(segment_notes(make_track(p, c, v))) == 1
+    # and without the re-attack rule the two notes would have been joined
+    c[gap] = 0.3
+    assert len(segment_notes(make_track(p, c, v), params=SegmentParams(rearticulation_db=0.0))) == 1
+
+
 def test_short_voicing_flicker_does_not_split_a_note():
     p, c, v = phrase((None, 0.1), (57.0, 1.0), (None, 0.1))
     c[frames(0.5) : frames(0.52)] = 0.2  # two frames below the gate, same level and pitch
@@ -160,6 +178,22 @@ def test_noise_between_notes_gives_no_note():
     v[gap] = 0.05
     notes = segment_notes(make_track(p, c, v))
     assert [n.midi_note for n in notes] == [60, 63], bounds(notes)
+
+
+def test_confident_noise_with_a_jumping_pitch_gives_no_note():
+    # a model trained on noisy material (tracker-1) calls loud noise voiced with full confidence; its pitch jumps
+    # about from frame to frame, but the median filter and the programme still make a line of it
+    rng = np.random.default_rng(3)
+    p, c, v = phrase((60.0, 0.4), (None, 0.6), (63.0, 0.4))
+    gap = slice(frames(0.4) + 5, frames(1.0) - 5)  # a stretch of noise in the rest, 50 ms clear of each note
+    p[gap] = rng.uniform(40, 90, gap.stop - gap.start)
+    c[gap] = 0.95
+    v[gap] = 0.3  # 5 dB below the notes: no dip, no release
+    notes = segment_notes(make_track(p, c, v))
+    assert [n.midi_note for n in notes] == [60, 63], bounds(notes)
+    # the same without the coherence test: the noise comes out as notes (what the test above guards against)
+    loose = segment_notes(make_track(p, c, v), params=SegmentParams(min_coherence=0.0))
+    assert len(loose) > 2, bounds(loose)
 
 
 def test_a_fading_tail_ends_the_note_where_it_is_20_db_down():
