@@ -29,9 +29,10 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
 4. **Joining.** Consecutive pieces with the same pitch (within ``merge_semitones``) separated by at most
    ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
    note -- unless the level in those unvoiced frames falls ``rearticulation_db`` below both pieces (repeated
-   notes in background noise, which fills their gap to less than a dip). A voiced run shorter than ``min_note_s`` (noise) gives no note; nor does a piece whose raw pitch does not
-   hold: fewer than ``min_coherence`` of its frames within ``coherent_semitones`` of their median (a noise that the
-   model calls voiced, whose pitch jumps from frame to frame, still comes out of the smoothing as a steady line).
+   notes in background noise, which fills their gap to less than a dip). A voiced run shorter than
+   ``min_note_s`` (noise) gives no note; nor does a piece whose raw pitch does not hold: fewer than
+   ``min_coherence`` of its frames within ``coherent_semitones`` of their median (a noise that the model calls
+   voiced, whose pitch jumps from frame to frame, still comes out of the smoothing as a steady line).
 5. **Extending.** A note is widened over the unvoiced frames next to it (at most ``extend_s``) that carry its
    pitch (within ``merge_semitones``) at a level at most ``extend_db`` below its median: attacks and releases
    where the confidence lags the sound.
