@@ -58,8 +58,8 @@ from .intonation import Note, measure_note
 @dataclass(frozen=True)
 class SegmentParams:
     """Settings of the segmenter (times in seconds, levels in dB, pitches in semitones; see the module's
-    description). The defaults were chosen on the benchmark's tuning set (benchmarks/notes_eval.py, seed 7),
-    never on the reported set."""
+    description). The defaults were chosen on the benchmark's tuning sets (benchmarks/notes_eval.py, seeds 7, 11
+    and 13), never on the reported set."""
 
     gate: float = 0.5
     low_gate: float = 0.15
