@@ -161,8 +161,26 @@ class GlitchFilter:
         if not tolerance > 0:
             raise ParameterError(f"glitch filter tolerance must be positive (semitones), got {tolerance!r}")
         self.n_streams, self.lag, self.tolerance = int(n_streams), int(lag), float(tolerance)
-        self.gate, self.peak_gate = check_gate(gate), check_gate(peak_gate, "peak gate")
+        self.gate, self.peak_gate = gate, peak_gate
         self.reset()
+
+    @property
+    def gate(self) -> float:
+        """Confidence gate in [0, 1]; may be changed between pushes (a bad value is refused, the old one kept)."""
+        return self._gate
+
+    @gate.setter
+    def gate(self, value: float) -> None:
+        self._gate = check_gate(value)
+
+    @property
+    def peak_gate(self) -> float:
+        """Peak-mass gate in [0, 1] (0 = the confidence alone); may be changed between pushes."""
+        return self._peak_gate
+
+    @peak_gate.setter
+    def peak_gate(self, value: float) -> None:
+        self._peak_gate = check_gate(value, "peak gate")
 
     def reset(self) -> None:
         """Forget the held frames (a new stream starts)."""

@@ -176,3 +176,10 @@ def test_bad_settings_are_clear_errors():
         GlitchFilter(1, lag=0)
     with pytest.raises(ParameterError, match="tolerance"):
         GlitchFilter(1, tolerance=0.0)
+    with pytest.raises(ParameterError, match="gate"):
+        GlitchFilter(1, gate=1.5)
+    f = GlitchFilter(1, gate=0.4, peak_gate=0.5)
+    for attr, bad in (("gate", -0.1), ("gate", float("nan")), ("peak_gate", 2.0), ("peak_gate", "0.5")):
+        with pytest.raises(ParameterError, match="gate"):
+            setattr(f, attr, bad)
+    assert (f.gate, f.peak_gate) == (0.4, 0.5)  # a refused value leaves the filter as it was
