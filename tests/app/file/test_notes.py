@@ -268,8 +268,8 @@ def test_shift_drag_selects_a_range_and_keys_correct(qtbot, file_panel, take):  
     from PySide6 import QtCore
 
     _, panel = file_panel
-    # the published model: the keys are checked on its notes of this take (A3 first; tracker-1 also finds a short
-    # spurious low note in the take's first silence, a voicing false alarm noted in resources/tracker-1.md)
+    # the published model: the keys are checked on its notes of this take (A3 first), which do not change when our
+    # own model is retrained (the first version of tracker-1 found a short spurious low note in the first silence)
     panel.settings_box.model.setCurrentIndex(panel.settings_box.model.findData("mir-1k_g7"))
     doc = open_analysed(qtbot, panel, take)
     view, ctl = panel.view, panel.notes
