@@ -121,6 +121,11 @@ def test_repeated_notes_in_noise_are_two_notes():
     # and without the re-attack rule the two notes would have been joined
     c[gap] = 0.3
     assert len(segment_notes(make_track(p, c, v), params=SegmentParams(rearticulation_db=0.0))) == 1
+    # a model only half sure of the notes on either side (confidence 0.6) drops below the gate with any swell of a
+    # held note: no split then (and with the sureness test off, the same frames are split)
+    c[c > 0.5] = 0.6
+    assert len(segment_notes(make_track(p, c, v))) == 1
+    assert len(segment_notes(make_track(p, c, v), params=SegmentParams(rearticulation_sure=0.0))) == 2
 
 
 def test_short_voicing_flicker_does_not_split_a_note():
