@@ -2,7 +2,7 @@
 note truth.
 
 Run:  nice python3 benchmarks/notes_eval.py [--seed 2026] [--n 40] [--models mir-1k_g7 tracker-1]
-      [--basic-pitch /path/to/site-packages]
+      [--basic-pitch /path/to/site-packages] [--variants '{"name": {"penalty": 4.5}}']
 
 Data: benchmarks/notes_data.py (synthetic phrases clean and at 10 dB SNR, FluidSynth-rendered instruments),
 generated from ``--seed``. The reported set uses seed 2026; the segmenter's settings were chosen on seeds 7, 11
@@ -147,6 +147,12 @@ def main():
     ap.add_argument("--refine", action="store_true", help="also ours on the refined pitch (pesto --refine)")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument(
+        "--variants",
+        metavar="JSON",
+        help='segmenter settings to score beside the defaults on the same analyses, as {"name": {SegmentParams '
+        "field: value}} (how the defaults were chosen, on the tuning seeds)",
+    )
+    ap.add_argument(
         "--models", nargs="+", default=["mir-1k_g7", "tracker-1"], help="our models (bundled names or checkpoint paths)"
     )
     args = ap.parse_args()
@@ -154,6 +160,9 @@ def main():
     import torch
 
     from pesto_core.core import load_model
+    from pesto_core.notes import SegmentParams
+
+    variants = json.loads(args.variants) if args.variants else {}
 
     torch.set_num_threads(1)
     from importlib.metadata import version
@@ -189,8 +198,13 @@ def main():
                 for refine in (False, True) if args.refine else (False,):
                     name = f"ours {model_name}" + ("+refine" if refine else "")
                     t = time.time()
-                    row[name] = summarise(refs, ours(pesto_tracks(phrases, model, tmp, refine)))
+                    tracks = pesto_tracks(phrases, model, tmp, refine)
+                    row[name] = summarise(refs, ours(tracks))
                     row[name]["seconds"] = time.time() - t
+                    for variant, fields in variants.items():
+                        t = time.time()
+                        row[f"{name} [{variant}]"] = summarise(refs, ours(tracks, SegmentParams(**fields)))
+                        row[f"{name} [{variant}]"]["seconds"] = time.time() - t
             if not args.no_swift:
                 t = time.time()
                 theirs, mine = swift(phrases)
@@ -204,9 +218,10 @@ def main():
                 row["basic-pitch"]["seconds"] = time.time() - t
             results[cond] = row
             n_notes = sum(len(r) for r in refs)
+            width = max(26, *(len(k) for k in row))
             for system, v in row.items():
                 print(
-                    f"{cond:12s} {system:26s} COnP F1 {v['conp']:.3f} (P {v['p']:.3f} R {v['r']:.3f})  "
+                    f"{cond:12s} {system:{width}s} COnP F1 {v['conp']:.3f} (P {v['p']:.3f} R {v['r']:.3f})  "
                     f"COnPOff F1 {v['conpoff']:.3f}  [{len(refs)} phrases, {n_notes} notes, "
                     f"{v['seconds']:.0f} s]",
                     flush=True,

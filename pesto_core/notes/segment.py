@@ -28,8 +28,9 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    the glide's middle (the programme alone would cut a slow glide into short notes).
 4. **Joining.** Consecutive pieces with the same pitch (within ``merge_semitones``) separated by at most
    ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
-   note -- unless the level in those unvoiced frames falls ``rearticulation_db`` below both pieces (repeated
-   notes in background noise, which fills their gap to less than a dip). A voiced run shorter than
+   note -- unless the level in those unvoiced frames falls ``rearticulation_db`` below both pieces while the model
+   is sure of both (``rearticulation_sure``): repeated notes in background noise, which fills their gap to less
+   than a dip. A voiced run shorter than
    ``min_note_s`` (noise) gives no note; nor does a piece whose raw pitch does not hold: fewer than
    ``min_coherence`` of its frames within ``coherent_semitones`` of their median (a noise that the model calls
    voiced, whose pitch jumps from frame to frame, still comes out of the smoothing as a steady line).
@@ -522,11 +523,17 @@ class NoteTracker:
         if not np.any(unvoiced):
             return False
         a, b = max(plo, phi - self.W), min(hi, lo + self.W)
-        sure = min(np.nanmedian(self.conf.view(a, phi)), np.nanmedian(self.conf.view(lo, b)))
-        if not sure >= self.p.rearticulation_sure:
+        if not (self._sure(a, phi) and self._sure(lo, b)):
             return False
         left, right = float(np.max(self.db.view(a, phi))), float(np.max(self.db.view(lo, b)))
         return float(np.min(self.db.view(phi, lo)[unvoiced])) < min(left, right) - self.p.rearticulation_db
+
+    def _sure(self, lo: int, hi: int) -> bool:
+        """Whether the median known confidence of frames [lo, hi) is at least ``rearticulation_sure`` (False when
+        no confidence is known: arrays given without one)."""
+        conf = self.conf.view(lo, hi)
+        conf = conf[np.isfinite(conf)]
+        return bool(conf.size) and float(np.median(conf)) >= self.p.rearticulation_sure
 
     def _flush_pending(self, force: bool = False) -> None:
         if self.pending is None:

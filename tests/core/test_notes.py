@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,11 @@ def test_repeated_notes_in_noise_are_two_notes():
     c[c > 0.5] = 0.6
     assert len(segment_notes(make_track(p, c, v))) == 1
     assert len(segment_notes(make_track(p, c, v), params=SegmentParams(rearticulation_sure=0.0))) == 2
+    # arrays without a confidence: the sureness is unknown, so no split, and no warning about it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        notes = segment_arrays(STEP * np.arange(len(p)), p, c > 0.5, v)
+    assert len(notes) == 1, bounds(notes)
 
 
 def test_short_voicing_flicker_does_not_split_a_note():
