@@ -2,6 +2,8 @@
 for each latency mode (mirror), with and without the glitch filter, per condition and sample rate.
 
 Run:  python3 benchmarks/live_accuracy.py [--phrases N] [--seed S] [--models mir-1k_g7 ...] [--mirrors 1 0.5 ...]
+      python3 benchmarks/live_accuracy.py --seed 7000 --variants '[{"continuity": 0}, {}]' --mirrors
+          (glitch-filter settings side by side on the live preset's frames; the main tables skipped with no mirrors)
 
 Evaluation set (synthesised here, reproducible from the seed; seeds 7000+ are used by no training run): phrases of
 3-5 s at 16, 44.1 and 48 kHz, each a sequence of notes and rests. Notes: harmonic tones with random timbres (1-20
@@ -25,12 +27,17 @@ Scores (mir_eval conventions, voiced = the engine's voicing decision): RPA and R
 cents, chroma for RCA) on reference-voiced frames, ``<10c`` (within 10 cents), OA (overall accuracy), voicing recall
 and false-alarm rate, and false spikes per voiced minute: runs of 1-3 estimated-voiced frames more than a semitone off
 the reference, with correct frames (within 50 cents) on both sides. Latency: frame centre to the newest sample it
-needed, plus the glitch filter's look-ahead, at 48 kHz with a 10 ms step.
+needed, plus the glitch filter's look-ahead, at 48 kHz with a 10 ms step. With ``--variants``: the preset's frames
+(mirror 1) through the glitch filter with other settings (``glitch.remove_glitches`` keyword arguments; the offline
+form gives the stream's numbers), scored as above plus "late": of the first five frames after each reference note
+change of more than a semitone, how many are still within 50 cents of the old note (a filter that lags changes
+raises it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -47,6 +54,7 @@ from pitch_accuracy import harmonic_signal, random_timbre, smooth_noise, voice_n
 from pesto_core.bundled import bundled_models  # noqa: E402
 from pesto_core.core import load_model  # noqa: E402
 from pesto_core.decode import reduce_activations  # noqa: E402
+from pesto_core.glitch import remove_glitches  # noqa: E402
 from pesto_core.refine import refine_signal  # noqa: E402
 from pesto_core.stream import LIVE_DEFAULTS, PitchStream, live_stream  # noqa: E402
 from pesto_core.units import hz_to_semitones, semitones_to_hz  # noqa: E402
@@ -235,12 +243,64 @@ def score(rows):
     )
 
 
+def late_frames(rows) -> float:
+    """Mean count, over reference note changes of more than a semitone between frames, of the first five frames after
+    the change whose estimate is still within 50 cents of the old note."""
+    late = changes = 0
+    for ref_hz, est, _, _ in rows:
+        rs = np.where(ref_hz > 0, hz_to_semitones(np.where(ref_hz > 0, ref_hz, 1.0)), np.nan)
+        for k in np.flatnonzero(np.abs(np.diff(rs)) > 1.0) + 1:
+            if k + 5 > len(rs) or np.isnan(rs[k : k + 5]).any():
+                continue
+            changes += 1
+            late += int(np.sum(np.abs(est[k : k + 5] - rs[k - 1]) < 0.5))
+    return late / max(changes, 1)
+
+
+def glitch_variants(models, data, variants) -> None:
+    """Print the table of glitch-filter settings (``remove_glitches`` keyword arguments) on the preset's frames."""
+    lag, gate, peak_gate = LIVE_DEFAULTS["smooth_lag"], LIVE_DEFAULTS["gate"], LIVE_DEFAULTS["peak_gate"]
+    print(
+        "\n# glitch filter settings on the live preset's frames (mirror 1; gate, peak gate and lag of the preset): "
+        "RPA, OA, spikes per voiced minute, late frames per note change; spikes per condition"
+    )
+    print("| model | settings | RPA | OA | spikes/min | late | " + " | ".join(CONDITIONS) + " |")
+    print("|---|---|---|---|---|---|" + "---|" * len(CONDITIONS))
+    for name in models:
+        raw = []
+        for cond, sr, x, f0 in data:
+            centres, pitch, _, _, conf, act = streaming(name, x, sr, 1.0, False, acts=True)
+            ref, keep = reference(f0, centres, sr)
+            raw.append((cond, ref, pitch, conf, act, keep))
+        for kw in variants:
+            rows, by_cond = [], {}
+            for cond, ref, pitch, conf, act, keep in raw:
+                p = remove_glitches(pitch, conf, act, gate=gate, peak_gate=peak_gate, lag=lag, **kw)
+                row = (ref, p, voiced_track(conf, act, gate=gate, peak_gate=peak_gate, lag=lag), keep)
+                rows.append(row)
+                by_cond.setdefault(cond, []).append(row)
+            s = score(rows)
+            label = json.dumps(kw) if kw else "defaults"
+            cells = " | ".join(f"{score(by_cond[c])['spikes']:.1f}" for c in CONDITIONS)
+            print(
+                f"| {name} | {label} | {s['rpa']:.2f} | {s['oa']:.2f} | {s['spikes']:.2f} | {late_frames(rows):.3f} | "
+                f"{cells} |",
+                flush=True,
+            )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--phrases", type=int, default=4, help="phrases per condition and sample rate")
     p.add_argument("--seed", type=int, default=7000)
     p.add_argument("--models", nargs="+", default=None, help="default: every bundled model")
-    p.add_argument("--mirrors", type=float, nargs="+", default=[1.0, 0.9, 0.75, 0.5, 0.0])
+    p.add_argument("--mirrors", type=float, nargs="*", default=[1.0, 0.9, 0.75, 0.5, 0.0])
+    p.add_argument(
+        "--variants",
+        type=json.loads,
+        default=None,
+        help="JSON list of glitch-filter settings to compare, e.g. '[{\"continuity\": 0}, {}]' ({} = the defaults)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument(
         "--gates",
@@ -265,6 +325,10 @@ def main() -> int:
         f"# live_accuracy: {len(data)} phrases ({secs / 60:.1f} min) seed {args.seed}, step {STEP_MS:g} ms, "
         f"gate {GATE}, refinement on; torch threads {args.threads}"
     )
+    if args.variants:
+        glitch_variants(models, data, args.variants)
+    if not args.mirrors:
+        return 0
     header = (
         "| model | engine | mirror | latency @48k (ms) | RPA | RCA | <10c | OA | recall | FA | spikes/min |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|"

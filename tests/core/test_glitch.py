@@ -78,6 +78,50 @@ def test_a_weak_frame_that_the_decision_keeps_voiced_is_judged_too():
         remove_glitches(shown, conf, None, peak_gate=0.5)
 
 
+def test_an_octave_error_over_the_first_frames_of_a_glide_is_held_on_the_glide():
+    # a fast glide (0.27 semitones a frame) with a 2- or 3-frame octave error: the window's median of a moving pitch
+    # agrees with too few frames to be a majority, so the median rule alone leaves the error (as measured on the live
+    # set); the continuity rule holds each wrong frame at the previous pitch, where its distribution still sees it
+    true = 60.0 + 0.27 * np.arange(40)
+    for length in (2, 3):
+        shown = true.copy()
+        shown[20 : 20 + length] += 12.0
+        acts = distributions(true, shown, second=0.6)
+        out = run(shown, acts=acts)
+        np.testing.assert_allclose(out, true, atol=0.05)  # semitones
+        assert np.abs(run(shown, acts=acts, continuity=0.0)[20] - true[20]) > 11  # the rule off: the error stays
+
+
+def test_the_continuity_rule_needs_the_old_pitch_in_the_distribution_and_holds_at_most_lag_frames():
+    # a real change whose new note has no mass at the old pitch is not held at all
+    pitch = np.r_[np.full(25, 60.0), np.full(25, 67.0)]
+    np.testing.assert_array_equal(run(pitch, acts=distributions(pitch)), pitch.astype(np.float32))
+    # a fall of an octave whose distribution keeps the old note (its second harmonic): held 2 frames, then the change
+    old, new = np.full(25, 72.0), np.full(25, 60.0)
+    pitch = np.r_[old, new]
+    acts = distributions(pitch)
+    acts[25:] += 0.5 * distributions(np.full(25, 72.0))
+    out = run(pitch, acts=acts, lag=2)
+    np.testing.assert_allclose(out[25:27], 72.0, atol=0.05)
+    np.testing.assert_array_equal(out[27:], pitch[27:].astype(np.float32))
+    out1 = run(pitch, acts=acts, lag=1)  # at most `lag` frames, whatever the lag
+    np.testing.assert_allclose(out1[25], 72.0, atol=0.05)
+    np.testing.assert_array_equal(out1[26:], pitch[26:].astype(np.float32))
+
+
+def test_a_glitch_whose_distribution_barely_sees_the_track_takes_the_track_median():
+    # an octave error whose true pitch is a weak bump (0.1 of the peak, under the support 0.2) half a semitone
+    # off: decoding it again there would put the frame at the bump's edge; the track's median is nearer
+    true = np.full(30, 45.0)
+    shown = true.copy()
+    shown[15] = 33.0
+    acts = distributions(true, shown, second=0.0)
+    bump = distributions(np.full(30, 45.6))[15]
+    acts[15] += 0.1 * bump * acts[15].max() / bump.max()
+    assert run(shown, acts=acts)[15] == pytest.approx(45.0, abs=1e-4)
+    assert run(shown, acts=acts, support=0.0)[15] == pytest.approx(45.6, abs=0.1)  # without: the bump
+
+
 def test_a_spike_without_activations_takes_the_track_median():
     pitch = np.full(20, 60.0)
     pitch[10] = 72.0
@@ -118,20 +162,9 @@ def test_unvoiced_frames_are_neither_judged_nor_used():
     np.testing.assert_array_equal(run(pitch2, conf2), pitch2.astype(np.float32))
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_streaming_filter_equals_the_offline_filter_for_any_block_split(seed):
-    rng = np.random.default_rng(seed)
-    n = 300
-    true = 57.0 + np.cumsum(rng.normal(0, 0.05, n))
-    shown = true.copy()
-    spikes = rng.choice(np.arange(1, n // 6 - 1), 12, replace=False) * 6  # isolated: at least 6 frames apart
-    shown[spikes] += rng.choice([-12.0, 12.0, 7.0, 19.0], 12)
-    conf = np.where(rng.random(n) < 0.1, 0.2, 0.9).astype(np.float32)
-    conf[100:110] = 0.1  # a rest
-    acts = distributions(true, shown)
-    acts[200:215] = 1.0 / acts.shape[1]  # noise: a flat distribution (peak mass 7/384) with a confident head
-    offline = run(shown, conf, acts, peak_gate=0.5)
-    filt = GlitchFilter(2, lag=2, peak_gate=0.5)
+def stream_in_blocks(filt, shown, conf, acts, rng):
+    """Feed two identical streams to ``filt`` in blocks of 0-6 frames; (pitch (2, n), frame_index (n,), voiced)."""
+    n = len(shown)
     got, idx, voiced = [], [], []
     start = 0
     while start < n:
@@ -156,7 +189,46 @@ def test_streaming_filter_equals_the_offline_filter_for_any_block_split(seed):
     got.append(rest["pitch_semitones"])
     idx.append(rest["frame_index"])
     voiced.append(rest["voiced"])
-    got, idx, voiced = np.concatenate(got, axis=1), np.concatenate(idx), np.concatenate(voiced, axis=1)
+    return np.concatenate(got, axis=1), np.concatenate(idx), np.concatenate(voiced, axis=1)
+
+
+@pytest.mark.parametrize("lag", [1, 2])
+@pytest.mark.parametrize("seed", [3, 4])
+def test_streaming_continuity_rule_equals_the_offline_one(seed, lag):
+    # runs of 1-4 wrong frames on a glide, the old pitch kept in their distributions: the continuity rule acts (its
+    # count of frames held in a row carries across pushes), and the stream gives the offline filter's numbers
+    rng = np.random.default_rng(seed)
+    n = 240
+    true = 50.0 + np.cumsum(rng.uniform(0.0, 0.3, n))
+    shown = true.copy()
+    for start in range(10, n - 10, 23):
+        shown[start : start + int(rng.integers(1, 5))] += rng.choice([-12.0, 12.0, 7.0])
+    conf = np.where(rng.random(n) < 0.1, 0.2, 0.9).astype(np.float32)
+    acts = distributions(true, shown, second=0.5)
+    offline = run(shown, conf, acts, lag=lag)
+    assert np.mean(np.abs(offline - true) < 0.5) > np.mean(
+        np.abs(run(shown, conf, acts, lag=lag, continuity=0) - true) < 0.5
+    )
+    got, idx, _ = stream_in_blocks(GlitchFilter(2, lag=lag), shown, conf, acts, rng)
+    np.testing.assert_array_equal(idx, np.arange(n))
+    np.testing.assert_array_equal(got[0], offline)
+    np.testing.assert_array_equal(got[1], offline)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_streaming_filter_equals_the_offline_filter_for_any_block_split(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    true = 57.0 + np.cumsum(rng.normal(0, 0.05, n))
+    shown = true.copy()
+    spikes = rng.choice(np.arange(1, n // 6 - 1), 12, replace=False) * 6  # isolated: at least 6 frames apart
+    shown[spikes] += rng.choice([-12.0, 12.0, 7.0, 19.0], 12)
+    conf = np.where(rng.random(n) < 0.1, 0.2, 0.9).astype(np.float32)
+    conf[100:110] = 0.1  # a rest
+    acts = distributions(true, shown)
+    acts[200:215] = 1.0 / acts.shape[1]  # noise: a flat distribution (peak mass 7/384) with a confident head
+    offline = run(shown, conf, acts, peak_gate=0.5)
+    got, idx, voiced = stream_in_blocks(GlitchFilter(2, lag=2, peak_gate=0.5), shown, conf, acts, rng)
     np.testing.assert_array_equal(idx, np.arange(n))
     np.testing.assert_array_equal(got[0], offline)
     np.testing.assert_array_equal(got[1], offline)
@@ -178,6 +250,11 @@ def test_bad_settings_are_clear_errors():
         GlitchFilter(1, tolerance=0.0)
     with pytest.raises(ParameterError, match="gate"):
         GlitchFilter(1, gate=1.5)
+    for kw in (dict(continuity=-0.1), dict(support=1.5), dict(continuity=True), dict(support="0.2")):
+        with pytest.raises(ParameterError, match="share of the peak"):
+            GlitchFilter(1, **kw)
+        with pytest.raises(ParameterError, match="share of the peak"):
+            remove_glitches(np.full(5, 60.0), np.ones(5), None, **kw)
     f = GlitchFilter(1, gate=0.4, peak_gate=0.5)
     for attr, bad in (("gate", -0.1), ("gate", float("nan")), ("peak_gate", 2.0), ("peak_gate", "0.5")):
         with pytest.raises(ParameterError, match="gate"):
