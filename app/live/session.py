@@ -54,7 +54,8 @@ class LiveConfig:
     step_ms : float
         Milliseconds between frames.
     mirror : float in [0, 1]
-        1: lowest latency (the newest part of each window approximated); 0: the offline engine's frames.
+        1: lowest latency (the newest part of each window approximated); 0: the offline engine's frames; the
+        default is the live preset's (:data:`pesto_core.presets.LIVE_DEFAULTS`).
     refine : bool
         Cent-precise pitch (:mod:`pesto_core.refine`).
     """
@@ -62,7 +63,7 @@ class LiveConfig:
     device: Optional[str] = None
     sr: Optional[int] = None
     step_ms: float = 10.0
-    mirror: float = 1.0
+    mirror: float = LIVE_DEFAULTS["mirror"]
     refine: bool = True
 
 

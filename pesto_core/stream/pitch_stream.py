@@ -532,8 +532,9 @@ def live_stream(sr: int, n_streams: int = 1, **overrides) -> PitchStream:
     **overrides
         Any :class:`PitchStream` keyword (``mirror``, ``model_name``, ``gate``, ``smooth``...) replacing the preset.
 
-    The preset (:data:`LIVE_DEFAULTS`): the live model (:func:`live_model_name`), lowest-latency mirror, cent-precise
-    refinement, the glitch filter with a 2-hop look-ahead, and the voicing gate. ``latency_s`` includes the filter.
+    The preset (:data:`LIVE_DEFAULTS`): the live model (:func:`live_model_name`), mirror 0.95 (29 ms of latency in
+    all at 48 kHz with a 10 ms step), cent-precise refinement, the glitch filter with a 2-hop look-ahead, and the
+    voicing gate. ``latency_s`` includes the filter.
     """
     options = dict(LIVE_DEFAULTS, model_name=live_model_name())
     options.update(overrides)

@@ -85,14 +85,16 @@ def test_recorded_decoding_says_what_the_stream_does(refine):
     session = LiveSession()
     ring = RingBuffer(4 * SR)
     wakeup = threading.Event()
-    session.worker = LiveWorker(ring, wakeup, lambda: PitchStream(sr=SR, step_ms=10.0, refine=refine), start_cursor=0)
+    mirror = session.config.mirror  # the live preset's latency mode
+    make = lambda: PitchStream(sr=SR, step_ms=10.0, refine=refine, mirror=mirror)  # noqa: E731
+    session.worker = LiveWorker(ring, wakeup, make, start_cursor=0)
     session.worker.start()
     deadline = time.monotonic() + 60
     while not session.worker.ready and time.monotonic() < deadline:
         time.sleep(0.01)
     assert session.start_recording(), session.messages
     rec = session.recorder
-    assert rec.decoding == ("alwa+refine" if refine else "alwa") + ", live (mirror=1)"
+    assert mirror == 0.95 and rec.decoding == ("alwa+refine" if refine else "alwa") + ", live (mirror=0.95)"
     melody = synth_melody(SR)[0]
     ring.write(melody[:SR])
     wakeup.set()
