@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 from PySide6 import QtCore
 
+from pesto_core.presets import LIVE_DEFAULTS
 from tests.app.live_audio import (
     NOTES_IN_ORDER,
     align,
@@ -55,7 +56,10 @@ def window(qtbot, tmp_path):
 def start_live(qtbot, panel, sr=48000):
     panel.rate_combo.setCurrentIndex(panel.rate_combo.findData(sr))
     panel.step_combo.setCurrentIndex(panel.step_combo.findData(10.0))
-    panel.latency_combo.setCurrentIndex(0)
+    # the Live tab's default latency mode is the live preset's (Standard, mirror 0.95), and the tests run it
+    default = panel.latency_combo.findData(LIVE_DEFAULTS["mirror"])
+    assert default >= 0 and panel.latency_combo.itemText(default) == "Standard"
+    panel.latency_combo.setCurrentIndex(default)
     panel.device_combo.setCurrentIndex(0)  # the system default input: vmic
     assert panel.start(), panel.messages
     # PulseAudio through ALSA takes ~1.5 s to deliver the first block
