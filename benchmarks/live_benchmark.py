@@ -58,13 +58,27 @@ def thread_cpu():
     return out
 
 
+def _mirrors() -> dict:
+    from pesto_core.presets import LIVE_DEFAULTS
+
+    return {"lowest": 1.0, "standard": LIVE_DEFAULTS["mirror"], "exact": 0.0}
+
+
+MIRRORS = _mirrors()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--sr", type=int, default=48000)
     ap.add_argument("--step-ms", type=float, default=10.0)
     ap.add_argument("--heatmap", choices=["on", "off"], default="on")
-    ap.add_argument("--latency-mode", choices=["lowest", "exact"], default="lowest")
+    ap.add_argument(
+        "--latency-mode",
+        choices=list(MIRRORS),
+        default="standard",
+        help="the Live tab's latency mode (default: the live preset's, Standard)",
+    )
     ap.add_argument("--refine", choices=["on", "off"], default="on", help="cent-precise refinement (app default: on)")
     ap.add_argument("--json", help="write the results here too")
     ap.add_argument("--screenshot", help="save a screenshot of the window at the end")
@@ -83,7 +97,7 @@ def main(argv=None) -> int:
     settings = Settings("live", path=os.path.join(tmp, "settings.ini"))
     settings.set("sr", args.sr)
     settings.set("step_ms", args.step_ms)
-    settings.set("mirror", 1.0 if args.latency_mode == "lowest" else 0.0)
+    settings.set("mirror", MIRRORS[args.latency_mode])
     settings.set("heatmap", args.heatmap == "on")
     settings.set("device", "")
     settings.set("refine", args.refine == "on")
