@@ -28,8 +28,9 @@ cents, chroma for RCA) on reference-voiced frames, ``<10c`` (within 10 cents), O
 and false-alarm rate, and false spikes per voiced minute: runs of 1-3 estimated-voiced frames more than a semitone off
 the reference, with correct frames (within 50 cents) on both sides. Latency: frame centre to the newest sample it
 needed, plus the glitch filter's look-ahead, at 48 kHz with a 10 ms step. With ``--variants``: the preset's frames
-(mirror 1) through the glitch filter with other settings (``glitch.remove_glitches`` keyword arguments; the offline
-form gives the stream's numbers), scored as above plus "late": of the first five frames after each reference note
+(at the preset's mirror) through the glitch filter with other settings (``glitch.remove_glitches`` keyword
+arguments; the offline form gives the stream's numbers), scored as above plus "late": of the first five frames after
+each reference note
 change of more than a semitone, how many are still within 50 cents of the old note (a filter that lags changes
 raises it).
 """
@@ -260,16 +261,17 @@ def late_frames(rows) -> float:
 def glitch_variants(models, data, variants) -> None:
     """Print the table of glitch-filter settings (``remove_glitches`` keyword arguments) on the preset's frames."""
     lag, gate, peak_gate = LIVE_DEFAULTS["smooth_lag"], LIVE_DEFAULTS["gate"], LIVE_DEFAULTS["peak_gate"]
+    mirror = LIVE_DEFAULTS["mirror"]
     print(
-        "\n# glitch filter settings on the live preset's frames (mirror 1; gate, peak gate and lag of the preset): "
-        "RPA, OA, spikes per voiced minute, late frames per note change; spikes per condition"
+        f"\n# glitch filter settings on the live preset's frames (mirror {mirror:g}; gate, peak gate and lag of the "
+        "preset): RPA, OA, spikes per voiced minute, late frames per note change; spikes per condition"
     )
     print("| model | settings | RPA | OA | spikes/min | late | " + " | ".join(CONDITIONS) + " |")
     print("|---|---|---|---|---|---|" + "---|" * len(CONDITIONS))
     for name in models:
         raw = []
         for cond, sr, x, f0 in data:
-            centres, pitch, _, _, conf, act = streaming(name, x, sr, 1.0, False, acts=True)
+            centres, pitch, _, _, conf, act = streaming(name, x, sr, mirror, False, acts=True)
             ref, keep = reference(f0, centres, sr)
             raw.append((cond, ref, pitch, conf, act, keep))
         for kw in variants:
@@ -317,6 +319,10 @@ def main() -> int:
         help="peak-mass gates swept with them (0 = the confidence alone)",
     )
     args = p.parse_args()
+    if args.variants is not None and not (
+        isinstance(args.variants, list) and all(isinstance(v, dict) for v in args.variants)
+    ):
+        p.error("--variants takes a JSON list of settings objects, e.g. '[{\"continuity\": 0}, {}]'")
     torch.set_num_threads(args.threads)
     models = args.models or bundled_models()
     data = make_set(args.phrases, args.seed)

@@ -11,24 +11,26 @@ decoded again from its own activations, restricted to ``±tolerance`` around the
 weighted average of the ``2 * bps - 1`` bins around it, as the ``alwa`` reduction); if the distribution's largest bin
 there is below ``support`` of its peak (default 0.2; or it has no activations), the median itself is used.
 
-Continuity. Where the window has no majority to return to (a run of ``lag`` or more wrong frames: an octave error
-over the first frames of a glide, where the median of a moving pitch agrees with too few frames), a frame that jumps
-more than ``tolerance`` from the previous frame, itself on a track (within ``tolerance`` of the frame before it; all
-three voiced or shown), is held at the previous pitch when its own distribution still keeps ``continuity`` of its
-peak within ``±tolerance`` of it (default 0.2): the network sees both pitches and the arg-max took the wrong one. At
-most ``lag`` frames in a row are held so; the next frame is judged by the median rule, whose window then holds the
-held frames.
+Continuity. A frame the median rule leaves alone (for the errors it cannot see: a run of ``lag`` or more wrong
+frames, such as an octave error over the first frames of a glide, where the median of a moving pitch agrees with too
+few frames) that jumps more than ``tolerance`` from the previous frame, itself on a track (within ``tolerance`` of
+the frame before it; all three voiced or shown), is decoded again near the previous pitch when its own distribution
+still keeps ``continuity`` of its peak within ``±tolerance`` of it (default 0.2): the network sees both pitches and
+the arg-max took the wrong one. At most ``lag`` frames among any ``2 * lag + 1`` are held so (a flicker back to the
+old pitch does not renew the hold); the frames after are judged by the median rule, in whose windows held frames
+do not count as the track (a guess is no evidence: else two held frames and a flicker would outvote a new note).
 
 Why it does not lag: a note change is a step; in a window centred on a frame of the new note, the new note's frames
-are the majority or the frame agrees with the median anyway (the median of a step is the step), so no frame of a
-real change is modified, however large the interval. A glide or a vibrato moves by much less than ``tolerance``
-between neighbouring frames, so the median stays within the tolerance of the centre. Only a run of at most ``lag``
+are the majority or the frame agrees with the median anyway (the median of a step is the step), so the median rule
+modifies no frame of a real change, however large the interval (the continuity rule can, within its bound below). A
+glide or a vibrato moves by much less than ``tolerance`` between neighbouring frames, so the median stays within the
+tolerance of the centre. Only a run of at most ``lag``
 frames that leaves the track and comes back is corrected. The price of the recursion: a wrong frame among the first
 frames of a new note (60 60 72 72 60 72 72) can hold the note's first frames on the old one (60 60 60 60 60 72 72)
 until the new note has the window's majority on its own: a change can come up to ``lag`` frames late there. The
 continuity rule has the same bound: a new note whose distribution still holds the old pitch (a fall of an octave, whose
 second harmonic is the old note) is held at most ``lag`` frames. Measured on the live benchmark's dev seeds 7000 and
-9100 (``benchmarks/results/glitch_tuning_seed*.txt``; the live preset's frames at mirror 1): spikes per voiced minute
+9100 (``benchmarks/results/glitch_tuning_seed*.txt``; the live stream's frames at mirror 1): spikes per voiced minute
 6.3 -> 2.4 and 3.4 -> 1.9, RPA +0.1, frames at a note change still on the old note +0.08 and +0.10 per change (of the
 first five).
 
@@ -153,7 +155,7 @@ def remove_glitches(
         The voicing decision's peak-mass gate (needs ``activations`` when above 0).
     continuity : float in [0, 1]
         Share of a frame's peak its distribution must keep at the previous pitch for a jump to be held there (at most
-        ``lag`` frames in a row; 0 = off; needs ``activations``). See the module docstring.
+        ``lag`` frames among any ``2 * lag + 1``; 0 = off; needs ``activations``). See the module docstring.
     support : float in [0, 1]
         Share of a glitch's peak its distribution must reach near the track to be decoded again there (else it takes
         the track's median; 0 = always decoded again where there is any mass).
@@ -170,21 +172,22 @@ def remove_glitches(
     continuity, support = _check_share(continuity, "continuity"), _check_share(support, "support")
     out = pitch.copy()
     n = len(pitch)
-    held = 0  # frames held in a row by the continuity rule
+    held = np.zeros(n, bool)  # frames held by the continuity rule
+    span = 2 * lag + 1  # at most `lag` holds among the last `span` frames
     track_frame = voiced | shown
     for t in range(n):
-        # judged against the corrected past
-        track = _judge(out, voiced, t, max(0, t - lag), min(n, t + lag + 1), tolerance, bool(shown[t]))
+        # judged against the corrected past; frames held by the continuity rule are no evidence of the track
+        track = _judge(out, voiced & ~held, t, max(0, t - lag), min(n, t + lag + 1), tolerance, bool(shown[t]))
         if track is not None:
             out[t] = _moved(None if activations is None else activations[t], track, tolerance, support)
-            held = 0
             continue
+        recent = int(held[max(0, t - span + 1) : t].sum())
         value = None
-        if continuity > 0 and activations is not None and held < lag and t >= 2 and track_frame[t - 2 : t + 1].all():
+        if continuity > 0 and activations is not None and recent < lag and t >= 2 and track_frame[t - 2 : t + 1].all():
             value = _continue(out, t, activations[t], tolerance, continuity)
         if value is not None:
             out[t] = value
-        held = held + 1 if value is not None else 0
+            held[t] = True
     return out
 
 
@@ -206,6 +209,9 @@ class GlitchFilter:
         See the module docstring.
     peak_gate : float in [0, 1]
         Peak-mass gate of the voicing decision (:mod:`pesto_core.voicing`); 0 = the confidence alone.
+    continuity, support : float in [0, 1]
+        Shares of a frame's peak for the continuity rule and for decoding a glitch again near the track (see
+        :func:`remove_glitches` and the module docstring).
 
     :meth:`push` takes a dict of per-frame arrays shaped ``(n_streams, frames, ...)`` (``frame_index``/``time_s``
     as ``(frames,)``), with at least ``pitch_semitones``, ``confidence`` and ``activations`` (and optionally
@@ -258,9 +264,11 @@ class GlitchFilter:
 
     def reset(self) -> None:
         """Forget the held frames (a new stream starts)."""
-        self._held: Optional[Dict[str, np.ndarray]] = None  # frames not yet emitted, plus up to `lag` before them
+        self._held: Optional[Dict[str, np.ndarray]] = None  # frames not yet emitted, plus max(lag, 2) before them
         self._n_past = 0  # how many of the held frames were already emitted (the window's past)
-        self._run = np.zeros(self.n_streams, int)  # frames held in a row by the continuity rule, per stream
+        # per stream, whether each of the last 2 * lag frames was held by the continuity rule (at most `lag` holds
+        # among any 2 * lag + 1 frames: a flicker back to the old note does not renew the hold)
+        self._recent = [[False] * (2 * self.lag) for _ in range(self.n_streams)]
 
     def push(self, frames: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Add frames; return those ``lag`` or more frames older than the newest one, corrected."""
@@ -320,24 +328,30 @@ class GlitchFilter:
                 pk = float(np.median(peak[s, lo:hi])) if peak is not None else 1.0
                 shown = bool(decide(float(np.median(conf[s, lo:hi])), pk, self.gate, self.peak_gate))
                 voiced_out[s, t - start] = shown_all[s, t] = shown
-                track = _judge(p, voiced, t, lo, hi, self.tolerance, shown)
+                members = voiced
+                if any(self._recent[s][-self.lag :]):  # held frames in the window's past are no evidence (as offline)
+                    members = voiced.copy()
+                    for j, was_held in enumerate(reversed(self._recent[s][-self.lag :]), start=1):
+                        if was_held and t - j >= lo:
+                            members[t - j] = False
+                track = _judge(p, members, t, lo, hi, self.tolerance, shown)
                 if track is not None:
                     a = None if acts is None else acts[s, t]
                     p[t] = _moved(a, track, self.tolerance, self.support)
-                    self._run[s] = 0
+                    self._recent[s] = self._recent[s][1:] + [False]
                     continue
                 value = None
                 if (
                     self.continuity > 0
                     and acts is not None
-                    and self._run[s] < self.lag
+                    and sum(self._recent[s]) < self.lag
                     and t >= 2
                     and (voiced[t - 2 : t + 1] | shown_all[s, t - 2 : t + 1]).all()
                 ):
                     value = _continue(p, t, acts[s, t], self.tolerance, self.continuity)
                 if value is not None:
                     p[t] = value
-                self._run[s] = self._run[s] + 1 if value is not None else 0
+                self._recent[s] = self._recent[s][1:] + [value is not None]
         if finite is not None:
             voiced_out &= np.asarray(finite)[:, start:stop]
         held = dict(held, pitch_semitones=pitch, _shown=shown_all)

@@ -107,6 +107,18 @@ def test_the_continuity_rule_needs_the_old_pitch_in_the_distribution_and_holds_a
     out1 = run(pitch, acts=acts, lag=1)  # at most `lag` frames, whatever the lag
     np.testing.assert_allclose(out1[25], 72.0, atol=0.05)
     np.testing.assert_array_equal(out1[26:], pitch[26:].astype(np.float32))
+    # a flicker back to the old note every few frames (octave ambiguity) does not renew the hold: the new note is
+    # shown from its third frame on, bar the flicker frames themselves
+    for lag in (1, 2):
+        shown = pitch.copy()
+        shown[[29, 33, 38, 42]] = 72.0
+        acts_f = distributions(shown)
+        acts_f[25:] += 0.5 * distributions(np.full(25, 72.0))
+        out = run(shown, acts=acts_f, lag=lag)
+        new = np.setdiff1d(np.arange(25 + lag, 50), [29, 33, 38, 42])
+        assert np.all(np.abs(out[new] - 60.0) < 0.05), (lag, out)
+        # (the flickers are isolated jumps of their own, which the median rule corrects onto the new note)
+        np.testing.assert_allclose(out[[29, 33, 38, 42]], 60.0, atol=0.05)
 
 
 def test_a_glitch_whose_distribution_barely_sees_the_track_takes_the_track_median():
