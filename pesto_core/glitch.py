@@ -30,9 +30,9 @@ frames of a new note (60 60 72 72 60 72 72) can hold the note's first frames on 
 until the new note has the window's majority on its own: a change can come up to ``lag`` frames late there. The
 continuity rule has the same bound: a new note whose distribution still holds the old pitch (a fall of an octave, whose
 second harmonic is the old note) is held at most ``lag`` frames. Measured on the live benchmark's dev seeds 7000 and
-9100 (``benchmarks/results/glitch_tuning_seed*.txt``; the live stream's frames at mirror 1): spikes per voiced minute
-6.3 -> 2.4 and 3.4 -> 1.9, RPA +0.1, frames at a note change still on the old note +0.08 and +0.10 per change (of the
-first five).
+9100 (``benchmarks/results/glitch_tuning_seed*.txt``; the live preset's frames, mirror 0.95): spikes per voiced
+minute 1.96 -> 0.79 and 1.52 -> 1.89 (-3 and +1 spikes), RPA +0.05 and +0.09, frames at a note change still on the
+old note +0.08 and +0.04 per change (of the first five); with ``tracker-1`` 1.57 -> 0.79 and 4.17 -> 2.65.
 
 The streaming filter (:class:`GlitchFilter`) emits frame ``t`` when frame ``t + lag`` has arrived: ``lag`` hops of
 extra latency. The offline form (:func:`remove_glitches`) applies the identical rule to a whole track (the first and

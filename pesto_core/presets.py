@@ -15,7 +15,7 @@ LIVE_MODEL = "tracker-1-live"
 # mirror=0.95 with the glitch filter's 2-hop look-ahead: 29 ms of latency at 48 kHz with a 10 ms step (9 ms of the
 # VQT + 20 ms), the most look-ahead within the 30 ms a performer does not notice: on the dev seeds of
 # benchmarks/live_accuracy.py (7000, 9100) it brings the live RPA within 1 point of the offline engine, where mirror 1
-# was 1.2 below on one, and fewer spikes (2.4 -> 0.8 and 1.9 -> 0.8 per voiced minute; BENCHMARKS.md "Live mode");
+# was 1.2 below on one, and fewer spikes (3.1 -> 0.8 and 3.4 -> 1.9 per voiced minute; BENCHMARKS.md "Live mode");
 # voiced = median confidence >= 0.5 and median peak mass >= 0.5 over the filter's window (pesto_core.voicing)
 LIVE_DEFAULTS = dict(
     step_ms=10.0, mirror=0.95, refine=True, smooth=True, smooth_lag=DEFAULT_LAG, gate=0.5, peak_gate=0.5
