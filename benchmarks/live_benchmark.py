@@ -34,6 +34,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pesto_core.presets import LIVE_DEFAULTS  # noqa: E402 (light: no torch, no Qt)
+
 
 def melody(sr: int = 48000):
     """A 6 s phrase: four notes, a glide, rests (float32 samples, (samples,))."""
@@ -58,13 +60,7 @@ def thread_cpu():
     return out
 
 
-def _mirrors() -> dict:
-    from pesto_core.presets import LIVE_DEFAULTS
-
-    return {"lowest": 1.0, "standard": LIVE_DEFAULTS["mirror"], "exact": 0.0}
-
-
-MIRRORS = _mirrors()
+MIRRORS = {"lowest": 1.0, "standard": LIVE_DEFAULTS["mirror"], "exact": 0.0}  # the Live tab's modes by name
 
 
 def main(argv=None) -> int:

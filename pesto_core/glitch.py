@@ -106,14 +106,14 @@ def _moved(activations: Optional[np.ndarray], track: float, tolerance: float, su
 
 
 def _judge(
-    pitch: np.ndarray, voiced: np.ndarray, t: int, lo: int, hi: int, tolerance: float, shown: bool = False
+    pitch: np.ndarray, members: np.ndarray, t: int, lo: int, hi: int, tolerance: float, judged: bool
 ) -> Optional[float]:
-    """The track's pitch if frame ``t`` is a glitch in the window ``[lo, hi)``, else None. ``voiced``: the frames
-    that make the track (confidence >= gate); ``shown``: frame ``t`` is voiced by the window's decision (judged even
-    if its own confidence is under the gate: a weak frame the decision keeps must not keep its octave error)."""
-    if not (voiced[t] or shown) or not np.isfinite(pitch[t]):
+    """The track's pitch if frame ``t`` is a glitch in the window ``[lo, hi)``, else None. ``members`` (bool, ``hi -
+    lo``): the window's frames that make the track (voiced, not held by the continuity rule); ``judged``: frame ``t``
+    is voiced or shown by the window's decision (a weak frame the decision keeps must not keep its octave error)."""
+    if not judged or not np.isfinite(pitch[t]):
         return None
-    window = pitch[lo:hi][voiced[lo:hi]]
+    window = pitch[lo:hi][members]
     if len(window) < 3:
         return None
     track = float(np.median(window))
@@ -123,6 +123,43 @@ def _judge(
     if agree < 2 or agree <= len(window) - agree:
         return None  # no consistent majority to return to (e.g. noise): leave the frames as they are
     return track
+
+
+def _correct(
+    pitch: np.ndarray,
+    voiced: np.ndarray,
+    shown: np.ndarray,
+    held: np.ndarray,
+    t: int,
+    activations: Optional[np.ndarray],
+    lag: int,
+    tolerance: float,
+    continuity: float,
+    support: float,
+) -> None:
+    """Judge frame ``t`` and correct ``pitch[t]`` in place (the offline and the streaming filter's one step).
+
+    pitch : float32 (frames,), the past already corrected; voiced : bool (frames,), confidence >= gate and a finite
+    pitch; shown : bool (frames,), the window's voicing decision (known up to ``t``); held : bool (frames,), frames the
+    continuity rule held (``held[t]`` is set here when it holds ``t``); activations : (128 * bps,) of frame ``t`` or
+    None. Only frames ``t - 2 * lag .. t + lag`` are read."""
+    n = len(pitch)
+    lo, hi = max(0, t - lag), min(n, t + lag + 1)
+    members = voiced[lo:hi] & ~held[lo:hi]  # held frames are guesses, no evidence of the track
+    track = _judge(pitch, members, t, lo, hi, tolerance, bool(voiced[t] or shown[t]))
+    if track is not None:
+        pitch[t] = _moved(activations, track, tolerance, support)
+        return
+    if continuity <= 0 or activations is None or t < 2:
+        return
+    if np.count_nonzero(held[max(0, t - 2 * lag) : t]) >= lag:
+        return  # at most `lag` holds among any 2 * lag + 1 frames
+    if not (voiced[t - 2 : t + 1] | shown[t - 2 : t + 1]).all():
+        return
+    value = _continue(pitch, t, activations, tolerance, continuity)
+    if value is not None:
+        pitch[t] = value
+        held[t] = True
 
 
 def remove_glitches(
@@ -171,23 +208,10 @@ def remove_glitches(
     shown = voiced_track(confidence, activations, gate=gate, peak_gate=peak_gate, lag=lag)
     continuity, support = _check_share(continuity, "continuity"), _check_share(support, "support")
     out = pitch.copy()
-    n = len(pitch)
-    held = np.zeros(n, bool)  # frames held by the continuity rule
-    span = 2 * lag + 1  # at most `lag` holds among the last `span` frames
-    track_frame = voiced | shown
-    for t in range(n):
-        # judged against the corrected past; frames held by the continuity rule are no evidence of the track
-        track = _judge(out, voiced & ~held, t, max(0, t - lag), min(n, t + lag + 1), tolerance, bool(shown[t]))
-        if track is not None:
-            out[t] = _moved(None if activations is None else activations[t], track, tolerance, support)
-            continue
-        recent = int(held[max(0, t - span + 1) : t].sum())
-        value = None
-        if continuity > 0 and activations is not None and recent < lag and t >= 2 and track_frame[t - 2 : t + 1].all():
-            value = _continue(out, t, activations[t], tolerance, continuity)
-        if value is not None:
-            out[t] = value
-            held[t] = True
+    held = np.zeros(len(pitch), bool)  # frames held by the continuity rule
+    for t in range(len(pitch)):  # each frame judged against the corrected past
+        acts = None if activations is None else activations[t]
+        _correct(out, voiced, shown, held, t, acts, lag, tolerance, continuity, support)
     return out
 
 
@@ -222,6 +246,7 @@ class GlitchFilter:
     """
 
     SHARED = ("time_s", "frame_index")  # fields shaped (frames,), shared by the streams
+    PRIVATE = ("_peak", "_shown", "_hold")  # per-frame state held with the frames, never returned
 
     def __init__(
         self,
@@ -264,11 +289,9 @@ class GlitchFilter:
 
     def reset(self) -> None:
         """Forget the held frames (a new stream starts)."""
-        self._held: Optional[Dict[str, np.ndarray]] = None  # frames not yet emitted, plus max(lag, 2) before them
+        # frames not yet emitted, plus the 2 * lag before them (the window's past and the continuity rule's count)
+        self._held: Optional[Dict[str, np.ndarray]] = None
         self._n_past = 0  # how many of the held frames were already emitted (the window's past)
-        # per stream, whether each of the last 2 * lag frames was held by the continuity rule (at most `lag` holds
-        # among any 2 * lag + 1 frames: a flicker back to the old note does not renew the hold)
-        self._recent = [[False] * (2 * self.lag) for _ in range(self.n_streams)]
 
     def push(self, frames: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """Add frames; return those ``lag`` or more frames older than the newest one, corrected."""
@@ -291,8 +314,8 @@ class GlitchFilter:
         if frames is not None:
             if "activations" in frames:  # measured once per frame, when it arrives (not again for each window)
                 frames = dict(frames, _peak=peak_mass(frames["activations"]))
-            n_new = len(np.asarray(frames["frame_index"]))
-            frames = dict(frames, _shown=np.zeros((self.n_streams, n_new), bool))  # decisions, once made
+            blank = np.zeros((self.n_streams, len(np.asarray(frames["frame_index"]))), bool)
+            frames = dict(frames, _shown=blank, _hold=blank.copy())  # decisions, once made
             if self._held is None:
                 self._held = {k: np.asarray(v) for k, v in frames.items()}
             else:
@@ -306,8 +329,8 @@ class GlitchFilter:
         start = self._n_past
         if held is None or stop <= start:
             out = self._slice(held, start, start)
-            out.pop("_peak", None)
-            out.pop("_shown", None)
+            for k in self.PRIVATE:
+                out.pop(k, None)
             if out:
                 out["voiced"] = np.zeros((self.n_streams, 0), bool)
             return out
@@ -319,49 +342,28 @@ class GlitchFilter:
             raise ParameterError("the glitch filter's peak gate needs the activations")
         peak = held["_peak"] if self.peak_gate > 0 else None
         voiced_out = np.zeros((self.n_streams, stop - start), bool)
-        shown_all = held["_shown"].copy()
+        shown_all, hold_all = held["_shown"].copy(), held["_hold"].copy()
         for s in range(self.n_streams):
-            p = pitch[s]
             voiced = (conf[s] >= self.gate) & np.isfinite(held["pitch_semitones"][s])
             for t in range(start, stop):
                 lo, hi = max(0, t - self.lag), min(n, t + self.lag + 1)
                 pk = float(np.median(peak[s, lo:hi])) if peak is not None else 1.0
                 shown = bool(decide(float(np.median(conf[s, lo:hi])), pk, self.gate, self.peak_gate))
                 voiced_out[s, t - start] = shown_all[s, t] = shown
-                members = voiced
-                if any(self._recent[s][-self.lag :]):  # held frames in the window's past are no evidence (as offline)
-                    members = voiced.copy()
-                    for j, was_held in enumerate(reversed(self._recent[s][-self.lag :]), start=1):
-                        if was_held and t - j >= lo:
-                            members[t - j] = False
-                track = _judge(p, members, t, lo, hi, self.tolerance, shown)
-                if track is not None:
-                    a = None if acts is None else acts[s, t]
-                    p[t] = _moved(a, track, self.tolerance, self.support)
-                    self._recent[s] = self._recent[s][1:] + [False]
-                    continue
-                value = None
-                if (
-                    self.continuity > 0
-                    and acts is not None
-                    and sum(self._recent[s]) < self.lag
-                    and t >= 2
-                    and (voiced[t - 2 : t + 1] | shown_all[s, t - 2 : t + 1]).all()
-                ):
-                    value = _continue(p, t, acts[s, t], self.tolerance, self.continuity)
-                if value is not None:
-                    p[t] = value
-                self._recent[s] = self._recent[s][1:] + [value is not None]
+                a = None if acts is None else acts[s, t]
+                _correct(
+                    pitch[s], voiced, shown_all[s], hold_all[s], t, a,
+                    self.lag, self.tolerance, self.continuity, self.support,
+                )  # fmt: skip
         if finite is not None:
             voiced_out &= np.asarray(finite)[:, start:stop]
-        held = dict(held, pitch_semitones=pitch, _shown=shown_all)
+        held = dict(held, pitch_semitones=pitch, _shown=shown_all, _hold=hold_all)
         out = self._slice(held, start, stop)
-        out.pop("_peak", None)
-        out.pop("_shown", None)
+        for k in self.PRIVATE:
+            out.pop(k, None)
         out["voiced"] = voiced_out
-        # keep `lag` emitted frames as the next windows' past (at least 2: the continuity rule's), and the frames
-        # not yet final
-        keep_from = max(0, stop - max(self.lag, 2))
+        # keep 2 * lag emitted frames (at least 2) as the next frames' past, and the frames not yet final
+        keep_from = max(0, stop - max(2 * self.lag, 2))
         self._held = self._slice(held, keep_from, n)
         self._n_past = stop - keep_from
         return out
