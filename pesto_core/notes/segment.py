@@ -115,7 +115,9 @@ class SegmentParams:
 
 @dataclass(frozen=True)
 class CurrentNote:
-    """The note being held now (live), measured on its raw frames (the last ``measure_s`` of them at most).
+    """The note being held now (live), measured on its raw frames (the last ``measure_s`` of them at most) from
+    where its pitch first comes within ``approach_semitones`` of its centre: a glide or scoop into the note is part of
+    its held time, not of its intonation (the finished note likewise leaves a glide between notes out).
 
     onset_s : its start (s); held_s : time since then (s); pitch_semitones : median pitch (semitones vs 440);
     midi_note, name : the nearest note for the tracker's A4; deviation_cents : mean deviation of its frames from
@@ -188,10 +190,11 @@ class NoteTracker:
         params: Optional[SegmentParams] = None,
         steady_s: float = 0.5,
         measure_s: float = 5.0,
+        approach_semitones: float = 0.25,
     ):
         self.p = params or SegmentParams()
         self.a4_hz, self.step_s, self.steady_s = float(a4_hz), float(step_s), float(steady_s)
-        self.measure_s = float(measure_s)
+        self.measure_s, self.approach = float(measure_s), float(approach_semitones)
         fr = lambda s: max(0, int(round(s / self.step_s)))  # noqa: E731
         self.W, self.m, self.a = max(1, fr(self.p.dip_window_s)), fr(self.p.median_s), fr(self.p.smooth_s)
         self.Lmin = max(1, fr(self.p.min_note_s))
@@ -625,31 +628,43 @@ class NoteTracker:
         k = newest
         while k > max(start, self.n_dp) and abs(self.pitch[k - 1] - ref) < self.p.merge_semitones:
             k -= 1
-        if k > max(start, self.n_dp):
+        # the pitch left ref before k; it is a change when it had not been there in the 0.3 s before k either (a
+        # vibrato comes back within a cycle; a new note, or a glide into it, does not)
+        before = self.pitch.view(max(start, k - int(round(0.3 / self.step_s))), k)
+        returns = bool(np.any(np.abs(before - ref) < self.p.merge_semitones))
+        if k > max(start, self.n_dp) and not returns:
             start = k  # a change not yet seen by the (delayed) programme: begin where the recent pitch took over
         elif self.run is not None and self.run["r"] >= start:
             run = self.run
             S1, r = run["S1"], run["r"]
             segs = self._path(run, run["F"].n - 1)
-            first = len(segs)
-            # go back over the programme's pieces of the same pitch (a long note is cut every max_span_s)
-            while first > 0:
-                i, e = segs[first - 1]
-                if abs(run["s0"] + (S1[e] - S1[i]) / (e - i) - ref) >= self.p.merge_semitones:
-                    break
-                first -= 1
-            if first < len(segs):
+            mean = lambda i, e: run["s0"] + (S1[e] - S1[i]) / (e - i)  # noqa: E731
+            # the programme's last piece is this note when its mean is within coherent_semitones of the recent pitch
+            # (whose 5-frame median swings with a vibrato of up to a semitone about the piece's mean)
+            held = mean(*segs[-1]) if segs else math.nan
+            if not abs(held - ref) < max(self.p.coherent_semitones, self.p.merge_semitones):
+                # it still holds the glide or the note before: the note began where the recent pitch took over
+                start = max(start, k)
+            else:
+                # go back over the programme's pieces of the same pitch (a long note is cut every max_span_s)
+                first = len(segs) - 1
+                while first > 0 and abs(mean(*segs[first - 1]) - held) < self.p.merge_semitones:
+                    first -= 1
                 start = max(start, r + segs[first][0])
-            if (
-                first == 0
-                and self.pending is not None
-                and 0 <= r - self.pending[1] <= self.gap
-                and abs(self.pending[2] - ref) < self.p.merge_semitones
-            ):
-                start = self.pending[0]
+                if (
+                    first == 0
+                    and self.pending is not None
+                    and 0 <= r - self.pending[1] <= self.gap
+                    and abs(self.pending[2] - held) < self.p.merge_semitones
+                ):
+                    start = self.pending[0]
         # measures over the last ``measure_s`` at most (bounded work per frame)
         pitch = self.pitch.view(max(start, newest + 1 - int(self.measure_s / self.step_s)), newest + 1)
         pitch = pitch[np.isfinite(pitch)]
+        for _ in range(2):  # the centre without the approach, then the approach against that centre
+            near = np.abs(pitch - np.median(pitch)) < self.approach
+            if near.any():
+                pitch = pitch[int(np.argmax(near)) :]
         centre = float(np.median(pitch))
         midi, _ = nearest_note(centre + reference_shift(self.a4_hz))
         cents = 100.0 * (pitch + reference_shift(self.a4_hz) - midi)

@@ -297,12 +297,41 @@ def test_live_tracker_equals_offline_and_reports_the_current_note():
     assert currents[frames(1.25)] is None  # silence
 
 
-def test_live_current_note_follows_a_change_before_the_segmenter_sees_it():
-    p, c, v = phrase((None, 0.1), (60.0, 0.5), (64.0, 0.5))
+@pytest.mark.parametrize("step", [4.0, 1.0, -1.0])  # semitones
+def test_live_current_note_follows_a_change_before_the_segmenter_sees_it(step):
+    p, c, v = phrase((None, 0.1), (60.0, 0.5), (60.0 + step, 0.5))
     tracker = NoteTracker(STEP)
     for k in range(frames(0.7)):
         update = tracker.push(k * STEP, p[k], True, 1.0)
-    assert update.current.midi_note == 64 and update.current.held_s <= 0.11
+    assert update.current.midi_note == 60 + step and update.current.held_s <= 0.11
+
+
+@pytest.mark.parametrize("seconds", [0.2, 0.4, 0.8])
+def test_live_current_note_after_a_glide_names_the_new_note_and_leaves_the_glide_out(seconds):
+    # E4 -> A4 over `seconds`: before, 0.1 s into A4 the current note read "E4 +92..+148 cents" (the programme's last
+    # piece still held the glide, so the note was measured from the start of the run), then A4 -15 cents for 0.3 s
+    glide = lambda t: 64.0 + 5.0 * t / seconds  # noqa: E731
+    p, c, v = phrase((None, 0.1), (64.0, 0.8), (glide, seconds), (69.0, 0.8), (None, 0.1))
+    tracker = NoteTracker(STEP)
+    currents = [tracker.push(k * STEP, p[k], c[k] > 0.5, v[k], c[k]).current for k in range(len(p))]
+    end = 0.9 + seconds  # where A4 begins
+    for dt in (0.1, 0.2, 0.4, 0.7):
+        cur = currents[frames(end + dt)]
+        assert cur.name == "A4", (dt, cur)
+        assert abs(cur.deviation_cents) <= 5 and cur.steadiness_cents <= 10, (dt, cur)  # cents
+        assert cur.held_s >= dt  # the approach counts in the time held (s)
+
+
+def test_live_current_note_with_a_wide_vibrato_stays_one_note():
+    vib = lambda t: 69.0 + 1.0 * np.sin(2 * np.pi * 5.5 * t)  # noqa: E731  (±100 cents)
+    p, c, v = phrase((None, 0.2), (vib, 1.5), (None, 0.2))
+    tracker = NoteTracker(STEP)
+    currents = [tracker.push(k * STEP, p[k], c[k] > 0.5, v[k], c[k]).current for k in range(len(p))]
+    for t in (0.7, 1.0, 1.3, 1.6):
+        cur = currents[frames(t)]
+        assert cur.name == "A4" and abs(cur.held_s - (t - 0.2)) <= 0.03, (t, cur)  # held from the onset (s)
+        assert abs(cur.deviation_cents) <= 15, (t, cur)  # a mean over whole and part cycles of a ±100 c sine
+        assert 50 <= cur.steadiness_cents <= 90, (t, cur)  # std of a ±100-cent sine: 71 cents
 
 
 def test_long_note_is_one_note_and_cheap():
