@@ -161,7 +161,8 @@ results: <name>.f0.csv (or .semitones.csv with -F) next to each input, or below 
   below the folder it was found in (corpus/a/take.wav -> DIR/a/take.f0.csv). Inputs whose results would coincide
   (take.wav and take.flac in one folder) keep their extension: take.wav.f0.csv, take.flac.f0.csv; if results would
   still coincide (two take.wav from different folders into one -o folder), the run is refused before any work.
-  The same file given twice is analysed once. A run never overwrites a result it wrote itself.
+  The same file given twice is analysed once. A run never overwrites a result it wrote itself; results of an
+  earlier run are replaced as upstream pesto does, with a warning naming them (--skip-existing keeps them).
 exit status: 0 all done, 1 some file failed (each named on stderr, the others done), 2 bad options or model,
   130 interrupted."""
 

@@ -154,6 +154,12 @@ def _announce(plan: Plan, progress: Progress, quiet: bool) -> None:
             existing += 1
         elif s.reason.startswith("same file") or s.reason.startswith("folder holds"):
             progress.message(f"pesto: warning: {s.path}: {s.reason}")
+    if plan.replaced:  # said even with -q: results of an earlier run are never replaced without a word
+        first = plan.replaced[0] + (f" and {len(plan.replaced) - 1} more" if len(plan.replaced) > 1 else "")
+        progress.message(
+            f"pesto: warning: replacing {len(plan.replaced)} result file(s) of an earlier run ({first}); "
+            "--skip-existing keeps them"
+        )
     if quiet:
         return
     if plan.n_not_audio:

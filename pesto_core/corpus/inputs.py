@@ -116,6 +116,7 @@ class Plan:
     folders: List[str] = field(default_factory=list)  # folders and glob roots given: where a summary can go
     renamed: int = 0  # inputs that got their extension in the result name (collision rule)
     stale_removed: int = 0  # temporary files of a killed run removed before this one
+    replaced: List[str] = field(default_factory=list)  # results of an earlier run that this run's tasks replace
 
     @property
     def n_not_audio(self) -> int:
@@ -281,6 +282,7 @@ def plan_outputs(
         except OSError:
             size = -1
         plan.tasks.append(Task(index, f.path, stem, size))
+        plan.replaced += [p for p in (result_path(stem, fmt) for fmt in formats) if os.path.exists(p)]
     plan.skipped.sort(key=lambda s: s.index)
     plan.stale_removed = remove_stale_parts(plan.tasks, formats)
     return plan

@@ -253,6 +253,27 @@ def test_without_output_results_go_next_to_inputs(tmp_path, capsys):
     assert len(list((tmp_path / "c").glob("pesto-run-*.csv"))) == 2
 
 
+def test_results_of_an_earlier_run_are_not_replaced_without_a_word(tmp_path, capsys):
+    tone(tmp_path / "a.wav", 0.5)
+    tone(tmp_path / "b.wav", 0.5)
+    code, err = run([tmp_path / "a.wav", tmp_path / "b.wav", "-q", "-j", "1"], capsys)
+    assert code == 0 and "replacing" not in err, err
+    before = (tmp_path / "a.f0.csv").stat().st_mtime_ns
+    (tmp_path / "b.f0.csv").unlink()
+    # replaced as upstream pesto does, but said on stderr (even with -q), naming the file and the way to keep it
+    code, err = run([tmp_path / "a.wav", tmp_path / "b.wav", "-q", "-j", "1", "-e", "csv", "npz"], capsys)
+    assert code == 0, err
+    assert f"replacing 1 result file(s) of an earlier run ({tmp_path / 'a.f0.csv'})" in err, err
+    assert "--skip-existing keeps them" in err
+    assert (tmp_path / "a.f0.csv").stat().st_mtime_ns >= before and (tmp_path / "b.f0.npz").exists()
+    # two of them: the first named, the count of the others
+    code, err = run([tmp_path / "a.wav", "-q", "-j", "1", "-e", "csv", "npz"], capsys)
+    assert code == 0 and "replacing 2 result file(s)" in err and "and 1 more" in err, err
+    # kept with --skip-existing: nothing replaced, nothing said about replacing
+    code, err = run([tmp_path / "a.wav", "-q", "-j", "1", "--skip-existing"], capsys)
+    assert code == 0 and "replacing" not in err, err
+
+
 def test_empty_folder_and_no_audio(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     code, err = run([tmp_path / "empty", "-q"], capsys)
