@@ -292,9 +292,9 @@ class LivePanel(QtWidgets.QWidget):
         ]
         for w in widgets:
             w.blockSignals(True)
-        _select_data(self.rate_combo, s.get("sr", DEFAULTS["sr"]))
-        _select_data(self.step_combo, s.get("step_ms", DEFAULTS["step_ms"]))
-        _select_data(self.latency_combo, s.get("mirror", DEFAULTS["mirror"]))
+        _select_data(self.rate_combo, s.get("sr", DEFAULTS["sr"]), DEFAULTS["sr"])
+        _select_data(self.step_combo, s.get("step_ms", DEFAULTS["step_ms"]), DEFAULTS["step_ms"])
+        _select_data(self.latency_combo, s.get("mirror", DEFAULTS["mirror"]), DEFAULTS["mirror"])
         self.gate_spin.setValue(min(1.0, max(0.0, s.get("gate", DEFAULTS["gate"]))))
         self.a4_spin.setValue(min(A4_MAX_HZ, max(A4_MIN_HZ, s.get("a4_hz", DEFAULTS["a4_hz"]))))
         i = self.transpose_combo.findText(s.get("transposition", DEFAULTS["transposition"]))
@@ -563,9 +563,12 @@ def _dot_icon(colour: QtGui.QColor, size: int = 16) -> QtGui.QIcon:
     return QtGui.QIcon(pm)
 
 
-def _select_data(combo: QtWidgets.QComboBox, value) -> None:
-    for i in range(combo.count()):
-        d = combo.itemData(i)
-        if d == value or (isinstance(d, float) and isinstance(value, (int, float)) and abs(d - value) < 1e-9):
-            combo.setCurrentIndex(i)
-            return
+def _select_data(combo: QtWidgets.QComboBox, value, default) -> None:
+    """Select the item whose data is ``value``; a stored value no item has (an older version's menu, a hand-edited
+    file) selects ``default``'s item, not whichever item happens to be first."""
+    for wanted in (value, default):
+        for i in range(combo.count()):
+            d = combo.itemData(i)
+            if d == wanted or (isinstance(d, float) and isinstance(wanted, (int, float)) and abs(d - wanted) < 1e-9):
+                combo.setCurrentIndex(i)
+                return

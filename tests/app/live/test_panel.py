@@ -79,6 +79,23 @@ def test_settings_persist_between_runs(qtbot, tmp_path, no_portaudio):
     p2.shutdown()
 
 
+def test_stored_settings_no_menu_item_has_fall_back_to_the_defaults(qtbot, tmp_path, no_portaudio):
+    from app.live.panel import DEFAULTS, LivePanel
+
+    path = tmp_path / "live.ini"
+    stored = Settings("live", path=path)
+    stored.set("mirror", 0.8)  # a latency mode of another version's menu
+    stored.set("sr", 12345)
+    stored.set("step_ms", 7.0)
+    stored.sync()
+    panel = LivePanel(settings=Settings("live", path=path))
+    qtbot.addWidget(panel)
+    assert panel.latency_combo.currentData() == DEFAULTS["mirror"] and panel.latency_combo.currentIndex() != 0
+    assert panel.latency_combo.currentText().startswith("Standard")
+    assert panel.rate_combo.currentData() == DEFAULTS["sr"] and panel.step_combo.currentData() == DEFAULTS["step_ms"]
+    panel.shutdown()
+
+
 def frames(t0, n, midi, conf=0.95):
     t = t0 + np.arange(n) * 0.01
     acts = np.zeros((n, 384), np.float32)
