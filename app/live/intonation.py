@@ -3,8 +3,8 @@
 running measures (time held, mean deviation, steadiness) and, about 0.12 s after each note ends, the finished note
 with its measures; the last notes are kept for the view's strip.
 
-Cost: one ``NoteTracker.push`` per frame (tens of microseconds: a few numpy calls on short arrays), bounded work
-per frame whatever the length of the session.
+Cost: one ``NoteTracker.add`` per frame and one current-note measure per block (a few numpy calls on at most
+``measure_s`` of frames), bounded work per frame whatever the length of the session.
 
 Threading: GUI thread (called from :meth:`app.live.session.LiveSession.ingest`).
 """
@@ -60,17 +60,14 @@ class LiveNotes:
         confidence: np.ndarray,
     ) -> List[Note]:
         """Frames in time order (arrays (n,)); returns the notes finished meanwhile."""
-        push = self.tracker.push
+        add = self.tracker.add
         finished: List[Note] = []
-        update = None
         for t, p, v, vol, c in zip(
             time_s.tolist(), pitch_semitones.tolist(), voiced.tolist(), volume.tolist(), confidence.tolist()
         ):
-            update = push(t, p, bool(v), vol, c)
-            if update.finished:
-                finished += update.finished
-        if update is not None:
-            self.current = update.current
+            finished += add(t, p, bool(v), vol, c)
+        if len(time_s):
+            self.current = self.tracker.current_note()  # only the newest frame's is shown
         self._note_changes(finished)
         return finished
 

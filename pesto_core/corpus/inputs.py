@@ -274,7 +274,8 @@ def plan_outputs(
         )
     for index, f, _rel in candidates:
         stem = stems[index]
-        if skip_existing and all(os.path.exists(result_path(stem, fmt)) for fmt in formats):
+        existing = [p for p in (result_path(stem, fmt) for fmt in formats) if os.path.exists(p)]
+        if skip_existing and len(existing) == len(formats):
             plan.skipped.append(Skipped(index, f.path, "results already exist (--skip-existing)", stem))
             continue
         try:
@@ -282,7 +283,7 @@ def plan_outputs(
         except OSError:
             size = -1
         plan.tasks.append(Task(index, f.path, stem, size))
-        plan.replaced += [p for p in (result_path(stem, fmt) for fmt in formats) if os.path.exists(p)]
+        plan.replaced += existing
     plan.skipped.sort(key=lambda s: s.index)
     plan.stale_removed = remove_stale_parts(plan.tasks, formats)
     return plan

@@ -173,6 +173,22 @@ class _Grow:
             self.base = k
 
 
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a non-empty finite 1-D array without its generic checks (the live current note takes several
+    per frame: the call overhead was most of their cost)."""
+    h = len(x) // 2
+    if len(x) % 2:
+        return float(np.partition(x, h)[h])
+    p = np.partition(x, (h - 1, h))
+    return float((p[h - 1] + p[h]) / 2)
+
+
+def _piece_mean(run: dict, i: int, e: int) -> float:
+    """Mean of the smoothed pitch over piece [i, e) of ``run`` (relative to the run's ``s0``, semitones)."""
+    S1 = run["S1"]
+    return (S1[e] - S1[i]) / (e - i)
+
+
 class NoteTracker:
     """Incremental note segmentation of frames arriving one by one (live), identical to :func:`segment_notes`.
 
@@ -181,6 +197,8 @@ class NoteTracker:
     frame's linear power (as ``PitchTrack.volume``; None disables dip detection); ``confidence`` in [0, 1] (NaN
     when unknown: no relaxed voicing, no mean confidence).
     """
+
+    RETURN_S = 0.3  # s: longer than a cycle of the slowest vibrato (4 Hz: 0.25 s)
 
     def __init__(
         self,
@@ -195,6 +213,7 @@ class NoteTracker:
         self.p = params or SegmentParams()
         self.a4_hz, self.step_s, self.steady_s = float(a4_hz), float(step_s), float(steady_s)
         self.measure_s, self.approach = float(measure_s), float(approach_semitones)
+        self.back = int(round(self.RETURN_S / self.step_s))
         fr = lambda s: max(0, int(round(s / self.step_s)))  # noqa: E731
         self.W, self.m, self.a = max(1, fr(self.p.dip_window_s)), fr(self.p.median_s), fr(self.p.smooth_s)
         self.Lmin = max(1, fr(self.p.min_note_s))
@@ -237,8 +256,24 @@ class NoteTracker:
         confidence: float = math.nan,
     ) -> NoteUpdate:
         """Add one frame; returns the notes finished since the last call and the current note's measures."""
+        return NoteUpdate(self.add(time_s, pitch_semitones, voiced, volume, confidence), self._current())
+
+    def add(
+        self,
+        time_s: float,
+        pitch_semitones: float,
+        voiced: bool,
+        volume: Optional[float] = None,
+        confidence: float = math.nan,
+    ) -> List[Note]:
+        """Add one frame, as :meth:`push`, without measuring the current note (a block of frames of which only the
+        newest is shown: :meth:`current_note` after the last); returns the notes finished since the last call."""
         self._add(time_s, pitch_semitones, voiced, volume, confidence)
-        return NoteUpdate(self._take(), self._current())
+        return self._take()
+
+    def current_note(self) -> Optional[CurrentNote]:
+        """The note being held at the newest frame (None in silence), as :meth:`push` returns it."""
+        return self._current()
 
     def _add(self, time_s, pitch_semitones, voiced, volume, confidence) -> None:
         pitch = float(pitch_semitones)
@@ -410,8 +445,7 @@ class NoteTracker:
     def _transitions(self, run: dict, segs: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
         """Pieces shorter than ``transition_s`` whose pitch lies between their two neighbours' (the frames of a
         fast change between two notes) are given half to each neighbour."""
-        S1 = run["S1"]
-        mean = lambda i, e: (S1[e] - S1[i]) / (e - i)  # noqa: E731
+        mean = lambda i, e: _piece_mean(run, i, e)  # noqa: E731
         segs = list(segs)
         k = 1
         while k < len(segs) - 1:
@@ -451,8 +485,7 @@ class NoteTracker:
             fast = abs(span) >= self.p.glide_semitones / 2 and abs(span) >= self.p.glide_rate * (b - a) * self.step_s
             return math.copysign(1.0, span) if fast else 0.0
 
-        S1 = run["S1"]
-        mean = lambda i, e: (S1[e] - S1[i]) / (e - i)  # noqa: E731
+        mean = lambda i, e: _piece_mean(run, i, e)  # noqa: E731
         segs = list(segs)
         k = 1
         while k < len(segs) - 1:
@@ -618,6 +651,12 @@ class NoteTracker:
                 g.drop_before(keep)
 
     # ------------------------------------------------------------------ live display
+    def _returns(self, k: int, start: int, ref: float) -> bool:
+        """Whether the pitch, which left ``ref`` before frame ``k``, was within ``merge_semitones`` of it in the
+        ``RETURN_S`` before ``k`` (a vibrato comes back within a cycle; a new note, or a glide into it, does not)."""
+        before = self.pitch.view(max(start, k - self.back), k)
+        return bool(np.any(np.abs(before - ref) < self.p.merge_semitones))
+
     def _current(self) -> Optional[CurrentNote]:
         newest = self.t.n - 1
         if newest < 0 or self.v[newest] <= 0:
@@ -628,17 +667,12 @@ class NoteTracker:
         k = newest
         while k > max(start, self.n_dp) and abs(self.pitch[k - 1] - ref) < self.p.merge_semitones:
             k -= 1
-        # the pitch left ref before k; it is a change when it had not been there in the 0.3 s before k either (a
-        # vibrato comes back within a cycle; a new note, or a glide into it, does not)
-        before = self.pitch.view(max(start, k - int(round(0.3 / self.step_s))), k)
-        returns = bool(np.any(np.abs(before - ref) < self.p.merge_semitones))
-        if k > max(start, self.n_dp) and not returns:
+        if k > max(start, self.n_dp) and not self._returns(k, start, ref):
             start = k  # a change not yet seen by the (delayed) programme: begin where the recent pitch took over
         elif self.run is not None and self.run["r"] >= start:
-            run = self.run
-            S1, r = run["S1"], run["r"]
+            run, r = self.run, self.run["r"]
             segs = self._path(run, run["F"].n - 1)
-            mean = lambda i, e: run["s0"] + (S1[e] - S1[i]) / (e - i)  # noqa: E731
+            mean = lambda i, e: run["s0"] + _piece_mean(run, i, e)  # noqa: E731
             # the programme's last piece is this note when its mean is within coherent_semitones of the recent pitch
             # (whose 5-frame median swings with a vibrato of up to a semitone about the piece's mean)
             held = mean(*segs[-1]) if segs else math.nan
@@ -661,11 +695,13 @@ class NoteTracker:
         # measures over the last ``measure_s`` at most (bounded work per frame)
         pitch = self.pitch.view(max(start, newest + 1 - int(self.measure_s / self.step_s)), newest + 1)
         pitch = pitch[np.isfinite(pitch)]
-        for _ in range(2):  # the centre without the approach, then the approach against that centre
-            near = np.abs(pitch - np.median(pitch)) < self.approach
-            if near.any():
-                pitch = pitch[int(np.argmax(near)) :]
-        centre = float(np.median(pitch))
+        centre = _median(pitch)
+        for _ in range(2):  # leave out the approach, then the approach against the centre without it
+            first = int(np.argmax(np.abs(pitch - centre) < self.approach))  # 0 also when no frame is near
+            if first == 0:
+                break
+            pitch = pitch[first:]
+            centre = _median(pitch)
         midi, _ = nearest_note(centre + reference_shift(self.a4_hz))
         cents = 100.0 * (pitch + reference_shift(self.a4_hz) - midi)
         tail = cents[-max(2, int(round(self.steady_s / self.step_s))) :]

@@ -322,6 +322,21 @@ def test_live_current_note_after_a_glide_names_the_new_note_and_leaves_the_glide
         assert cur.held_s >= dt  # the approach counts in the time held (s)
 
 
+def test_live_add_then_current_note_equals_push():
+    glide = lambda t: 64.0 + 5.0 * t / 0.4  # noqa: E731
+    p, c, v = phrase((None, 0.1), (64.0, 0.8), (glide, 0.4), (69.0, 0.8), (None, 0.3), (60.0, 0.5), (None, 0.1))
+    a, b = NoteTracker(STEP), NoteTracker(STEP)
+    notes_a, notes_b = [], []
+    for k in range(len(p)):
+        update = a.push(k * STEP, p[k], c[k] > 0.5, v[k], c[k])
+        notes_a += update.finished
+        notes_b += b.add(k * STEP, p[k], c[k] > 0.5, v[k], c[k])
+        if k % 7 == 0:  # a block's newest frame
+            assert b.current_note() == update.current, k
+    notes_a, notes_b = notes_a + a.finish(), notes_b + b.finish()
+    assert [n.midi_note for n in notes_a] == [64, 69, 60] and notes_csv_bytes(notes_a) == notes_csv_bytes(notes_b)
+
+
 def test_live_current_note_with_a_wide_vibrato_stays_one_note():
     vib = lambda t: 69.0 + 1.0 * np.sin(2 * np.pi * 5.5 * t)  # noqa: E731  (±100 cents)
     p, c, v = phrase((None, 0.2), (vib, 1.5), (None, 0.2))
