@@ -92,6 +92,41 @@ def test_an_octave_error_over_the_first_frames_of_a_glide_is_held_on_the_glide()
         assert np.abs(run(shown, acts=acts, continuity=0.0)[20] - true[20]) > 11  # the rule off: the error stays
 
 
+def test_the_bridge_rule_ends_an_excursion_the_look_ahead_sees_come_back():
+    # a 3-frame octave error in noise: the first frame's distribution still holds the track (the continuity rule
+    # holds it), the next two do not; the median of the second frame's window (60 72 72 60 with the held frame left
+    # out) has no majority, so only the look-ahead's return to the track shows that it is a glitch
+    true = np.full(40, 60.0)
+    shown = true.copy()
+    shown[20:23] += 12.0
+    acts = distributions(true, shown, second=0.0)
+    acts[20] = distributions(true[20:21], shown[20:21], second=0.6)[0]
+    np.testing.assert_allclose(run(shown, acts=acts), true, atol=0.05)  # semitones
+    off = run(shown, acts=acts, bridge=0)
+    np.testing.assert_allclose(off[21:23], 72.0, atol=0.05)  # without it: a 2-frame spike stays
+    # the excursion is bounded (held frames included): one of 4 frames is not bridged where the median cannot see it
+    shown4 = true.copy()
+    shown4[20:24] += 12.0
+    acts4 = distributions(true, shown4, second=0.0)
+    acts4[20:22] = distributions(true[20:22], shown4[20:22], second=0.6)
+    out4 = run(shown4, acts=acts4)
+    np.testing.assert_allclose(out4[20:22], 60.0, atol=0.05)
+    assert abs(out4[22] - 72.0) < 0.05
+    np.testing.assert_allclose(run(shown4, acts=acts4, bridge=4), true, atol=0.05)
+
+
+def test_a_fast_glide_is_followed_not_held_at_the_previous_pitch():
+    # a voice's fast scoop up a major third, 0.4 to 1.8 semitones a hop, as the live model gives it: each frame's
+    # distribution keeps a third of its peak at the previous frame's pitch (its window is mostly past)
+    steps = [0.4, 0.9, 1.6, 1.8, 0.3]
+    pitch = np.r_[np.full(20, 60.0), 60.0 + np.cumsum(steps), np.full(20, 60.0 + sum(steps))]
+    acts = distributions(pitch)
+    acts[1:] += 0.3 * distributions(pitch[:-1])
+    np.testing.assert_array_equal(run(pitch, acts=acts), pitch.astype(np.float32))
+    held = run(pitch, acts=acts, glide_step=0.0)  # every jump may be held: the glide lags by a semitone
+    assert np.max(np.abs(held - pitch)) > 0.9
+
+
 def test_the_continuity_rule_needs_the_old_pitch_in_the_distribution_and_holds_at_most_lag_frames():
     # a real change whose new note has no mass at the old pitch is not held at all
     pitch = np.r_[np.full(25, 60.0), np.full(25, 67.0)]
