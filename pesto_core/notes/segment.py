@@ -3,29 +3,37 @@
 Method (one pipeline, run frame by frame, so that the offline and the live results are identical):
 
 1. **Voicing.** A frame is voiced when its pitch is finite and its confidence is at least ``gate`` -- or at least
-   ``low_gate`` while its pitch holds within ``stable_semitones`` for ``stable_s`` on both sides and its level is
-   at most ``quiet_db`` below the loudest frame so far and above ``silence_db`` (timbres that PESTO is less sure
-   of; noise has no steady pitch) -- and it is not in a loudness *dip*: a frame more than ``dip_db`` below the
-   loudest frame within ``dip_window_s`` on *both* sides (the short gap between two repeated notes; a steady decay
-   or an attack is not a dip) -- and it is not a *release*: more than ``release_db`` below the loudest frame within
-   ``release_semitones`` of its pitch in the last ``release_window_s`` of its voiced run, or following such a frame
-   at its pitch without rising ``release_rise_db`` (the fading tail of a plucked or struck
-   note, or of a room's reverberation, which a model trained on such tails, ``tracker-1``, keeps voiced).
+   ``low_gate`` while its pitch holds within ``stable_semitones`` for ``stable_s`` on both sides and its level is at
+   most ``quiet_db`` below the loudest frame so far and above ``silence_db`` (timbres that PESTO is less sure of;
+   noise has no steady pitch), unless it lies in a *trough* more than ``trough_db`` below the loudest frame within
+   ``dip_window_s`` on both sides where the model is sure of both (``rearticulation_sure``): the gap between two
+   repeated low notes, which the long VQT kernels smear to less than a dip -- and it is not in a loudness *dip*: a
+   frame more than ``dip_db`` below the loudest frame within ``dip_window_s`` on *both* sides (the short gap between
+   two repeated notes; a steady decay or an attack is not a dip) -- and it is not a *release*: more than
+   ``release_db`` below the loudest frame within ``release_semitones`` of its pitch in the last ``release_window_s``
+   of its voiced run, or following such a frame at its pitch without rising ``release_rise_db`` (the fading tail of a
+   plucked or struck note, or of a room's reverberation, which a model trained on such tails, ``tracker-1``, keeps
+   voiced).
 2. **Smoothing.** Within each run of voiced frames the pitch is median-filtered (half-width ``median_s``; removes
    short octave errors) and then averaged (half-width ``smooth_s``; removes most of a vibrato's swing while a
    step between two notes stays a step centred where it was).
-3. **Segmentation.** Each voiced run is cut into notes by dynamic programming (optimal partitioning): the cost of
-   a note is the squared distance of its smoothed frames from their mean (semitones², scaled to 10 ms frames)
-   plus ``penalty``; notes last at least ``min_note_s``. A legato change of one semitone or more that lasts
-   longer than a few frames pays for its own note; a vibrato, whose smoothed swing is small, does not; a glide is
-   cut where it crosses the middle. Runs are independent (a run restarts the programme), so the work per frame is
-   bounded by ``max_span_s``; very long runs are committed in pieces (``commit_s``, ``lag_s``).
-   A piece shorter than ``transition_s`` whose pitch lies between its neighbours' is the passage of a fast
-   change (the analysis window straddles both notes): it is shared between them -- unless it lasts ``min_note_s``
-   and holds its pitch (``steady_note_semitones``): then it is a note of a fast run. Likewise a *glide*: consecutive
-   pieces whose smoothed pitch moves one way at ``glide_rate`` semitones per second or more (measured on each
-   piece's middle half), leading from the note before to the note after, are shared between those two notes at
-   the glide's middle (the programme alone would cut a slow glide into short notes).
+3. **Segmentation.** Each voiced run is cut into notes by dynamic programming (optimal partitioning): the cost of a
+   note is the squared distance of its smoothed frames from their mean (semitones², scaled to 10 ms frames) plus
+   ``penalty`` (``penalty - level_bonus`` for a note that begins where the level steps by ``level_step_db`` from the
+   ``level_span_s`` before to the ``level_span_s`` after: an articulated change, such as a legato step of half a
+   semitone to a louder or softer note); notes last at least ``min_note_s``. A legato change of one semitone or more
+   that lasts longer than a few frames pays for its own note; a vibrato, whose smoothed swing is small, does not; a
+   glide is cut where it crosses the middle. Runs are independent (a run restarts the programme), so the work per
+   frame is bounded by ``max_span_s``; very long runs are committed in pieces (``commit_s``, ``lag_s``). A piece
+   shorter than ``transition_s`` whose pitch lies between its neighbours' is the passage of a fast change (the
+   analysis window straddles both notes): it is shared between them -- unless it lasts ``min_note_s`` and holds its
+   pitch (``steady_note_semitones``): then it is a note of a fast run. Likewise a *glide*: consecutive pieces whose
+   smoothed pitch moves one way at ``glide_rate`` semitones per second or more (measured on each piece's middle
+   half), leading from the note before to the note after, are shared between those two notes at the glide's middle
+   (the programme alone would cut a slow glide into short notes). Last, a boundary between two notes at least
+   ``cross_semitones`` apart moves to where the smoothed pitch crosses the middle of their means, the nearest such
+   frame within ``transition_s`` (each note keeping ``min_note_s``): a vibrato swinging into a glide pulled the
+   least-squares cut 50 ms before the glide's middle.
 4. **Joining.** Consecutive pieces with the same pitch (within ``merge_semitones``) separated by at most
    ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
    note -- unless the level in those unvoiced frames falls ``rearticulation_db`` below both pieces while the model
@@ -40,8 +48,11 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
 6. **Measures** of each note from its raw (unsmoothed) voiced frames, leaving out the half glides it was given
    in step 3 (a steady E4 before a glide has no drift): :func:`~.intonation.measure_note`.
 
-Frames are consumed with a delay of ``dip_window_s + median_s + smooth_s`` (0.12 s at the defaults): the live
-tracker's finished notes arrive that much after their end; its *current* note is measured on the raw frames.
+Frames are consumed with a delay of ``dip_window_s + median_s + smooth_s`` (0.12 s at the defaults). The live
+tracker's finished notes arrive when the programme has decided them: that long after the end of their voiced run (a
+rest, a dip), and within a run longer than ``commit_s`` in pieces that end at least ``lag_s`` before its newest
+frame; the notes of a legato phrase shorter than ``commit_s`` therefore arrive together at its end. Its *current*
+note is measured on the raw frames, at once.
 """
 
 from __future__ import annotations
@@ -111,6 +122,17 @@ class SegmentParams:
     # gate on a timbre (mir-1k_g7 on sampled instruments) drops below it with every swell of a held note
     rearticulation_db: float = 6.0
     rearticulation_sure: float = 0.8
+    # trough: a frame below the gate more than trough_db below the loudest frame within dip_window_s on both sides,
+    # the model sure of both sides (rearticulation_sure), gets no relaxed voicing (the gap between repeated notes)
+    trough_db: float = 8.5
+    # a boundary between notes at least cross_semitones apart lies where the pitch crosses the middle of theirs; 0 = off
+    cross_semitones: float = 1.0
+    # level step: a note may begin for penalty - level_bonus where the level rises (or falls, level_fall) by
+    # level_step_db from the level_span_s before to the level_span_s after (an articulated change); 0 = off
+    level_step_db: float = 2.0
+    level_bonus: float = 2.0
+    level_span_s: float = 0.03
+    level_fall: bool = True
 
 
 @dataclass(frozen=True)
@@ -227,6 +249,8 @@ class NoteTracker:
         self.u = _Grow()  # voicing after the dip test
         self.dip = _Grow()  # loudness dip (whatever the voicing)
         self.med, self.s = _Grow(), _Grow()
+        self.cut_pen = _Grow()  # the programme's penalty for a note beginning at each frame
+        self.Ls = max(1, fr(self.p.level_span_s))
         self.n_u = self.n_med = self.n_s = self.n_dp = 0  # frames done by each stage
         self.finished = False
         self.run: Optional[dict] = None
@@ -319,14 +343,18 @@ class NoteTracker:
         self._trim()
 
     def _dip(self, k: int) -> None:
-        dip = False
-        if self.p.dip_db > 0:
-            lo, hi = max(self.t.base, k - self.W), min(self.t.n, k + self.W + 1)
-            left, right = self.db.view(lo, k), self.db.view(k + 1, hi)
-            dip = bool(len(left) and len(right) and self.db[k] < min(left.max(), right.max()) - self.p.dip_db)
+        lo, hi = max(self.t.base, k - self.W), min(self.t.n, k + self.W + 1)
+        left, right = self.db.view(lo, k), self.db.view(k + 1, hi)
+        # dB below the louder sides' quieter one (how deep a trough the frame is in; -inf at the ends)
+        depth = min(left.max(), right.max()) - self.db[k] if len(left) and len(right) else -math.inf
+        dip = self.p.dip_db > 0 and depth > self.p.dip_db
         self.dip.append(1.0 if dip else 0.0)
         voiced = self.v[k] > 0
-        if not voiced and self.p.low_gate < self.p.gate and self.conf[k] >= self.p.low_gate:
+        # a frame below the gate in a trough deeper than rearticulation_db, the model sure of the sound on both sides,
+        # is the gap between two repeated notes (a low note's long VQT kernels smear a 30 ms gap to less than a
+        # dip), not a less confident timbre (a model that hovers about the gate on an instrument is not sure)
+        trough = self.p.trough_db > 0 and depth > self.p.trough_db and self._sure(lo, k) and self._sure(k + 1, hi)
+        if not voiced and not trough and self.p.low_gate < self.p.gate and self.conf[k] >= self.p.low_gate:
             # a less confident frame whose pitch holds still, at a level near the loudest so far
             h = self.H
             lo, hi = max(self.t.base, k - h), min(self.t.n, k + h + 1)
@@ -401,6 +429,7 @@ class NoteTracker:
     # ------------------------------------------------------------------ dynamic programming
     def _dp(self, k: int) -> None:
         self.n_dp = k + 1
+        self.cut_pen.append(self._cut_penalty(k))
         if self.u[k] <= 0:
             self._close_run()
             return
@@ -426,9 +455,24 @@ class NoteTracker:
         i = np.arange(lo, hi + 1)
         s1 = S1[e] - S1.view(lo, hi + 1)
         cost = (S2[e] - S2.view(lo, hi + 1)) - s1 * s1 / (e - i)
-        total = F.view(lo, hi + 1) + self.scale * np.maximum(cost, 0.0) + self.p.penalty
+        pen = self.cut_pen.view(run["r"] + lo, run["r"] + hi + 1)
+        total = F.view(lo, hi + 1) + self.scale * np.maximum(cost, 0.0) + pen
         j = int(np.argmin(total))
         F.append(float(total[j])), run["back"].append(int(i[j]))
+
+    def _cut_penalty(self, k: int) -> float:
+        """The penalty of a note beginning at frame k: ``penalty``, less ``level_bonus`` where the level steps by
+        ``level_step_db`` across k (mean dB of the ``level_span_s`` after against the ``level_span_s`` before)."""
+        p = self.p
+        if not (p.level_bonus > 0 and p.level_step_db > 0):
+            return p.penalty
+        L = self.Ls
+        lo, hi = max(self.db.base, k - L), min(self.db.n, k + L)
+        if k - lo < L or hi - k < L:
+            return p.penalty
+        step = float(np.mean(self.db.view(k, hi)) - np.mean(self.db.view(lo, k)))
+        stepped = step >= p.level_step_db or (p.level_fall and step <= -p.level_step_db)
+        return p.penalty - p.level_bonus if stepped else p.penalty
 
     def _path(self, run: dict, e: int) -> List[Tuple[int, int]]:
         """Segments [i, e) (relative to the run) ending at ``e``, in time order."""
@@ -505,13 +549,49 @@ class NoteTracker:
                 k = max(k + 1, j)
         return segs
 
+    def _pieces(self, run: dict, e: int) -> List[Tuple[int, int]]:
+        """The notes [i, e) of the run up to ``e``: the programme's pieces, glides and fast changes shared, and each
+        boundary between two notes a semitone or more apart moved to where the pitch crosses the middle of theirs."""
+        segs = self._transitions(run, self._glides(run, self._path(run, e)))
+        return self._crossings(run, segs) if self.p.cross_semitones > 0 else segs
+
+    def _crossings(self, run: dict, segs: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+        """Each boundary between adjacent notes whose means are ``cross_semitones`` or more apart, moved to the
+        crossing of the middle of their means by the smoothed pitch nearest to it within ``transition_s`` (a note
+        keeps ``min_note_s / 2``): the programme places a cut at the least squares' best, which a vibrato swinging
+        into a glide can pull 50 ms off the glide's middle."""
+        segs = list(segs)
+        r, s = run["r"], self.s
+        for k in range(1, len(segs)):
+            (a0, a1), (b0, b1) = segs[k - 1], segs[k]
+            if a1 != b0:
+                continue
+            ma, mb = _piece_mean(run, a0, a1), _piece_mean(run, b0, b1)
+            if abs(mb - ma) < self.p.cross_semitones:
+                continue
+            mid = (ma + mb) / 2 + run["s0"]
+            keep = self.Lmin
+            lo, hi = max(a0 + keep, a1 - self.T), min(b1 - keep, a1 + self.T)
+            best = None
+            for j in range(lo, hi + 1):  # j: first frame of the second note
+                below, after = s[r + j - 1] - mid, s[r + j] - mid
+                if (
+                    below * after <= 0
+                    and (after - below) * (mb - ma) > 0
+                    and (best is None or abs(j - a1) < abs(best - a1))
+                ):
+                    best = j
+            if best is not None:
+                segs[k - 1], segs[k] = (a0, best), (best, b1)
+        return segs
+
     def _close_run(self) -> None:
         run, self.run = self.run, None
         if run is None:
             return
         n = run["F"].n - 1
         if n >= self.Lmin and math.isfinite(run["F"][n]):
-            for i, e in self._transitions(run, self._glides(run, self._path(run, n))):
+            for i, e in self._pieces(run, n):
                 self._segment(run["r"] + i, run["r"] + e)
 
     def _commit(self, n: int) -> None:
@@ -523,7 +603,7 @@ class NoteTracker:
                 cut = e
         if cut <= 0:
             return
-        for i, e in self._transitions(run, self._glides(run, self._path(run, cut))):
+        for i, e in self._pieces(run, cut):
             self._segment(run["r"] + i, run["r"] + e)
         r = run["r"] + cut
         self.run = dict(r=r, s0=self.s[r], S1=_Grow(), S2=_Grow(), F=_Grow(), back=[-1])
@@ -647,7 +727,19 @@ class NoteTracker:
         if self.p.release_db > 0:
             keep = min(keep, self.n_u - self.R - 1)  # the release test looks back release_window_s
         if keep > 0:
-            for g in (self.t, self.pitch, self.conf, self.db, self.v, self.glide, self.u, self.dip, self.med, self.s):
+            for g in (
+                self.t,
+                self.pitch,
+                self.conf,
+                self.db,
+                self.v,
+                self.glide,
+                self.u,
+                self.dip,
+                self.med,
+                self.s,
+                self.cut_pen,
+            ):
                 g.drop_before(keep)
 
     # ------------------------------------------------------------------ live display
