@@ -5,15 +5,15 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
 1. **Voicing.** A frame is voiced when its pitch is finite and its confidence is at least ``gate`` -- or at least
    ``low_gate`` while its pitch holds within ``stable_semitones`` for ``stable_s`` on both sides and its level is at
    most ``quiet_db`` below the loudest frame so far and above ``silence_db`` (timbres that PESTO is less sure of;
-   noise has no steady pitch), unless it lies in a *trough* more than ``trough_db`` below the loudest frame within
-   ``dip_window_s`` on both sides where the model is sure of both (``rearticulation_sure``): the gap between two
-   repeated low notes, which the long VQT kernels smear to less than a dip -- and it is not in a loudness *dip*: a
-   frame more than ``dip_db`` below the loudest frame within ``dip_window_s`` on *both* sides (the short gap between
-   two repeated notes; a steady decay or an attack is not a dip) -- and it is not a *release*: more than
-   ``release_db`` below the loudest frame within ``release_semitones`` of its pitch in the last ``release_window_s``
-   of its voiced run, or following such a frame at its pitch without rising ``release_rise_db`` (the fading tail of a
-   plucked or struck note, or of a room's reverberation, which a model trained on such tails, ``tracker-1``, keeps
-   voiced).
+   noise has no steady pitch), unless it lies, below ``trough_below``, in a *trough* more than ``trough_db`` below
+   the loudest frame within ``dip_window_s`` on both sides where the model is sure of both (``rearticulation_sure``):
+   the gap between two repeated low notes, which the long VQT kernels smear to less than a dip -- and it is not in a
+   loudness *dip*: a frame more than ``dip_db`` below the loudest frame within ``dip_window_s`` on *both* sides (the
+   short gap between two repeated notes; a steady decay or an attack is not a dip) -- and it is not a *release*: more
+   than ``release_db`` below the loudest frame within ``release_semitones`` of its pitch in the last
+   ``release_window_s`` of its voiced run, or following such a frame at its pitch without rising ``release_rise_db``
+   (the fading tail of a plucked or struck note, or of a room's reverberation, which a model trained on such tails,
+   ``tracker-1``, keeps voiced).
 2. **Smoothing.** Within each run of voiced frames the pitch is median-filtered (half-width ``median_s``; removes
    short octave errors) and then averaged (half-width ``smooth_s``; removes most of a vibrato's swing while a
    step between two notes stays a step centred where it was).
@@ -125,6 +125,9 @@ class SegmentParams:
     # trough: a frame below the gate more than trough_db below the loudest frame within dip_window_s on both sides,
     # the model sure of both sides (rearticulation_sure), gets no relaxed voicing (the gap between repeated notes)
     trough_db: float = 8.5
+    # ... only below this pitch (MIDI semitones; C4): there the analysis window at the fundamental is 0.2 s or more
+    # and smears a 30 ms gap; above it the dip rule sees the gap, and troughs are a held instrument note's swells
+    trough_below: float = 60.0
     # a boundary between notes at least cross_semitones apart lies where the pitch crosses the middle of theirs; 0 = off
     cross_semitones: float = 1.0
     # level step: a note may begin for penalty - level_bonus where the level rises (or falls, level_fall) by
@@ -350,10 +353,16 @@ class NoteTracker:
         dip = self.p.dip_db > 0 and depth > self.p.dip_db
         self.dip.append(1.0 if dip else 0.0)
         voiced = self.v[k] > 0
-        # a frame below the gate in a trough deeper than rearticulation_db, the model sure of the sound on both sides,
-        # is the gap between two repeated notes (a low note's long VQT kernels smear a 30 ms gap to less than a
-        # dip), not a less confident timbre (a model that hovers about the gate on an instrument is not sure)
-        trough = self.p.trough_db > 0 and depth > self.p.trough_db and self._sure(lo, k) and self._sure(k + 1, hi)
+        # a low frame below the gate in a trough deeper than trough_db, the model sure of the sound on both sides, is
+        # the gap between two repeated notes (a low note's long VQT kernels smear a 30 ms gap to less than a dip),
+        # not a less confident timbre (a model that hovers about the gate on an instrument is not sure)
+        trough = (
+            self.p.trough_db > 0
+            and self.pitch[k] < self.p.trough_below
+            and depth > self.p.trough_db
+            and self._sure(lo, k)
+            and self._sure(k + 1, hi)
+        )
         if not voiced and not trough and self.p.low_gate < self.p.gate and self.conf[k] >= self.p.low_gate:
             # a less confident frame whose pitch holds still, at a level near the loudest so far
             h = self.H
