@@ -449,8 +449,9 @@ class GlitchFilter:
         for k in self.PRIVATE:
             out.pop(k, None)
         out["voiced"] = voiced_out
-        # keep 2 * lag emitted frames (at least 2) as the next frames' past, and the frames not yet final
-        keep_from = max(0, stop - max(2 * self.lag, 2))
+        # keep 2 * lag emitted frames (at least 2, and the bridge rule's `bridge`) as the next frames' past, and the
+        # frames not yet final
+        keep_from = max(0, stop - max(2 * self.lag, self.bridge, 2))
         self._held = self._slice(held, keep_from, n)
         self._n_past = stop - keep_from
         return out

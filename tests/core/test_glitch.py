@@ -239,11 +239,13 @@ def stream_in_blocks(filt, shown, conf, acts, rng):
     return np.concatenate(got, axis=1), np.concatenate(idx), np.concatenate(voiced, axis=1)
 
 
+@pytest.mark.parametrize("bridge", [3, 6])
 @pytest.mark.parametrize("lag", [1, 2])
 @pytest.mark.parametrize("seed", [3, 4])
-def test_streaming_continuity_rule_equals_the_offline_one(seed, lag):
-    # runs of 1-4 wrong frames on a glide, the old pitch kept in their distributions: the continuity rule acts (its
-    # count of frames held in a row carries across pushes), and the stream gives the offline filter's numbers
+def test_streaming_continuity_rule_equals_the_offline_one(seed, lag, bridge):
+    # runs of 1-4 wrong frames on a glide, the old pitch kept in their distributions: the continuity and bridge rules
+    # act (their counts of frames held in a row carry across pushes, a bridge longer than the window's past
+    # included), and the stream gives the offline filter's numbers
     rng = np.random.default_rng(seed)
     n = 240
     true = 50.0 + np.cumsum(rng.uniform(0.0, 0.3, n))
@@ -252,11 +254,11 @@ def test_streaming_continuity_rule_equals_the_offline_one(seed, lag):
         shown[start : start + int(rng.integers(1, 5))] += rng.choice([-12.0, 12.0, 7.0])
     conf = np.where(rng.random(n) < 0.1, 0.2, 0.9).astype(np.float32)
     acts = distributions(true, shown, second=0.5)
-    offline = run(shown, conf, acts, lag=lag)
+    offline = run(shown, conf, acts, lag=lag, bridge=bridge)
     assert np.mean(np.abs(offline - true) < 0.5) > np.mean(
-        np.abs(run(shown, conf, acts, lag=lag, continuity=0) - true) < 0.5
+        np.abs(run(shown, conf, acts, lag=lag, bridge=bridge, continuity=0) - true) < 0.5
     )
-    got, idx, _ = stream_in_blocks(GlitchFilter(2, lag=lag), shown, conf, acts, rng)
+    got, idx, _ = stream_in_blocks(GlitchFilter(2, lag=lag, bridge=bridge), shown, conf, acts, rng)
     np.testing.assert_array_equal(idx, np.arange(n))
     np.testing.assert_array_equal(got[0], offline)
     np.testing.assert_array_equal(got[1], offline)
