@@ -33,7 +33,12 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    (the programme alone would cut a slow glide into short notes). Last, a boundary between two notes at least
    ``cross_semitones`` apart moves to where the smoothed pitch crosses the middle of their means, the nearest such
    frame within ``transition_s`` (each note keeping ``min_note_s``): a vibrato swinging into a glide pulled the
-   least-squares cut 50 ms before the glide's middle.
+   least-squares cut 50 ms before the glide's middle. Between closer notes, one with a vibrato (its pitch turning
+   at least twice by ``steady_note_semitones``) and one at least twice as steady, the steady one begins (or ends)
+   where its raw pitch enters (leaves) for good the band of ``settle_semitones`` (or its middle half's spread) about
+   its median, within ``transition_s`` -- provided the frames it gives back touched that band and then swung
+   towards the other note at a level within ``rearticulation_db`` of the steady note's: a vibrato's last trough
+   reaching the next note's pitch (least squares cut there, 60-110 ms early), not an approach or a scoop.
 4. **Joining.** Consecutive pieces with the same pitch (within ``merge_semitones``) separated by at most
    ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
    note -- unless the level in those unvoiced frames falls ``rearticulation_db`` below both pieces while the model
@@ -130,6 +135,10 @@ class SegmentParams:
     trough_below: float = 60.0
     # a boundary between notes at least cross_semitones apart lies where the pitch crosses the middle of theirs; 0 = off
     cross_semitones: float = 1.0
+    # settling: between notes closer than cross_semitones, one steady (steady_note_semitones) and one not (vibrato),
+    # the steady note begins where its pitch enters, or ends where it leaves, for good the band of settle_semitones
+    # about its middle half's median (a vibrato's trough near the next note's pitch drew the cut); 0 = off
+    settle_semitones: float = 0.15
     # level step: a note may begin for penalty - level_bonus where the level rises (or falls, level_fall) by
     # level_step_db from the level_span_s before to the level_span_s after (an articulated change); 0 = off
     level_step_db: float = 2.0
@@ -562,7 +571,8 @@ class NoteTracker:
         """The notes [i, e) of the run up to ``e``: the programme's pieces, glides and fast changes shared, and each
         boundary between two notes a semitone or more apart moved to where the pitch crosses the middle of theirs."""
         segs = self._transitions(run, self._glides(run, self._path(run, e)))
-        return self._crossings(run, segs) if self.p.cross_semitones > 0 else segs
+        segs = self._crossings(run, segs) if self.p.cross_semitones > 0 else segs
+        return self._settles(run, segs) if self.p.settle_semitones > 0 else segs
 
     def _crossings(self, run: dict, segs: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
         """Each boundary between adjacent notes whose means are ``cross_semitones`` or more apart, moved to the
@@ -593,6 +603,87 @@ class NoteTracker:
             if best is not None:
                 segs[k - 1], segs[k] = (a0, best), (best, b1)
         return segs
+
+    def _settles(self, run: dict, segs: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
+        """Each boundary between adjacent notes less than ``cross_semitones`` apart, one steady and the other not
+        (a vibrato), moved into the steady note to where its smoothed pitch enters (or leaves) for good the band of
+        ``settle_semitones`` about the median of its middle half, within ``transition_s`` (each keeping
+        ``min_note_s``): a vibrato's trough that reaches the next note's pitch is no part of that note, however well
+        it fits its mean (the programme's least squares put such cuts 60-80 ms early)."""
+        segs = list(segs)
+        r, s, p, band = run["r"], self.s, self.pitch, self.p.settle_semitones
+        for k in range(1, len(segs)):
+            (a0, a1), (b0, b1) = segs[k - 1], segs[k]
+            ma, mb = _piece_mean(run, a0, a1), _piece_mean(run, b0, b1)
+            if a1 != b0 or abs(mb - ma) >= self.p.cross_semitones:
+                continue
+            if min(a1 - a0, b1 - b0) < self.Lmin:
+                continue
+            qa, qb = (a1 - a0) // 4, (b1 - b0) // 4
+            swing_a = float(np.ptp(s.view(r + a0 + qa, r + a1 - qa)))
+            swing_b = float(np.ptp(s.view(r + b0 + qb, r + b1 - qb)))
+            # the band and the walk on the raw pitch: the smoothing flattens the swing's last turn into the note
+            mid_a, mid_b = p.view(r + a0 + qa, r + a1 - qa), p.view(r + b0 + qb, r + b1 - qb)
+            moving = self.p.steady_note_semitones  # a swing this wide is a vibrato (or a slide), not a held pitch
+            if (
+                swing_a >= moving and swing_b <= swing_a / 2 and self._vibrato(r, a0 + qa, a1 - qa)
+            ):  # the steadier note begins where it enters its band
+                centre = _median(mid_b)
+                width = max(band, float(np.max(np.abs(mid_b - centre))))
+                j = b0 + qb  # back from its middle half while the pitch before stays in the band
+                while j > a0 + self.Lmin and abs(p[r + j - 1] - centre) <= width:
+                    j -= 1
+                if (
+                    b0 < j <= b0 + self.T
+                    and b1 - j >= self.Lmin
+                    and self._swung(r, b0, j - 1, j - 1, centre, width, ma - mb, b0 + qb, b1 - qb)
+                ):
+                    segs[k - 1], segs[k] = (a0, j), (j, b1)
+            elif (
+                swing_b >= moving and swing_a <= swing_b / 2 and self._vibrato(r, b0 + qb, b1 - qb)
+            ):  # the steadier note ends where it leaves its band
+                centre = _median(mid_a)
+                width = max(band, float(np.max(np.abs(mid_a - centre))))
+                j = a1 - qa  # on from its middle half while the pitch stays in the band
+                while j < b1 - self.Lmin and abs(p[r + j] - centre) <= width:
+                    j += 1
+                if (
+                    a1 - self.T <= j < a1
+                    and j - a0 >= self.Lmin
+                    and self._swung(r, j + 1, a1, j, centre, width, mb - ma, a0 + qa, a1 - qa)
+                ):
+                    segs[k - 1], segs[k] = (a0, j), (j, b1)
+        return segs
+
+    def _vibrato(self, r: int, lo: int, hi: int) -> bool:
+        """Whether the smoothed pitch of frames [lo, hi) of the run turns at least twice by ``steady_note_semitones``
+        (a vibrato's swings; a slide or an instrument's settling moves one way)."""
+        x = self.s.view(r + lo, r + hi)
+        turns, way, ext = 0, 0.0, float(x[0]) if len(x) else 0.0
+        for v in x[1:]:
+            d = float(v) - ext
+            if way == 0.0:
+                if abs(d) >= self.p.steady_note_semitones / 2:
+                    way, ext = math.copysign(1.0, d), float(v)
+            elif d * way > 0:
+                ext = float(v)
+            elif -d * way >= self.p.steady_note_semitones:
+                turns, way, ext = turns + 1, -way, float(v)
+        return turns >= 2
+
+    def _swung(
+        self, r: int, lo: int, hi: int, edge: int, centre: float, width: float, way: float, m0: int, m1: int
+    ) -> bool:
+        """Whether the raw pitch touches the band ``centre +- width`` somewhere in frames [lo, hi) of the run while
+        frame ``edge`` lies outside it on the side ``way`` (towards the other note): a swing of the other note that
+        reached the steady note's pitch and went back, not an approach to it (a scoop, the frames between two notes),
+        which does not reach the band before it enters it for good. Raw, because the smoothing flattens the swing's
+        turn. The frame outside must sound within ``rearticulation_db`` of the steady note's middle [m0, m1): a
+        pitch read in a re-articulation's dip, the analysis window straddling the attack, is no swing."""
+        p = self.pitch
+        loud = self.db[r + edge] >= _median(self.db.view(r + m0, r + m1)) - self.p.rearticulation_db
+        outside = loud and (p[r + edge] - centre) * way > width
+        return outside and any(abs(p[r + x] - centre) <= width for x in range(lo, hi))
 
     def _close_run(self) -> None:
         run, self.run = self.run, None

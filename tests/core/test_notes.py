@@ -193,6 +193,35 @@ def test_a_glide_out_of_a_vibrato_is_cut_at_its_middle():
     assert off[1].onset_s < middle - 0.035, bounds(off)  # the rule off: 50 ms early
 
 
+@pytest.mark.parametrize("extent, step, turn_s", [(0.75, 0.87, 0.07), (0.8, 0.8, 0.08), (0.6, 0.7, 0.06)])
+def test_a_vibrato_trough_before_a_small_step_to_a_steady_note_stays_with_the_vibrato(extent, step, turn_s):
+    """72.1 with a vibrato whose last trough, turn_s before a legato step of under a semitone, reaches the steady next
+    note's pitch and swings back up (as on the tuning seeds): least squares put the cut in that trough, 85-115 ms
+    early; the steady note begins where its pitch enters its band for good (the step, 0.95 s)."""
+    phase = 1.5 * np.pi - 2 * np.pi * 5.5 * (0.75 - turn_s)  # the trough turn_s before the vibrato's end
+    vib = lambda t: 72.1 + extent * np.sin(2 * np.pi * 5.5 * t + phase)  # noqa: E731
+    p, c, v = phrase((None, 0.2), (vib, 0.75), (72.1 - step, 0.6), (None, 0.2))
+    notes = segment_notes(make_track(p, c, v))
+    assert [n.midi_note for n in notes] == [72, 71], bounds(notes)
+    assert abs(notes[1].onset_s - 0.95) <= 0.02 and notes[0].offset_s == notes[1].onset_s, bounds(notes)
+    off = segment_notes(make_track(p, c, v), params=SegmentParams(settle_semitones=0.0))
+    assert off[1].onset_s < 0.95 - 0.06, bounds(off)  # the rule off: the cut in the trough
+
+
+def test_an_approach_to_a_steady_note_after_a_vibrato_is_not_moved():
+    """The same vibrato, then an 80 ms approach from above into the steady note (a slide, an instrument settling):
+    it never touches the note's band before it arrives, so the boundary stays where the programme put it."""
+    vib = lambda t: 72.1 + 0.75 * np.sin(2 * np.pi * 5.5 * t)  # noqa: E731
+    end = vib(0.75)
+    slide = lambda t: end + (71.23 - end) * t / 0.08  # noqa: E731
+    p, c, v = phrase((None, 0.2), (vib, 0.75), (slide, 0.08), (71.23, 0.6), (None, 0.2))
+    on, off = (
+        segment_notes(make_track(p, c, v)),
+        segment_notes(make_track(p, c, v), params=SegmentParams(settle_semitones=0.0)),
+    )
+    assert len(on) == 2 and bounds(on) == bounds(off), (bounds(on), bounds(off))
+
+
 def test_short_voicing_flicker_does_not_split_a_note():
     p, c, v = phrase((None, 0.1), (57.0, 1.0), (None, 0.1))
     c[frames(0.5) : frames(0.52)] = 0.2  # two frames below the gate, same level and pitch
