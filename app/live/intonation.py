@@ -1,7 +1,8 @@
 """The notes of a live session (no widgets): each frame the session ingests goes through a
 :class:`pesto_core.notes.NoteTracker` (the offline segmentation, frame by frame), which gives the current note's
-running measures (time held, mean deviation, steadiness) and, about 0.12 s after each note ends, the finished note
-with its measures; the last notes are kept for the view's strip.
+running measures (time held, mean deviation, steadiness) and the finished notes with their measures (about 0.12 s
+after a note followed by a rest or dip ends; a note followed legato by another about 1.1-1.3 s after it ends, once
+the next note holds a steady pitch, see :mod:`pesto_core.notes.segment`); the last notes are kept for the view's strip.
 
 Cost: one ``NoteTracker.add`` per frame and one current-note measure per block (a few numpy calls on at most
 ``measure_s`` of frames), bounded work per frame whatever the length of the session.

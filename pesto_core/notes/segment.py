@@ -55,9 +55,11 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
 
 Frames are consumed with a delay of ``dip_window_s + median_s + smooth_s`` (0.12 s at the defaults). The live
 tracker's finished notes arrive when the programme has decided them: that long after the end of their voiced run (a
-rest, a dip), and within a run longer than ``commit_s`` in pieces that end at least ``lag_s`` before its newest
-frame; the notes of a legato phrase shorter than ``commit_s`` therefore arrive together at its end. Its *current*
-note is measured on the raw frames, at once.
+rest, a dip); within a run, a note arrives once a boundary after it is ``lag_s`` old and the note after that boundary
+holds a steady pitch at least 1.5 ``merge_semitones`` away (``settled_commit``: later frames cannot move such a
+boundary, and the programme goes on seeing the whole run, so the notes are those of the offline segmenter); a run
+longer than ``commit_s`` is in any case committed in pieces that end at least ``lag_s`` before its newest frame.
+Its *current* note is measured on the raw frames, at once.
 """
 
 from __future__ import annotations
@@ -97,6 +99,10 @@ class SegmentParams:
     max_span_s: float = 2.5
     commit_s: float = 6.0
     lag_s: float = 1.0
+    # settled commit: a run's notes before a boundary lag_s old are final as soon as the note after it holds its
+    # pitch (steady_note_semitones) at least 1.5 merge_semitones from the note before (the live strip of finished
+    # notes fills note by note in a legato phrase instead of at its end); False = only commit_s
+    settled_commit: bool = True
     extend_s: float = 0.1
     transition_s: float = 0.15
     extend_db: float = 20.0
@@ -233,6 +239,7 @@ class NoteTracker:
     """
 
     RETURN_S = 0.3  # s: longer than a cycle of the slowest vibrato (4 Hz: 0.25 s)
+    CHECK_S = 0.1  # s: how often a voiced run is searched for a settled boundary (settled_commit)
 
     def __init__(
         self,
@@ -254,6 +261,7 @@ class NoteTracker:
         self.Lmax = max(2 * self.Lmin, fr(self.p.max_span_s))
         self.gap = fr(self.p.max_gap_s)
         self.commit, self.lag = max(self.Lmax, fr(self.p.commit_s)), max(self.Lmin, fr(self.p.lag_s))
+        self.check = max(1, fr(self.CHECK_S))
         self.scale = self.step_s / 0.01  # costs per 10 ms of note, whatever the step
         self.t, self.pitch, self.conf, self.db = _Grow(), _Grow(), _Grow(), _Grow()
         self.v = _Grow()  # raw voicing (1/0)
@@ -452,13 +460,15 @@ class NoteTracker:
             self._close_run()
             return
         if self.run is None:
-            self.run = dict(r=k, s0=self.s[k], S1=_Grow(), S2=_Grow(), F=_Grow(), back=[])
+            self.run = dict(r=k, s0=self.s[k], S1=_Grow(), S2=_Grow(), F=_Grow(), back=[], done=0)
             self.run["S1"].append(0.0), self.run["S2"].append(0.0), self.run["F"].append(0.0)
             self.run["back"].append(-1)
         self._dp_step(self.run, self.s[k])
         n = self.run["F"].n - 1
         if n >= self.commit:
             self._commit(n)
+        elif self.p.settled_commit and n % self.check == 0 and n >= self.lag + self.Lmin:
+            self._commit_settled(n)
 
     def _dp_step(self, run: dict, value: float) -> None:
         S1, S2, F = run["S1"], run["S2"], run["F"]
@@ -691,8 +701,23 @@ class NoteTracker:
             return
         n = run["F"].n - 1
         if n >= self.Lmin and math.isfinite(run["F"][n]):
-            for i, e in self._pieces(run, n):
-                self._segment(run["r"] + i, run["r"] + e)
+            self._emit_pieces(run, self._pieces(run, n), n)
+
+    def _emit_pieces(self, run: dict, segs: List[Tuple[int, int]], upto: int) -> None:
+        """Segment the pieces of ``run`` that end by ``upto`` and after what was emitted already (a settled
+        commit). A piece reaching back over that point is clipped to it; a clipped remainder shorter than ``Lmin``
+        (the boundary moved a few frames after the commit) joins the next piece, or is left out at the run's end."""
+        done, carry = run["done"], None
+        for i, e in segs:
+            if e <= done or e > upto:
+                continue
+            lo = max(i, done) if carry is None else carry
+            if i < done and e - lo < self.Lmin:
+                carry = lo
+                continue
+            self._segment(run["r"] + lo, run["r"] + e)
+            carry = None
+        run["done"] = max(done, upto) if carry is None else carry
 
     def _commit(self, n: int) -> None:
         """Emit the notes of a long run that end at least ``lag`` before its end; restart the run there."""
@@ -701,15 +726,43 @@ class NoteTracker:
         for i, e in self._path(run, n):
             if e <= n - self.lag:
                 cut = e
+        cut = max(cut, run["done"])
         if cut <= 0:
             return
-        for i, e in self._pieces(run, cut):
-            self._segment(run["r"] + i, run["r"] + e)
+        self._emit_pieces(run, self._pieces(run, cut), cut)
+        self._restart(run, run["done"], n)  # before ``cut`` where a clipped remainder was carried
+
+    def _restart(self, run: dict, cut: int, n: int) -> None:
+        """A new run from frame ``cut`` of ``run`` (whose notes before it are emitted), its programme replayed over
+        the run's frames up to ``n``."""
         r = run["r"] + cut
-        self.run = dict(r=r, s0=self.s[r], S1=_Grow(), S2=_Grow(), F=_Grow(), back=[-1])
+        self.run = dict(r=r, s0=self.s[r], S1=_Grow(), S2=_Grow(), F=_Grow(), back=[-1], done=0)
         self.run["S1"].append(0.0), self.run["S2"].append(0.0), self.run["F"].append(0.0)
         for k in range(r, run["r"] + n):
             self._dp_step(self.run, self.s[k])
+
+    def _commit_settled(self, n: int) -> None:
+        """Emit the notes of the run before its latest boundary that is at least ``lag`` old and followed by a
+        steady note (``steady_note_semitones``) whose pitch lies 1.5 ``merge_semitones`` or more from the note
+        before: later frames do not move such a boundary (a glide, a fast change or a join needs a moving or a
+        same-pitch piece after it), and the note before it cannot join the one after. The run goes on (its
+        programme and the rules see the whole run, as without the commit); only its later notes are emitted later."""
+        run, r = self.run, self.run["r"]
+        segs = self._pieces(run, n)  # marks glide frames; those after the cut are judged again later
+        cut = run["done"]
+        for k in range(1, len(segs)):
+            (a0, a1), (b0, b1) = segs[k - 1], segs[k]
+            if a1 > n - self.lag:
+                break
+            apart = abs(self._centre(r + b0, r + b1) - self._centre(r + a0, r + a1)) >= 1.5 * self.p.merge_semitones
+            if a1 == b0 and a1 > cut and apart and self._steady(run, b0, b1):
+                cut = a1
+        for q in range(r + cut, r + n):
+            self.glide[q] = 0.0
+        if cut <= run["done"]:
+            return
+        self._emit_pieces(run, segs, cut)
+        self._flush_pending(force=True)  # another pitch follows: the last note before the cut is final
 
     # ------------------------------------------------------------------ joining and measuring
     def _centre(self, lo: int, hi: int) -> float:

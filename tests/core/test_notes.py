@@ -410,7 +410,34 @@ def test_live_current_note_after_a_glide_names_the_new_note_and_leaves_the_glide
         assert cur.held_s >= dt  # the approach counts in the time held (s)
 
 
-def test_live_add_then_current_note_equals_push():
+def test_live_strip_gets_the_notes_of_a_legato_phrase_one_by_one_and_the_same_notes():
+    # a 4.5 s legato phrase of steady notes, a ±100-cent vibrato among them: before the settled commit every note
+    # arrived at the phrase's end (the run is shorter than commit_s, 6 s)
+    vib = lambda t: 64.0 + 1.0 * np.sin(2 * np.pi * 5.5 * t)  # noqa: E731
+    parts = [(None, 0.2), (60.0, 0.6), (62.0, 0.6), (vib, 0.9), (65.0, 0.6), (67.0, 0.6), (64.5, 0.6), (62.0, 0.6)]
+    p, c, v = phrase(*parts, (None, 0.3))
+    lag = SegmentParams().lag_s
+    tracker = NoteTracker(STEP)
+    live, arrived = [], []
+    for k in range(len(p)):
+        finished = tracker.push(k * STEP, p[k], c[k] > 0.5, v[k], c[k]).finished
+        live += finished
+        arrived += [k * STEP] * len(finished)
+    end = (len(p) - frames(0.3)) * STEP  # the phrase's last voiced frame
+    tail = tracker.finish()
+    live += tail
+    arrived += [math.inf] * len(tail)
+    assert [n.midi_note for n in live] == [60, 62, 64, 65, 67, 65, 62]  # 64.5 rounds to 65 (E4 +50 c)
+    old = segment_notes(make_track(p, c, v), params=SegmentParams(settled_commit=False))
+    assert notes_csv_bytes(live) == notes_csv_bytes(old)  # same notes, only earlier
+    for i, (note, at) in enumerate(zip(live[:-2], arrived)):
+        # final once a boundary after it is lag_s old and the note after that boundary is steady (the vibrato, note
+        # 2, is not: the note before it waits for the vibrato's end); frames are consumed 0.12 s late and a run is
+        # searched every 0.1 s
+        boundary = live[i + 1 if i == 1 else i].offset_s
+        assert boundary + lag - STEP <= at <= boundary + lag + 0.12 + 0.1 + 0.05, (i, note, at)
+        assert at < end  # before the phrase ends
+
     glide = lambda t: 64.0 + 5.0 * t / 0.4  # noqa: E731
     p, c, v = phrase((None, 0.1), (64.0, 0.8), (glide, 0.4), (69.0, 0.8), (None, 0.3), (60.0, 0.5), (None, 0.1))
     a, b = NoteTracker(STEP), NoteTracker(STEP)
