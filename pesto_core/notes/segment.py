@@ -37,8 +37,10 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    at least twice by ``steady_note_semitones``) and one at least twice as steady, the steady one begins (or ends)
    where its raw pitch enters (leaves) for good the band of ``settle_semitones`` (or its middle half's spread) about
    its median, within ``transition_s`` -- provided the frames it gives back touched that band and then swung
-   towards the other note at a level within ``rearticulation_db`` of the steady note's: a vibrato's last trough
-   reaching the next note's pitch (least squares cut there, 60-110 ms early), not an approach or a scoop.
+   towards the other note by more than ``settle_back_semitones`` beyond it, all at a level within
+   ``rearticulation_db`` of the steady note's: a vibrato's last trough reaching the next note's pitch (least
+   squares cut there, 60-110 ms early), not an approach or a scoop, a noisy note's wobble, or a pitch read in a
+   re-articulation's dip.
 4. **Joining.** Consecutive pieces with the same pitch (within ``merge_semitones``) separated by at most
    ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
    note -- unless the level in those unvoiced frames falls ``rearticulation_db`` below both pieces while the model
@@ -145,6 +147,9 @@ class SegmentParams:
     # the steady note begins where its pitch enters, or ends where it leaves, for good the band of settle_semitones
     # about its middle half's median (a vibrato's trough near the next note's pitch drew the cut); 0 = off
     settle_semitones: float = 0.15
+    # ... when, between its last touch of the band and the edge, the other note's swing goes back out by more than
+    # settle_back_semitones beyond the band (a noisy note's analysis wobbles less)
+    settle_back_semitones: float = 0.05
     # level step: a note may begin for penalty - level_bonus where the level rises (or falls, level_fall) by
     # level_step_db from the level_span_s before to the level_span_s after (an articulated change); 0 = off
     level_step_db: float = 2.0
@@ -688,12 +693,20 @@ class NoteTracker:
         frame ``edge`` lies outside it on the side ``way`` (towards the other note): a swing of the other note that
         reached the steady note's pitch and went back, not an approach to it (a scoop, the frames between two notes),
         which does not reach the band before it enters it for good. Raw, because the smoothing flattens the swing's
-        turn. The frame outside must sound within ``rearticulation_db`` of the steady note's middle [m0, m1): a
-        pitch read in a re-articulation's dip, the analysis window straddling the attack, is no swing."""
+        turn. The frames given back (those and the frame outside) must all sound within ``rearticulation_db`` of the
+        steady note's middle [m0, m1): a pitch read in a re-articulation's dip, the analysis window straddling the
+        attack (a sampled instrument's new note sounding 50-80 ms after a level dip), is no swing."""
         p = self.pitch
-        loud = self.db[r + edge] >= _median(self.db.view(r + m0, r + m1)) - self.p.rearticulation_db
+        floor = float(np.min(self.db.view(r + min(lo, edge), r + max(hi, edge + 1))))
+        loud = floor >= _median(self.db.view(r + m0, r + m1)) - self.p.rearticulation_db
         outside = loud and (p[r + edge] - centre) * way > width
-        return outside and any(abs(p[r + x] - centre) <= width for x in range(lo, hi))
+        touches = [x for x in range(lo, hi) if abs(p[r + x] - centre) <= width]
+        if not (outside and touches):
+            return False
+        # between the touch nearest the edge and the edge, the swing goes back out by more than settle_semitones
+        # beyond the band (analysis noise in a noisy note wobbles less, and is no swing)
+        back = range(max(touches) + 1, edge + 1) if edge >= hi else range(edge, min(touches))
+        return max((p[r + y] - centre) * way for y in back) > width + self.p.settle_back_semitones
 
     def _close_run(self) -> None:
         run, self.run = self.run, None

@@ -208,6 +208,40 @@ def test_a_vibrato_trough_before_a_small_step_to_a_steady_note_stays_with_the_vi
     assert off[1].onset_s < 0.95 - 0.06, bounds(off)  # the rule off: the cut in the trough
 
 
+def test_a_level_dip_in_the_frames_a_settling_would_give_back_leaves_the_boundary():
+    """The trough of the test above, but its frames sound 10 dB lower for 40 ms (a re-articulation's dip before a
+    sampled instrument's new note sounds, 50-80 ms after its note-on, on the tuning seeds): a pitch read in a dip is
+    no swing, and the boundary stays where the programme put it (in the trough; 90 ms later if only the frame
+    outside the band had to be loud)."""
+    phase = 1.5 * np.pi - 2 * np.pi * 5.5 * (0.75 - 0.07)
+    vib = lambda t: 72.1 + 0.75 * np.sin(2 * np.pi * 5.5 * t + phase)  # noqa: E731
+    p, c, v = phrase((None, 0.2), (vib, 0.75), (72.1 - 0.87, 0.6), (None, 0.2))
+    v[frames(0.86) : frames(0.90)] = 0.1  # -10 dB
+    on, off = (
+        segment_notes(make_track(p, c, v)),
+        segment_notes(make_track(p, c, v), params=SegmentParams(settle_semitones=0.0)),
+    )
+    assert len(on) == 2 and bounds(on) == bounds(off), (bounds(on), bounds(off))
+
+
+def test_a_noisy_wobble_after_a_step_from_a_vibrato_is_no_swing():
+    """A vibrato, then a legato step down of a semitone to a note whose analysis wobbles: it reaches the band, one
+    frame 0.18 semitone back up, then the band for good (as at 10 dB SNR on the tuning seeds). A swing back of less
+    than ``settle_back_semitones`` beyond the band is not the vibrato's: the boundary stays (0.05 s later without the
+    margin)."""
+    vib = lambda t: 53.1 + 0.5 * np.sin(2 * np.pi * 5.5 * t)  # noqa: E731
+    wobble = np.full(frames(0.6), 54.1)
+    wobble[[2, 4, 6]] = [54.03, 53.92, 54.06]
+    p, c, v = phrase((None, 0.2), (vib, 0.75), (lambda t: wobble, 0.6), (None, 0.2))
+    on, off = (
+        segment_notes(make_track(p, c, v)),
+        segment_notes(make_track(p, c, v), params=SegmentParams(settle_semitones=0.0)),
+    )
+    assert len(on) == 2 and bounds(on) == bounds(off), (bounds(on), bounds(off))
+    no_margin = segment_notes(make_track(p, c, v), params=SegmentParams(settle_back_semitones=0.0))
+    assert bounds(no_margin) != bounds(on), bounds(no_margin)
+
+
 def test_an_approach_to_a_steady_note_after_a_vibrato_is_not_moved():
     """The same vibrato, then an 80 ms approach from above into the steady note (a slide, an instrument settling):
     it never touches the note's band before it arrives, so the boundary stays where the programme put it."""
