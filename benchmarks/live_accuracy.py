@@ -309,7 +309,13 @@ def main() -> int:
         type=float,
         nargs="+",
         default=[0.3, 0.5, 0.7],
-        help="confidence gates swept for the live preset's voicing decision (mirror 1, glitch filter on)",
+        help="confidence gates swept for the live preset's voicing decision (at --sweep-mirror, glitch filter on)",
+    )
+    p.add_argument(
+        "--sweep-mirror",
+        type=float,
+        default=LIVE_DEFAULTS["mirror"],
+        help="latency mode of the voicing sweep (default: the preset's; tables before 2026-12-03 used 1)",
     )
     p.add_argument(
         "--peak-gates",
@@ -385,15 +391,16 @@ def main() -> int:
             )
     lag = LIVE_DEFAULTS["smooth_lag"]
     print(
-        "\n# voicing of the live preset (mirror 1, glitch filter) against the confidence gate and the peak-mass gate "
-        "(voicing.voiced_track, lag 2: the stream's own decision): recall / false alarms / OA / spikes per minute"
+        f"\n# voicing of the live preset (mirror {args.sweep_mirror:g}, glitch filter) against the confidence gate and "
+        "the peak-mass gate (voicing.voiced_track, lag 2: the stream's own decision): recall / false alarms / OA / "
+        "spikes per minute"
     )
     print("| model | gate | " + " | ".join(f"peak gate {h:g}" for h in args.peak_gates) + " |")
     print("|---|---|" + "---|" * len(args.peak_gates))
     for name in models:
         runs = []
         for cond, sr, x, f0 in data:
-            centres, pitch, _, _, conf, act = streaming(name, x, sr, 1.0, True, preset=True, acts=True)
+            centres, pitch, _, _, conf, act = streaming(name, x, sr, args.sweep_mirror, True, preset=True, acts=True)
             ref, keep = reference(f0, centres, sr)
             runs.append((ref, pitch, conf, act, keep))
         for g in args.gates:

@@ -22,8 +22,9 @@ Frames: each system's own frames; the reference is the f0 at the frame centre; f
 of notes, reverberation tails) and frames within 50 ms of a clip's ends are left out. Voicing decision: confidence
 >= 0.5 (Praat: its own decision). Metrics (mir_eval.melody on those frames): RPA, RCA, within 10 cents (RPA with a
 10-cent tolerance), OA, voicing recall (VR) and false alarm (VFA); per subset and per f0 band of the reference.
-For checkpoints that carry ``peak_voicing.calibration`` (ours), "peak" rows also score the proposed voicing output
-computed from the pitch distribution (training/losses.py), which the engine does not expose yet.
+Our models' confidence is their learned voicing output (pesto_core.voicing_head: the head's output, the peak mass
+and the entropy of the distribution, calibrated by training/voicing.py). With ``--peak-rows``, checkpoints that carry
+``peak_voicing.calibration`` also get "(peak voicing)" rows: the training's earlier proposal, the peak mass alone.
 """
 
 from __future__ import annotations
@@ -304,6 +305,12 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--scale", type=float, default=1.0, help="clips per subset, relative to the full set")
     ap.add_argument("--no-others", action="store_true", help="skip SwiftF0 and Praat")
+    ap.add_argument(
+        "--peak-rows",
+        action="store_true",
+        help="also score the training's peak-voicing proposal (peak_voicing.calibration): superseded by the engine's "
+        "learned voicing output (pesto_core.voicing_head) since 2026-12-03",
+    )
     ap.add_argument("--cache", default=str(ROOT / ".cache" / "heldout" / f"v{SET_VERSION}"))
     ap.add_argument("--json")
     ap.add_argument("--threads", type=int, default=2)
@@ -330,11 +337,14 @@ def main(argv=None) -> int:
             systems.append(Ours(args.live_model, "stream", m))
     for name in args.preset or []:
         systems.append(Ours(name, "preset"))
+    if not args.peak_rows:
+        for s in systems:
+            s.calib = None
     if not args.no_others:
         for cls in (Swift, Praat):
             try:
                 systems.append(cls())
-                systems[-1](np.zeros(16000, np.float32), 16000)
+                systems[-1](np.zeros(8000, np.float32), 8000)  # not 16 kHz: SwiftF0 resamples other rates (soxr)
             except Exception as e:  # not installed: skipped
                 print(f"# {cls.label}: not available ({type(e).__name__}: {e})", file=sys.stderr)
                 systems.pop()

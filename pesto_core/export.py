@@ -54,6 +54,7 @@ from .errors import AudioError, OutputError, ParameterError, PestoError
 from .model import LN10_OVER_10, PestoModel
 from .stream import StreamFrameEngine, StreamingPestoModel
 from .validation import check_reduction
+from .voicing_head import VoicingHead
 
 ONNX_OPSET = 18
 INPUT_NAMES = ["audio", "cache_in"]
@@ -99,6 +100,15 @@ class StreamStep(nn.Module):
             setattr(self.encoder, name, torch.zeros(0))
         self.confidence = copy.deepcopy(model.confidence)
         self.confidence.exact = False
+        # our models' learned voicing output (pesto_core.voicing_head), in float32; a placeholder (never run) for
+        # models without one, so that the scripted graph has one type
+        self.has_voicing = model.voicing is not None
+        self.voicing = (
+            copy.deepcopy(model.voicing)
+            if model.voicing is not None
+            else VoicingHead(torch.zeros(3), torch.zeros(1), model.bins_per_semitone)
+        )
+        self.voicing.exact = False
         n_out = self.encoder.output_dim
         # activations.roll(roll_bins) as a gather: out[j] = in[(j - roll_bins) mod n_out]
         self.register_buffer("roll_index", (torch.arange(n_out) - model.roll_bins) % n_out)
@@ -129,6 +139,8 @@ class StreamStep(nn.Module):
         confidence = torch.where(clean, confidence, torch.zeros_like(confidence))
         activations = self.encoder.published(log_power[:, self.crop_lo : self.crop_hi])
         activations = activations.index_select(1, self.roll_index)
+        if self.has_voicing:
+            confidence = torch.where(clean, self.voicing(confidence, activations), torch.zeros_like(confidence))
         pitch = decode(activations, self.pitches, self.alwa_offsets, self.reduction)
         return pitch, confidence, volume, activations, cache_out
 

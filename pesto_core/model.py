@@ -11,6 +11,8 @@ own (no context across time):
    ``128 * bps`` pitch bins.
 3. The distribution is rolled by the checkpoint's ``shift`` (in semitones) so that bin ``i`` is MIDI pitch
    ``i / bps``, and reduced to a pitch (:mod:`pesto_core.decode`).
+4. For a checkpoint with a learned voicing output (ours: ``voicing.*`` keys), the confidence is that calibrated
+   probability, computed from the head's output and the distribution (:mod:`pesto_core.voicing_head`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .errors import CheckpointError, ParameterError
 from .geometry import hop_length_for, n_offline_frames  # noqa: F401 (hop_length_for re-exported)
 from .units import semitones_to_hz
 from .validation import check_sr
+from .voicing_head import VoicingHead
 from .vqt import VQT, padded_segment
 
 # Frames yielded per chunk by default. Memory is bounded by the tiles (about 0.25 MB per frame at 48 kHz).
@@ -373,6 +376,8 @@ class PestoModel(nn.Module):
                     self.confidence.get_parameter(name).copy_(ckpt.state_dict[f"confidence.{name}"])
         except (KeyError, RuntimeError) as e:
             raise CheckpointError(f"{ckpt.name}: weights do not fit a PESTO model ({e})") from None
+        # our models' learned voicing output (pesto_core.voicing_head); None for mir-1k_g7: the head's output as is
+        self.voicing: Optional[VoicingHead] = VoicingHead.from_state_dict(ckpt.state_dict, self.bins_per_semitone)
         self.register_buffer("shift", ckpt.state_dict["shift"].detach().clone().float())
         self.roll_bins = -round(float(self.shift) * self.bins_per_semitone)
         self.vqt: Optional[VQT] = None
@@ -423,7 +428,8 @@ class PestoModel(nn.Module):
         Returns
         -------
         dict with ``vqt_db`` (frames, n_bins), ``activations`` (frames, 128 * bps) already shifted,
-        ``confidence`` (frames,), ``volume`` (frames,) (total VQT power, linear).
+        ``confidence`` (frames,) (the learned voicing output where the checkpoint has one), ``volume`` (frames,)
+        (total VQT power, linear).
         """
         db = VQT.to_db(vqt)
         # Upstream feeds the encoder the natural log of the power (dB * ln10 / 10): its in-place dB -> power
@@ -434,6 +440,8 @@ class PestoModel(nn.Module):
         confidence = self.confidence(power, log_power)
         activations = self.encoder(log_power[:, self.crop[0] : self.crop[1]])
         activations = activations.roll(self.roll_bins, -1)
+        if self.voicing is not None:
+            confidence = self.voicing(confidence, activations)
         return {"vqt_db": db, "activations": activations, "confidence": confidence, "volume": volume}
 
     def iter_chunks(

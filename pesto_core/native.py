@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 SOURCE = Path(__file__).resolve().parent / "native" / "frame.c"
-ABI_VERSION = 4  # PT_ABI_VERSION in frame.c
+ABI_VERSION = 5  # PT_ABI_VERSION in frame.c
 MAX_POINT = 8
 REDUCTION_CODES = {"alwa": 0, "argmax": 1, "mean": 2}
 ACTIVATION_CODES = {"LeakyReLU": 0, "ReLU": 1, "SiLU": 2}
@@ -97,6 +97,9 @@ class _Plan(ctypes.Structure):
         ("lin_b", ctypes.c_double),
         ("reduction", ctypes.c_int32),
         ("bps", ctypes.c_int32),
+        ("has_voicing", ctypes.c_int32),
+        ("voice_w", ctypes.c_double * 3),
+        ("voice_b", ctypes.c_double),
         ("work", _f32p),
         ("work_len", ctypes.c_int64),
     ]
@@ -405,6 +408,13 @@ class NativeFramePlan:
         p.lin_w = _ptr(self._hold(conf.linear.weight.detach().double().cpu().numpy().reshape(-1).copy()), _f64p)
         p.lin_b = float(conf.linear.bias.detach().double())
         p.reduction, p.bps = REDUCTION_CODES[reduction], model.bins_per_semitone
+        # --- learned voicing output (pesto_core.voicing_head), when the model has one
+        vh = getattr(model, "voicing", None)
+        p.has_voicing = 0 if vh is None else 1
+        if vh is not None:
+            for i, v in enumerate(vh.weight.detach().double().cpu().tolist()):
+                p.voice_w[i] = v
+            p.voice_b = float(vh.bias.detach().double().cpu()[0])
         self.n_bins, self.n_out, self.taps = p.n_bins, p.n_out, p.taps
         p.work_len = 0
         work = np.zeros(int(lib.pt_work_floats(ctypes.byref(p))), np.float32)

@@ -93,3 +93,47 @@ def voiced_track(
     gate, peak_gate = check_gate(gate), check_gate(peak_gate, "peak gate")
     pk = peak_mass(activations) if peak_gate > 0 else np.ones(np.shape(confidence), np.float32)
     return decide(window_median(confidence, lag), window_median(pk, lag), gate, peak_gate)
+
+
+# ------------------------------------------------------------------------------------------- learned voicing output
+# Our models (tracker-1, tracker-1-live) carry a logistic calibration of three per-frame measurements, fitted on
+# training material by training/voicing.py (checkpoint keys ``voicing.weight`` (3,), ``voicing.bias`` (1,)). The
+# engine's confidence for such a model is that calibrated probability (pesto_core.voicing_head in the torch paths,
+# learned_voicing in native/frame.c for the native streaming kernel; this numpy form is the reference they are tested
+# against, tests/core/test_voicing_head.py, and what training/voicing.py fits on).
+VOICING_KEYS = ("voicing.weight", "voicing.bias")
+LOGIT_EPS = 1e-4  # probabilities are clipped to [eps, 1 - eps] before the logit: logit(1e-4) = -9.2
+
+
+def entropy(activations: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of each frame's pitch distribution, normalised to sum to one: float64 (..., frames).
+
+    0 for a one-hot frame, log(128 * bps) (5.95 for 384 bins) for a flat one; 0 for an all-zero frame.
+    """
+    a = np.asarray(activations, dtype=np.float64)
+    total = a.sum(axis=-1, keepdims=True)
+    q = a / np.maximum(total, 1e-12)
+    return -(q * np.log(np.maximum(q, 1e-12))).sum(axis=-1)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), LOGIT_EPS, 1.0 - LOGIT_EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def voicing_features(confidence: np.ndarray, activations: np.ndarray) -> np.ndarray:
+    """The calibration's inputs, float64 (..., frames, 3): logit of the confidence head's output, logit of the peak
+    mass (:func:`peak_mass`), entropy (:func:`entropy`)."""
+    pk = peak_mass(activations).astype(np.float64)
+    return np.stack([_logit(confidence), _logit(pk), entropy(activations)], axis=-1)
+
+
+def calibrated_voicing(confidence: np.ndarray, activations: np.ndarray, weight, bias) -> np.ndarray:
+    """The learned voicing output: ``sigmoid(voicing_features @ weight + bias)``, float32 (..., frames) in [0, 1].
+
+    confidence : float (..., frames), the confidence head's output; activations : float (..., frames, 128 * bps);
+    weight : (3,); bias : scalar or (1,).
+    """
+    z = voicing_features(confidence, activations) @ np.asarray(weight, np.float64).reshape(3)
+    z = z + float(np.asarray(bias, np.float64).reshape(-1)[0])
+    return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)  # sigmoid without overflow warnings

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from pesto_core.checkpoint import Checkpoint
 from pesto_core.model import ConfidenceHead, Encoder
+from pesto_core.voicing import VOICING_KEYS
 
 
 class TrainableNet(nn.Module):
@@ -101,6 +102,8 @@ class TrainableNet(nn.Module):
 
     def to_checkpoint(self, name: str) -> Checkpoint:
         sd = dict(self.base.state_dict)
+        for key in VOICING_KEYS:  # a learned voicing output was fitted to the old weights: refit it after training
+            sd.pop(key, None)
         sd.update(self.state_for_checkpoint())
         # the proposed voicing output's calibration travels with the weights (the engine ignores this key)
         sd["peak_voicing.calibration"] = self.peak_calibration.detach().clone().float()

@@ -31,7 +31,7 @@ typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
 typedef int32_t v8i __attribute__((vector_size(32), aligned(4), may_alias));
 
 #define PT_MAX_POINT 8
-#define PT_ABI_VERSION 4
+#define PT_ABI_VERSION 5
 
 static inline v8f ld8(const float *p) { return *(const v8f *)p; }
 static inline void st8(float *p, v8f v) { *(v8f *)p = v; }
@@ -77,6 +77,11 @@ typedef struct {
     double conf_b, lin_b;
     /* --- decoding: 0 alwa, 1 argmax, 2 mean; bins per semitone */
     int32_t reduction, bps;
+    /* --- learned voicing output (pesto_core/voicing_head.py), float64: if has_voicing, the confidence becomes
+     *     sigmoid(voice_w . [logit(conf), logit(peak mass), entropy] + voice_b) */
+    int32_t has_voicing;
+    double voice_w[3];
+    double voice_b;
     /* --- scratch (float32), at least pt_work_floats(plan) values */
     float *work;
     int64_t work_len;
@@ -455,6 +460,30 @@ static float confidence(const pt_plan *p, const float *power, const float *log_p
     return (float)(1.0 / (1.0 + exp(-logit)));
 }
 
+/* pesto_core.voicing_head.VoicingHead on one frame: conf the head's output, act the (rolled) distribution */
+static float learned_voicing(const pt_plan *p, float conf, const float *act) {
+    const int n = p->n_out, bps = p->bps;
+    int c = 0;
+    for (int j = 1; j < n; j++)
+        if (act[j] > act[c]) c = j;  /* the first maximum, as argmax */
+    double total = 0, near = 0;
+    for (int j = 0; j < n; j++) total += (double)act[j];
+    for (int j = c - bps < 0 ? 0 : c - bps; j <= (c + bps > n - 1 ? n - 1 : c + bps); j++) near += (double)act[j];
+    const double safe = total > 1e-12 ? total : 1e-12;
+    double mass = total > 1e-12 ? near / safe : 0.0, entropy = 0;
+    for (int j = 0; j < n; j++) {
+        double q = (double)act[j] / safe;
+        entropy -= q * log(q > 1e-12 ? q : 1e-12);
+    }
+    const double eps = 1e-4;
+    double cc = (double)conf, m = mass;
+    cc = cc < eps ? eps : (cc > 1 - eps ? 1 - eps : cc);
+    m = m < eps ? eps : (m > 1 - eps ? 1 - eps : m);
+    double z = p->voice_w[0] * (log(cc) - log1p(-cc)) + p->voice_w[1] * (log(m) - log1p(-m)) + p->voice_w[2] * entropy;
+    z += p->voice_b;
+    return (float)(1.0 / (1.0 + exp(-z)));
+}
+
 static float decode(const pt_plan *p, const float *act) {
     const int n = p->n_out, bps = p->bps;
     int c = 0;
@@ -530,6 +559,7 @@ int pt_frames(const pt_plan *p, const float *x, int64_t hop, int64_t n_frames, f
             if (d < 0) d += p->n_out;
             a[d] = logits[j] * inv;
         }
+        if (p->has_voicing) conf[t] = learned_voicing(p, conf[t], a);
         pitch[t] = decode(p, a);
     }
     return 0;

@@ -13,7 +13,9 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    than ``release_db`` below the loudest frame within ``release_semitones`` of its pitch in the last
    ``release_window_s`` of its voiced run, or following such a frame at its pitch without rising ``release_rise_db``
    (the fading tail of a plucked or struck note, or of a room's reverberation, which a model trained on such tails,
-   ``tracker-1``, keeps voiced).
+   ``tracker-1``, keeps voiced). No frame more than ``floor_db`` below the loudest frame so far is voiced: the last
+   of a release, 70 dB down, after the rest where the tail dipped under the analysis floor (the release test's memory
+   ends at a rest), which ``tracker-1``'s learned voicing output still hears as a pitch.
 2. **Smoothing.** Within each run of voiced frames the pitch is median-filtered (half-width ``median_s``; removes
    short octave errors) and then averaged (half-width ``smooth_s``; removes most of a vibrato's swing while a
    step between two notes stays a step centred where it was).
@@ -87,6 +89,9 @@ class SegmentParams:
     stable_s: float = 0.03
     stable_semitones: float = 0.5
     quiet_db: float = 40.0
+    # a frame more than this below the loudest frame so far is never voiced (0: off): the last of a release after a
+    # rest, which a model with a learned voicing output still calls voiced (chosen on tuning seeds 17, 19, 23)
+    floor_db: float = 60.0
     # below this level (dB of linear VQT power) a frame is silence whatever its pitch: digital silence gives a steady
     # pitch and a middling confidence with some models (tracker-1: 0.39 at -114 dB)
     silence_db: float = -60.0
@@ -398,6 +403,10 @@ class NoteTracker:
             )
             if voiced:
                 self.relaxed += 1
+        if voiced and self.p.floor_db > 0 and self.db[k] < self.loudest - self.p.floor_db:
+            # far below the loudest frame so far: the last of a release that a rest cut from its note (the release
+            # rule's memory ends at a rest), which a model with a learned voicing output still hears as a pitch
+            voiced = False
         if self.p.release_db > 0:
             voiced = self._release(k, voiced, dip)
         self.u.append(1.0 if voiced and not dip else 0.0)

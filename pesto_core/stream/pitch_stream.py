@@ -476,7 +476,7 @@ class PitchStream(StreamTiming):
         g = self.geometry
         hop = g.hop_length
         if self.engine.native is not None:
-            a, c, v, pitch = self._frames_native(n_frames)
+            a, c, v, pitch = self._frames_native(n_frames)  # the kernel applies a learned voicing output too
         else:
             a, c, v, pitch = self._frames_torch(n_frames)
         if self.refine:

@@ -370,6 +370,26 @@ def test_a_fading_tail_ends_the_note_where_it_is_20_db_down():
     assert notes2[1].onset_s == pytest.approx(0.8, abs=0.03) and notes2[1].offset_s == pytest.approx(2.0, abs=0.03)
 
 
+def test_the_far_tail_of_a_release_after_a_rest_gives_no_note():
+    # a note at 0 dB, silence (the tail dips under the analysis floor) for 0.3 s, then the last of its release at its
+    # pitch, 70 dB down, for 0.6 s, which a model with a learned voicing output calls voiced (tracker-1 on FluidSynth
+    # instruments): the release rule's memory ends at the rest; the floor (60 dB below the loudest frame) keeps it
+    t = np.arange(frames(2.0)) * STEP
+    loud, tail = (t >= 0.1) & (t < 0.6), (t >= 0.9) & (t < 1.5)
+    pitch = np.where(loud | tail, 62.0, np.nan)
+    conf = np.where(loud | tail, 0.95, 0.05)
+    volume = np.where(loud, 1.0, np.where(tail, 1e-7, 1e-12))
+    notes = segment_notes(make_track(pitch, conf, volume))
+    assert len(notes) == 1 and notes[0].midi_note == 62, bounds(notes)
+    assert notes[0].onset_s == pytest.approx(0.1, abs=0.03) and notes[0].offset_s == pytest.approx(0.6, abs=0.03)
+    # without the floor the tail is a note of its own (what the rule is for)
+    off = segment_notes(make_track(pitch, conf, volume), params=SegmentParams(floor_db=0.0))
+    assert len(off) == 2 and off[1].onset_s == pytest.approx(0.9, abs=0.03), bounds(off)
+    # a note 50 dB below the loudest one is still a note (the floor is no dynamics limit)
+    quiet = segment_notes(make_track(pitch, conf, np.where(loud, 1.0, np.where(tail, 1e-5, 1e-12))))
+    assert [n.midi_note for n in quiet] == [62, 62], bounds(quiet)
+
+
 def test_empty_and_unvoiced_tracks_give_no_notes():
     assert segment_notes(make_track([])) == []
     assert segment_notes(make_track(np.full(100, 60.0), conf=np.zeros(100))) == []
