@@ -41,6 +41,7 @@ class VoicingHead(nn.Module):
         self.eps = float(LOGIT_EPS)  # an attribute, not a global: TorchScript reads it
         self.register_buffer("weight", weight.detach().clone().double().reshape(3))
         self.register_buffer("bias", bias.detach().clone().double().reshape(1))
+        self.register_buffer("bins", torch.arange(128 * self.bins_per_semitone).unsqueeze(0))  # (1, n_out)
 
     @staticmethod
     def from_state_dict(state_dict: Dict[str, torch.Tensor], bins_per_semitone: int) -> Optional["VoicingHead"]:
@@ -52,10 +53,8 @@ class VoicingHead(nn.Module):
     def forward(self, confidence: torch.Tensor, activations: torch.Tensor) -> torch.Tensor:
         dtype = torch.float64 if self.exact else torch.float32
         a = activations.to(dtype)
-        n = a.shape[-1]
         peak = a.argmax(dim=-1, keepdim=True)
-        bins = torch.arange(n, device=a.device).unsqueeze(0)
-        near = ((bins - peak).abs() <= self.bins_per_semitone).to(dtype)  # ±1 semitone, not wrapping round
+        near = ((self.bins - peak).abs() <= self.bins_per_semitone).to(dtype)  # ±1 semitone, not wrapping round
         total = a.sum(dim=-1)
         mass = (a * near).sum(dim=-1) / total.clamp(min=1e-12)
         mass = torch.where(total > 1e-12, mass, torch.zeros_like(mass))
