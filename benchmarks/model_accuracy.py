@@ -115,8 +115,12 @@ SUBSETS = {  # name -> (generator(rng, sr, i) -> (audio, f0), clips at scale 1)
 }
 
 
-def held_out(scale: float, cache: Path):
-    """Yield (subset, i, sr, audio float32, f0 labels) for the whole held-out set (cached on disk)."""
+DEV_VERSION = 99  # a development set from the same generators (benchmarks/viterbi_dev.py): settings are chosen there
+
+
+def held_out(scale: float, cache: Path, version: int = SET_VERSION):
+    """Yield (subset, i, sr, audio float32, f0 labels) for the whole held-out set (cached on disk); ``version``
+    :data:`DEV_VERSION` gives the development set instead, whose seeds differ in the set version only."""
     cache.mkdir(parents=True, exist_ok=True)
     for s_index, (name, (gen, count)) in enumerate(SUBSETS.items()):
         for i in range(max(1, int(round(count * scale)))):
@@ -125,7 +129,7 @@ def held_out(scale: float, cache: Path):
                 with np.load(path) as z:
                     yield name, i, int(z["sr"]), z["x"], z["f0"]
                 continue
-            rng = np.random.default_rng(np.random.SeedSequence([EVAL_TAG, SET_VERSION, s_index, i]))
+            rng = np.random.default_rng(np.random.SeedSequence([EVAL_TAG, version, s_index, i]))
             sr = int(rng.choice(RATES))
             x, f0 = gen(rng, sr, i)
             x, f0 = np.asarray(x, np.float32), np.asarray(f0, np.float32)
@@ -147,7 +151,8 @@ def peak_voiced(activations: np.ndarray, calib) -> np.ndarray:
 
 
 class Ours:
-    """Our engine with a model. ``mode``: ``offline`` (``predict``), ``stream`` (``PitchStream`` at ``mirror``,
+    """Our engine with a model. ``mode``: ``offline`` (``predict``), ``viterbi`` (``predict(viterbi=True)``: the
+    offline Viterbi decoding, pesto_core.viterbi), ``stream`` (``PitchStream`` at ``mirror``,
     voiced = confidence >= 0.5) or ``preset`` (``live_stream(sr)``: mirror 1, refinement, glitch filter and its own
     voicing decision, ``StreamFrames.voiced``)."""
 
@@ -157,12 +162,14 @@ class Ours:
         cal = ckpt.state_dict.get("peak_voicing.calibration")
         self.calib = None if cal is None or mode == "preset" else cal.tolist()
         self.model = PestoModel(ckpt)
-        kind = {"offline": "offline", "preset": "live preset"}.get(mode, f"stream m={mirror:g}")
+        kind = {"offline": "offline", "viterbi": "offline + viterbi", "preset": "live preset"}.get(
+            mode, f"stream m={mirror:g}"
+        )
         self.label = f"{Path(name).stem} {kind}"
 
     def __call__(self, x, sr):
-        if self.mode == "offline":
-            t, f0, conf, act = predict(x, sr, model=self.model, refine=True)
+        if self.mode in ("offline", "viterbi"):
+            t, f0, conf, act = predict(x, sr, model=self.model, refine=True, viterbi=self.mode == "viterbi")
             t, f0, conf, act = t.numpy() / 1000.0, f0.numpy(), conf.numpy(), act.numpy()
         else:
             if self.mode == "preset":
@@ -299,9 +306,14 @@ def main(argv=None) -> int:
         "--live-model",
         help="model for the streaming rows instead of each --models entry (e.g. tracker-1-live), added beside them",
     )
-    ap.add_argument("--mirrors", nargs="+", type=float, default=[1.0, 0.5, 0.0])
+    ap.add_argument(
+        "--mirrors", nargs="*", type=float, default=[1.0, 0.5, 0.0], help="streaming rows (none: offline only)"
+    )
     ap.add_argument(
         "--preset", nargs="*", default=None, metavar="MODEL", help="add live_stream(sr) rows for these models"
+    )
+    ap.add_argument(
+        "--viterbi", action="store_true", help="add offline rows with the Viterbi decoding (pesto --viterbi --refine)"
     )
     ap.add_argument("--scale", type=float, default=1.0, help="clips per subset, relative to the full set")
     ap.add_argument("--no-others", action="store_true", help="skip SwiftF0 and Praat")
@@ -330,6 +342,8 @@ def main(argv=None) -> int:
     systems = []
     for name in args.models:
         systems.append(Ours(name, "offline"))
+        if args.viterbi:
+            systems.append(Ours(name, "viterbi"))
         for m in args.mirrors:
             systems.append(Ours(name, "stream", m))
     if args.live_model:

@@ -10,7 +10,8 @@ and 13 (``--seed 7 --n 20``, ``--seed 11``, ``--seed 13``), which the reported s
 
 Systems, each on the same 16 kHz audio:
 
-* ``ours MODEL``: ``pesto_core`` analysis (each of ``--models``, 10 ms step, reduction alwa, no refinement), then
+* ``ours MODEL``: ``pesto_core`` analysis (each of ``--models``, 10 ms step, reduction alwa, no refinement; with
+  ``--viterbi`` also ``+viterbi``: the offline Viterbi decoding, as the File tab analyses), then
   ``pesto_core.notes.segment_notes(track)`` with its defaults (gate 0.5, ``SegmentParams()``), i.e. exactly
   what ``pesto take.wav -e notes`` writes;
   (``--refine``: also the same on the refined pitch, ``pesto --refine``);
@@ -67,14 +68,14 @@ def scores(ref: np.ndarray, est: list) -> dict:
     return dict(conp=f, conpoff=f2, p=p, r=r)
 
 
-def pesto_tracks(phrases, model, tmp, refine=False):
+def pesto_tracks(phrases, model, tmp, refine=False, viterbi=False):
     from pesto_core.core import analyse_file
 
     tracks = []
     for i, ph in enumerate(phrases):
         path = os.path.join(tmp, f"p{i}.wav")
         sf.write(path, ph.audio, notes_data.SR)
-        tracks.append(analyse_file(path, model, keep_activations=False, refine=refine))
+        tracks.append(analyse_file(path, model, keep_activations=False, refine=refine, viterbi=viterbi))
     return tracks
 
 
@@ -145,6 +146,7 @@ def main():
     ap.add_argument("--basic-pitch", metavar="SITE", help="folder (PYTHONPATH) where basic-pitch is installed")
     ap.add_argument("--no-swift", action="store_true")
     ap.add_argument("--refine", action="store_true", help="also ours on the refined pitch (pesto --refine)")
+    ap.add_argument("--viterbi", action="store_true", help="also ours on the Viterbi decoding (pesto --viterbi)")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument(
         "--variants",
@@ -195,10 +197,15 @@ def main():
             row = {}
             t = time.time()
             for model_name, model in models.items():
-                for refine in (False, True) if args.refine else (False,):
-                    name = f"ours {model_name}" + ("+refine" if refine else "")
+                decodings = [
+                    (r, v)
+                    for v in ((False, True) if args.viterbi else (False,))
+                    for r in ((False, True) if args.refine else (False,))
+                ]
+                for refine, viterbi in decodings:
+                    name = f"ours {model_name}" + ("+viterbi" if viterbi else "") + ("+refine" if refine else "")
                     t = time.time()
-                    tracks = pesto_tracks(phrases, model, tmp, refine)
+                    tracks = pesto_tracks(phrases, model, tmp, refine, viterbi)
                     row[name] = summarise(refs, ours(tracks))
                     row[name]["seconds"] = time.time() - t
                     for variant, fields in variants.items():

@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         "filter; real note changes are kept (default off: upstream's exact numbers)",
     )
     p.add_argument(
+        "--viterbi",
+        action="store_true",
+        help="decode the pitch as the most likely path through the whole recording (Viterbi) instead of "
+        "frame by frame: a frame whose own peak disagrees with its neighbours follows them when its "
+        "distribution also sees their pitch; with -r alwa only (default off: upstream's exact numbers)",
+    )
+    p.add_argument(
         "--a4",
         type=float,
         default=440.0,

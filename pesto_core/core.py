@@ -23,6 +23,7 @@ from .refine import refine_frames, refine_signal
 from .track import PitchTrack
 from .units import semitones_to_hz
 from .validation import check_reduction
+from .viterbi import PathTracker, track_pitch_rows
 
 
 def load_model(
@@ -72,6 +73,7 @@ def predict(
     device=None,
     model: Optional[PestoModel] = None,
     refine: bool = False,
+    viterbi: bool = False,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pitch of an audio signal.
 
@@ -91,6 +93,9 @@ def predict(
         Pitch in Hz (True) or MIDI semitones (False).
     refine : bool
         Cent-precise refinement of the decoded pitch (:mod:`pesto_core.refine`); False gives upstream's numbers.
+    viterbi : bool
+        Decode the pitch as the most likely path through each row's activations (:mod:`pesto_core.viterbi`) instead
+        of frame by frame (then refined, with ``refine``); ``reduction`` must be ``alwa``. False: upstream's numbers.
 
     Returns
     -------
@@ -105,6 +110,7 @@ def predict(
     if x.ndim not in (1, 2):
         raise ParameterError(f"audio must have shape (samples,) or (batch, samples), got {tuple(x.shape)}")
     check_reduction(reduction)
+    check_viterbi(viterbi, reduction)
     grad_ctx = (
         torch.inference_mode()
         if (no_grad and inference_mode)
@@ -115,12 +121,19 @@ def predict(
             model = load_model(model_name, step_size, device=device if device is not None else x.device)
         model.reduction = reduction
         pitch, confidence, _volume, activations = model(
-            x.to(model.device), sr=sr, convert_to_freq=convert_to_freq and not refine, num_chunks=num_chunks
+            x.to(model.device),
+            sr=sr,
+            convert_to_freq=convert_to_freq and not (refine or viterbi),
+            num_chunks=num_chunks,
         )
+        if viterbi:
+            rows = activations.detach().cpu().reshape(-1, *activations.shape[-2:]).numpy()
+            tracked = torch.from_numpy(track_pitch_rows(rows)).reshape(pitch.shape).to(pitch.device)
+            pitch = tracked
         if refine:
             pitch = _refine_rows(model, x, pitch, sr)
-            if convert_to_freq:
-                pitch = semitones_to_hz(pitch)
+        if convert_to_freq and (refine or viterbi):
+            pitch = semitones_to_hz(pitch)
     frames = pitch.shape[-1]
     timesteps = torch.arange(frames, dtype=torch.float64, device=pitch.device) * (model.hop_length * 1000.0 / sr)
     return timesteps, pitch, confidence, activations
@@ -155,13 +168,17 @@ def iter_file_track(
     channel: Optional[int] = None,
     refine: bool = False,
     smooth: bool = False,
+    viterbi: bool = False,
 ) -> Iterator[Tuple[PitchTrack, int]]:
     """Analyse an audio file chunk by chunk, reading it from disk as it goes (bounded memory).
 
     With ``refine``, the decoded pitch is refined to the cent (:mod:`pesto_core.refine`) and the pieces'
     ``decoding`` is ``"<reduction>+refine"``. With ``smooth``, isolated pitch jumps are removed by the glitch filter
     (:mod:`pesto_core.glitch`, the live mode's, with the same look-ahead; ``+smooth`` in ``decoding``); pieces keep
-    their frames in order, the last ones coming with the final piece.
+    their frames in order, the last ones coming with the final piece. With ``viterbi``, the pitch is the most likely
+    path through the activations (:mod:`pesto_core.viterbi`, decoded in blocks of fixed frame indices, so the
+    numbers do not depend on ``num_chunks``; ``+viterbi`` in ``decoding``, before ``+refine``, which refines the
+    path's pitch); the reduction must be ``alwa``.
 
     Yields
     ------
@@ -172,9 +189,16 @@ def iter_file_track(
     AudioError
         The file cannot be read, is empty, truncated, or holds NaN/Inf samples.
     """
+    check_viterbi(viterbi, model.reduction)
     # the glitch filter decodes a glitch again from its activations: it always has them
     pieces = _file_pieces(
-        path, model, num_chunks=num_chunks, keep_activations=keep_activations or smooth, channel=channel, refine=refine
+        path,
+        model,
+        num_chunks=num_chunks,
+        keep_activations=keep_activations or smooth,
+        channel=channel,
+        refine=refine,
+        viterbi=viterbi,
     )
     if smooth:
         pieces = _deglitched(pieces, keep_activations)
@@ -219,17 +243,63 @@ def _deglitched(pieces: Iterator[Tuple[PitchTrack, int]], keep_activations: bool
         yield piece(last, rest), total
 
 
+def check_viterbi(viterbi: bool, reduction: str) -> None:
+    """The Viterbi decoding takes the ``alwa`` window around its path: it replaces that reduction only."""
+    if viterbi and reduction != "alwa":
+        raise ParameterError(
+            f"the Viterbi decoding averages the bins around its path as the alwa reduction does; "
+            f"it cannot be combined with reduction {reduction!r}"
+        )
+
+
+def _chunks(model: PestoModel, reader: AudioReader, num_chunks: int, viterbi: bool) -> Iterator[tuple]:
+    """(first frame, pitch (n,) semitones, activations (n, bins) Tensor, confidence, volume Tensors) of consecutive
+    frames: decoded frame by frame, or by the Viterbi tracker (which hands frames back when their block is decided;
+    they come in pieces of at most ``model.chunk_frames`` frames all the same, as without it: an application's work
+    per piece, e.g. the File tab's drawing, stays as small)."""
+    if not viterbi:
+        for t0, out in model.iter_chunks(reader, reader.n_samples, num_chunks):
+            acts = out["activations"]
+            yield t0, reduce_activations(acts, model.reduction).cpu().numpy(), acts, out["confidence"], out["volume"]
+        return
+    tracker, held, done = PathTracker(), [], 0
+
+    def emit(pitch: np.ndarray):
+        nonlocal held, done
+        n = len(pitch)
+        if n == 0:
+            return
+        acts, conf, vol = (torch.cat([h[k] for h in held]) for k in range(3))
+        held = [(acts[n:], conf[n:], vol[n:])]
+        step = max(1, model.chunk_frames)
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            yield done + a, pitch[a:b], acts[a:b], conf[a:b], vol[a:b]
+        done += n
+
+    for _t0, out in model.iter_chunks(reader, reader.n_samples, num_chunks):
+        held.append((out["activations"], out["confidence"], out["volume"]))
+        yield from emit(tracker.push(out["activations"].cpu().numpy()))
+    yield from emit(tracker.flush())
+
+
 def _file_pieces(
-    path, model: PestoModel, *, num_chunks: int, keep_activations: bool, channel: Optional[int], refine: bool
+    path,
+    model: PestoModel,
+    *,
+    num_chunks: int,
+    keep_activations: bool,
+    channel: Optional[int],
+    refine: bool,
+    viterbi: bool = False,
 ) -> Iterator[Tuple[PitchTrack, int]]:
+    decoding = model.reduction + ("+viterbi" if viterbi else "") + ("+refine" if refine else "")
     with AudioReader(path, channel) as reader:
         model.set_sample_rate(reader.sr)
         total = model.n_frames(reader.n_samples)
         hop, sr = model.hop_length, reader.sr
         with torch.inference_mode():
-            for t0, out in model.iter_chunks(reader, reader.n_samples, num_chunks):
-                acts = out["activations"]
-                pitch = reduce_activations(acts, model.reduction).cpu().numpy()
+            for t0, pitch, acts, confidence, volume in _chunks(model, reader, num_chunks, viterbi):
                 n = acts.shape[0]
                 if refine:
                     pitch = refine_frames(
@@ -246,15 +316,15 @@ def _file_pieces(
                     PitchTrack(
                         time_s=np.arange(t0, t0 + n, dtype=np.float64) * hop / sr,
                         pitch_semitones=pitch,
-                        confidence=out["confidence"].cpu().numpy(),
-                        volume=out["volume"].cpu().numpy(),
+                        confidence=confidence.cpu().numpy(),
+                        volume=volume.cpu().numpy(),
                         activations=acts.cpu().numpy() if keep_activations else None,
                         sr=sr,
                         hop_length=hop,
                         step_ms=model.step_size,
                         model_name=model.checkpoint_name,
                         reduction=model.reduction,
-                        decoding=model.reduction + ("+refine" if refine else ""),
+                        decoding=decoding,
                     ),
                     total,
                 )
@@ -270,9 +340,10 @@ def analyse_file(
     progress: Optional[Callable[[int, int], None]] = None,
     refine: bool = False,
     smooth: bool = False,
+    viterbi: bool = False,
 ) -> PitchTrack:
     """Whole-file :class:`PitchTrack`; ``progress(frames_done, frames_total)`` is called after each chunk;
-    ``refine`` and ``smooth`` as :func:`iter_file_track`."""
+    ``refine``, ``smooth`` and ``viterbi`` as :func:`iter_file_track`."""
     parts, done = [], 0
     for piece, total in iter_file_track(
         path,
@@ -282,6 +353,7 @@ def analyse_file(
         channel=channel,
         refine=refine,
         smooth=smooth,
+        viterbi=viterbi,
     ):
         parts.append(piece)
         done += len(piece)
@@ -306,13 +378,14 @@ def predict_from_files(
     smooth: bool = False,
     a4_hz: float = 440.0,
     midi_bends: bool = False,
+    viterbi: bool = False,
 ) -> int:
     """Analyse files and write ``<stem>.f0.csv`` / ``.npz`` / ``.png`` next to them (or into ``output``).
 
     ``a4_hz``, ``midi_bends``: for the ``notes`` / ``mid`` formats (:func:`pesto_core.writers.write_track`).
     ``refine``: cent-precise refinement (:mod:`pesto_core.refine`; the NPZ's ``decoding`` says
     ``"<reduction>+refine"``); off by default, so that upstream's numbers are reproduced. ``smooth``: the glitch
-    filter (:func:`iter_file_track`), also off by default.
+    filter (:func:`iter_file_track`), also off by default; ``viterbi``: the Viterbi decoding (the same), off too.
 
     A file that fails is reported (``report(message)``, default: a warning) and the others are still processed;
     ``progress(file, frames_done, frames_total)`` follows the work. A bad model or option raises
@@ -339,6 +412,7 @@ def predict_from_files(
                 f"{file} and {owners[stem]} would both write {stem}.{formats[0]}: nothing was analysed"
             )
     report = report or (lambda msg: warnings.warn(msg, stacklevel=2))
+    check_viterbi(viterbi, reduction)
     model = load_model(model_name, step_size, reduction=reduction, device=select_device(gpu=gpu))
     failures = 0
     for file in audio_files:
@@ -351,6 +425,7 @@ def predict_from_files(
                 num_chunks=num_chunks,
                 refine=refine,
                 smooth=smooth,
+                viterbi=viterbi,
                 keep_activations=bool({"npz", "png"} & set(formats)),
                 progress=(lambda done, total, f=file: progress(str(f), done, total)) if progress else None,
             )

@@ -32,6 +32,10 @@ LATENCY_MODES = (
 
 
 FILE_MODEL = "tracker-1"
+# the File tab decodes with the offline Viterbi tracker (pesto --viterbi): on the held-out set it adds 1.5 RPA to
+# tracker-1 (6.1 at 0 dB SNR, 3.8 above 800 Hz; benchmarks/results/model_accuracy_viterbi_2026-12-03.md); its price,
+# an octave excursion shorter than 60-80 ms is taken for an error (pesto_core.viterbi), is a menu choice away
+FILE_VITERBI = True
 
 
 def file_model_name() -> str:

@@ -24,7 +24,7 @@ from PySide6 import QtCore
 from pesto_core import bundled
 from pesto_core.bundled import DEFAULT_MODEL
 from pesto_core.errors import ParameterError, PestoError
-from pesto_core.presets import file_model_name
+from pesto_core.presets import FILE_VITERBI, file_model_name
 from pesto_core.validation import check_reduction, check_step_ms
 
 from ..common.threads import lower_thread_priority
@@ -49,16 +49,33 @@ class AnalysisSettings:
         ``alwa``, ``argmax`` or ``mean`` (``-r``).
     device : str
         ``cpu`` or ``cuda:N`` (``--gpu N``).
+    viterbi : bool
+        Decode with the offline Viterbi tracker (``--viterbi``; with the ``alwa`` reduction only: see
+        :attr:`tracks`).
     """
 
     model: str = field(default_factory=file_model_name)  # the File tab's default (pesto_core.presets)
     step_ms: float = 10.0
     reduction: str = "alwa"
     device: str = "cpu"
+    viterbi: bool = FILE_VITERBI
+
+    @property
+    def tracks(self) -> bool:
+        """Whether the analysis uses the Viterbi tracker: asked for, and the reduction is ``alwa`` (the tracker
+        takes the alwa window around its path; the other reductions decode frame by frame)."""
+        return bool(self.viterbi) and self.reduction == "alwa"
+
+    def cli_options(self) -> list:
+        """The ``pesto`` options that give the same numbers (the device apart: ``--gpu`` changes no number)."""
+        return ["-m", self.model, "-s", f"{self.step_ms:g}", "-r", self.reduction] + (
+            ["--viterbi"] if self.tracks else []
+        )
 
     def describe(self) -> str:
         model = os.path.basename(self.model) if os.sep in self.model else self.model
-        return f"{model}, step {self.step_ms:g} ms, {self.reduction}, {self.device}"
+        decoding = self.reduction + (" + viterbi" if self.tracks else "")
+        return f"{model}, step {self.step_ms:g} ms, {decoding}, {self.device}"
 
 
 def bundled_models() -> list:
@@ -200,7 +217,14 @@ class AnalysisWorker(QtCore.QThread):
             model = self.models.get(self.settings)
             if self._cancel.is_set():
                 raise _Cancelled
-            pieces = iter_file_track(self.path, model, num_chunks=1, keep_activations=True, channel=self.channel)
+            pieces = iter_file_track(
+                self.path,
+                model,
+                num_chunks=1,
+                keep_activations=True,
+                channel=self.channel,
+                viterbi=self.settings.tracks,
+            )
             # the refinement reads the audio around each frame: its own reader, so that the engine's stays sequential
             refine_reader = AudioReader(self.path, self.channel) if self.refine else None
             try:

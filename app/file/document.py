@@ -150,7 +150,7 @@ class FileDocument:
         if refined:
             if pitch_refined is None:
                 raise RuntimeError(f"{self.name}: the analysis computed no refined pitch")
-            track = replace(track, pitch_semitones=pitch_refined, decoding=f"{track.reduction}+refine")
+            track = replace(track, pitch_semitones=pitch_refined, decoding=f"{track.decoding}+refine")
         return track
 
     def corrected_pitch(self):

@@ -12,7 +12,7 @@ from typing import Optional
 
 from PySide6 import QtCore, QtWidgets
 
-from pesto_core.presets import file_model_name
+from pesto_core.presets import FILE_VITERBI, file_model_name
 from pesto_core.validation import REDUCTIONS
 
 from ..common.settings import Settings
@@ -64,6 +64,15 @@ class SettingsBox(QtWidgets.QWidget):
         self.reduction.addItems(list(REDUCTIONS))
         self.reduction.setToolTip("How the pitch distribution becomes one pitch (pesto -r)")
         form.addRow("Reduction:", self.reduction)
+        self.viterbi = QtWidgets.QCheckBox("Track the pitch over time (Viterbi)")
+        self.viterbi.setObjectName("viterbiTracking")
+        self.viterbi.setToolTip(
+            "Decode the most likely pitch path through the whole file (pesto --viterbi): a frame whose own peak "
+            "disagrees with its neighbours follows them when it also sees their pitch. Fewer wrong frames in "
+            "noise and at high pitches; an octave excursion shorter than about 70 ms is taken for an error. "
+            "With the alwa reduction only"
+        )
+        form.addRow(self.viterbi)
         self.device = QtWidgets.QComboBox()
         self.device.addItem("CPU", "cpu")  # GPUs are added when the probe (a thread: it imports torch) finds them
         self._device_probe = DeviceProbe(self)
@@ -121,6 +130,7 @@ class SettingsBox(QtWidgets.QWidget):
         self.model.activated.connect(self._on_model)
         self.step.valueChanged.connect(self._changed)
         self.reduction.currentIndexChanged.connect(self._changed)
+        self.viterbi.toggled.connect(self._changed)
         self.device.currentIndexChanged.connect(self._changed)
         self.channel.currentIndexChanged.connect(
             lambda i: self.channel_changed.emit(self.channel.itemData(i) if i >= 0 else -1)
@@ -141,21 +151,23 @@ class SettingsBox(QtWidgets.QWidget):
             step_ms=self.step.value(),
             reduction=self.reduction.currentText(),
             device=self.device.currentData(),
+            viterbi=self.viterbi.isChecked(),
         )
 
     def set_analysis_settings(self, s: AnalysisSettings) -> None:
         """Show ``s`` (e.g. set by a test or restored); emits ``analysis_changed`` once."""
         self.blockSignals(True)
-        for w in (self.model, self.step, self.reduction, self.device):
+        for w in (self.model, self.step, self.reduction, self.device, self.viterbi):
             w.blockSignals(True)
         try:
             self._select_model(s.model)
             self.step.setValue(s.step_ms)
             self.reduction.setCurrentText(s.reduction)
+            self.viterbi.setChecked(s.viterbi)
             i = self.device.findData(s.device)
             self.device.setCurrentIndex(max(i, 0))
         finally:
-            for w in (self.model, self.step, self.reduction, self.device):
+            for w in (self.model, self.step, self.reduction, self.device, self.viterbi):
                 w.blockSignals(False)
             self.blockSignals(False)
         self._changed()
@@ -220,7 +232,13 @@ class SettingsBox(QtWidgets.QWidget):
         q.set("step_ms", s.step_ms)
         q.set("reduction", s.reduction)
         q.set("device", s.device)
+        q.set("viterbi", s.viterbi)
+        self._enable_viterbi()
         self.analysis_changed.emit()
+
+    def _enable_viterbi(self) -> None:
+        # the tracker replaces the alwa reduction only: with argmax / mean the box shows it does not apply
+        self.viterbi.setEnabled(self.reduction.currentText() == "alwa")
 
     def _on_gate(self, value: int, emit: bool = True) -> None:
         self.gate_label.setText(f"{value / 100:.2f}")
@@ -270,6 +288,8 @@ class SettingsBox(QtWidgets.QWidget):
         self.step.setValue(q.get("step_ms", 10.0))
         reduction = q.get("reduction", "alwa")
         self.reduction.setCurrentText(reduction if reduction in REDUCTIONS else "alwa")
+        self.viterbi.setChecked(bool(q.get("viterbi", FILE_VITERBI)))
+        self._enable_viterbi()
         i = self.device.findData(q.get("device", "cpu"))
         self.device.setCurrentIndex(max(i, 0))
         self.gate.setValue(int(round(100 * min(max(q.get("gate", 0.5), 0.0), 1.0))))

@@ -33,6 +33,10 @@ def check_options(args: argparse.Namespace) -> Optional[str]:
     a4 = getattr(args, "a4", 440.0)
     if not 100.0 <= a4 <= 1000.0:
         return f"--a4 must be between 100 and 1000 Hz, got {a4}"
+    if getattr(args, "viterbi", False) and getattr(args, "reduction", "alwa") != "alwa":
+        return (
+            f"--viterbi averages the bins around its path as -r alwa does: it cannot be used with -r {args.reduction}"
+        )
     return None
 
 
@@ -77,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         num_chunks=args.num_chunks,
         refine=args.refine,
         smooth=args.smooth,
+        viterbi=getattr(args, "viterbi", False),
         a4_hz=getattr(args, "a4", 440.0),
         midi_bends=getattr(args, "midi_bends", False),
         device=device,

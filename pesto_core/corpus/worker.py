@@ -36,6 +36,7 @@ class Job:
     num_chunks: int = 1
     refine: bool = False
     smooth: bool = False
+    viterbi: bool = False
     a4_hz: float = 440.0  # notes formats: reference of the notes' names and deviations
     midi_bends: bool = False  # mid: pitch bends that follow the curve
     device: str = "cpu"  # "cpu" or "cuda:N"
@@ -112,6 +113,7 @@ class Worker:
                     num_chunks=job.num_chunks,
                     refine=job.refine,
                     smooth=job.smooth,
+                    viterbi=job.viterbi,
                     keep_activations=bool({"npz", "png"} & set(job.formats)),
                     progress=progress,
                 )

@@ -21,7 +21,8 @@ from pesto_core.notes.intonation import grid
 from pesto_core.units import note_name
 from tests.app.file_helpers import file_panel, main_window_with, open_analysed, wait_idle  # noqa: F401 (fixtures)
 
-MODEL = AnalysisSettings().model  # the File tab's default model; the CLI is given it explicitly
+# the File tab's default model and decoding (pesto_core.presets), which the CLI is given explicitly
+DEFAULTS = AnalysisSettings().cli_options()
 
 
 def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_path, take):  # noqa: F811
@@ -76,7 +77,7 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
             panel.export([doc], ExportOptions(("csv", "notes", "mid"), str(app_dir), refined=refined))
         assert sig.args[1] == ""
         wait_idle(qtbot, panel)
-        assert cli.main([str(take), "-o", str(cli_dir), "-e", "csv", "notes", "mid", "-q", "-m", MODEL] + extra) == 0
+        assert cli.main([str(take), "-o", str(cli_dir), "-e", "csv", "notes", "mid", "-q", *DEFAULTS] + extra) == 0
         for name in ("take.f0.csv", "take.notes.csv", "take.mid"):
             assert (app_dir / name).read_bytes() == (cli_dir / name).read_bytes(), (refined, name)
     # MIDI with pitch bends = pesto --midi-bends
@@ -84,7 +85,7 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
         panel.export([doc], ExportOptions(("mid",), str(tmp_path / "app_bends"), midi_bends=True))
     assert sig.args[1] == ""
     wait_idle(qtbot, panel)
-    assert cli.main([str(take), "-o", str(tmp_path / "cli_bends"), "-e", "mid", "--midi-bends", "-q", "-m", MODEL]) == 0
+    assert cli.main([str(take), "-o", str(tmp_path / "cli_bends"), "-e", "mid", "--midi-bends", "-q", *DEFAULTS]) == 0
     bends = (tmp_path / "app_bends" / "take.mid").read_bytes()
     assert bends == (tmp_path / "cli_bends" / "take.mid").read_bytes() and bends != (app_dir / "take.mid").read_bytes()
 
@@ -114,7 +115,7 @@ def test_notes_drawn_with_summary_and_exports_equal_cli(qtbot, file_panel, tmp_p
             panel.export([doc], ExportOptions(("notes", "mid"), str(app_dir), refined=refined))
         assert sig.args[1] == ""
         wait_idle(qtbot, panel)
-        args = [str(take), "-o", str(cli_dir), "-e", "notes", "mid", "--a4", "415", "-q", "-m", MODEL] + extra
+        args = [str(take), "-o", str(cli_dir), "-e", "notes", "mid", "--a4", "415", "-q", *DEFAULTS] + extra
         assert cli.main(args) == 0
         for name in ("take.notes.csv", "take.mid"):
             assert (app_dir / name).read_bytes() == (cli_dir / name).read_bytes(), (refined, name)

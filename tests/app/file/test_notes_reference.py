@@ -16,7 +16,8 @@ from app.file.notes_model import sidecar_path
 from pesto_core import cli
 from tests.app.file_helpers import file_panel, open_analysed, wait_idle  # noqa: F401 (fixtures)
 
-MODEL = AnalysisSettings().model
+# the File tab's default model and decoding (pesto_core.presets), which the CLI is given explicitly
+DEFAULTS = AnalysisSettings().cli_options()
 
 
 def names(doc):
@@ -98,7 +99,7 @@ def test_a4_chosen_names_later_analyses_in_later_sessions(qtbot, file_panel, tmp
         panel.export([doc], ExportOptions(("notes", "mid"), str(app_dir)))
     assert sig.args[1] == ""
     wait_idle(qtbot, panel)
-    assert cli.main([str(take), "-o", str(cli_dir), "-e", "notes", "mid", "--a4", "432", "-q", "-m", MODEL]) == 0
+    assert cli.main([str(take), "-o", str(cli_dir), "-e", "notes", "mid", "--a4", "432", "-q", *DEFAULTS]) == 0
     for name in ("take.notes.csv", "take.mid"):
         assert (app_dir / name).read_bytes() == (cli_dir / name).read_bytes(), name
     assert b",432\n" in (app_dir / "take.notes.csv").read_bytes()

@@ -18,10 +18,10 @@ from pesto_core import cli
 from tests.app.file_helpers import DATA, copy_data, file_panel, wait_idle, write_tone  # noqa: F401 (fixture)
 
 
-def run_cli(args) -> None:
-    """``pesto ARGS`` with the File tab's default model (the CLI's own default is upstream's mir-1k_g7)."""
-    model = [] if "-m" in args else ["-m", AnalysisSettings().model]
-    assert cli.main(list(args) + model + ["-q"]) == 0
+def run_cli(args, settings: AnalysisSettings = None) -> None:
+    """``pesto ARGS`` with the File tab's analysis settings (default: its defaults; the CLI's own default model is
+    upstream's mir-1k_g7, and its decoding frame by frame)."""
+    assert cli.main((settings or AnalysisSettings()).cli_options() + list(args) + ["-q"]) == 0
 
 
 def assert_npz_equal(a_path: Path, b_path: Path) -> None:
@@ -38,7 +38,8 @@ def assert_npz_equal(a_path: Path, b_path: Path) -> None:
 )
 def test_open_analyse_export_equals_cli(qtbot, file_panel, tmp_path, name, step_ms, reduction):  # noqa: F811
     _, panel = file_panel
-    panel.settings_box.set_analysis_settings(AnalysisSettings(step_ms=step_ms, reduction=reduction))
+    settings = AnalysisSettings(step_ms=step_ms, reduction=reduction)
+    panel.settings_box.set_analysis_settings(settings)
     audio = copy_data(name, tmp_path)
     docs = panel.open_files([str(audio)])
     assert len(docs) == 1 and panel.current_doc() is docs[0]
@@ -58,7 +59,8 @@ def test_open_analyse_export_equals_cli(qtbot, file_panel, tmp_path, name, step_
         f"{audio.stem}.f0.{e}" for e in ("csv", "npz", "png")
     )
     wait_idle(qtbot, panel)
-    run_cli([str(audio), "-o", str(cli_dir), "-e", "csv", "npz", "png", "-s", str(step_ms), "-r", reduction])
+    assert settings.tracks == (reduction == "alwa")  # the Viterbi tracker with alwa (its default), not with argmax
+    run_cli([str(audio), "-o", str(cli_dir), "-e", "csv", "npz", "png"], settings)
     stem = f"{audio.stem}.f0"
     assert (app_dir / f"{stem}.csv").read_bytes() == (cli_dir / f"{stem}.csv").read_bytes()
     assert_npz_equal(app_dir / f"{stem}.npz", cli_dir / f"{stem}.npz")
@@ -377,8 +379,9 @@ def test_stereo_file_mixed_or_one_channel(qtbot, file_panel, tmp_path):  # noqa:
     doc = panel.open_files([str(audio)])[0]
     assert panel.settings_box.channel.isEnabled() and panel.settings_box.channel.count() == 3
     wait_idle(qtbot, panel)
-    model = load_model(AnalysisSettings().model, 10.0)  # the File tab's default model
-    mixed = analyse_file(audio, model)
+    defaults = AnalysisSettings()
+    model = load_model(defaults.model, 10.0)  # the File tab's default model and decoding
+    mixed = analyse_file(audio, model, viterbi=defaults.tracks)
     np.testing.assert_array_equal(doc.pitch_semitones, mixed.pitch_semitones)
     panel.settings_box.channel.setCurrentIndex(2)  # "Channel 2"
     assert doc.channel == 1
@@ -432,3 +435,34 @@ def test_space_belongs_to_the_file_tab_only(qtbot, tmp_path):
     qtbot.keyClick(panel.view.pitch, QtCore.Qt.Key_Space)
     assert fired == [1]
     panel.shutdown()
+
+
+def test_viterbi_box_reanalyses_and_exports_follow_it(qtbot, file_panel, tmp_path):  # noqa: F811
+    _, panel = file_panel
+    box = panel.settings_box
+    box.set_analysis_settings(AnalysisSettings())
+    assert box.viterbi.isChecked() and box.viterbi.isEnabled()  # the File tab's default (pesto_core.presets)
+    audio = copy_data("speech_22k.wav", tmp_path)
+    doc = panel.open_files([str(audio)])[0]
+    wait_idle(qtbot, panel)
+    assert doc.track().decoding == "alwa+viterbi"
+    tracked = doc.pitch_semitones.copy()
+    box.viterbi.setChecked(False)  # other settings: the list says so; analysing again decodes frame by frame
+    assert "(other settings)" in panel.file_list.item(0).text()
+    panel.analyse_current()
+    wait_idle(qtbot, panel)
+    assert doc.complete and doc.track().decoding == "alwa"
+    assert np.any(np.abs(doc.pitch_semitones - tracked) > 0.5)  # this take has frames the tracker corrects
+    settings = box.analysis_settings()
+    assert "--viterbi" not in settings.cli_options()
+    app_dir, cli_dir = tmp_path / "app", tmp_path / "cli"
+    with qtbot.waitSignal(panel.export_finished, timeout=60000) as sig:
+        panel.export([doc], ExportOptions(("csv", "npz"), str(app_dir), refined=True))
+    assert sig.args[1] == ""
+    wait_idle(qtbot, panel)
+    run_cli([str(audio), "-o", str(cli_dir), "-e", "csv", "npz", "--refine"], settings)
+    assert_npz_equal(app_dir / "speech_22k.f0.npz", cli_dir / "speech_22k.f0.npz")
+    box.reduction.setCurrentText("argmax")  # the tracker takes the alwa window: the box does not apply
+    assert not box.viterbi.isEnabled() and not box.analysis_settings().tracks
+    box.set_analysis_settings(AnalysisSettings())
+    wait_idle(qtbot, panel)
