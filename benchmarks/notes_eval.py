@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -68,14 +69,14 @@ def scores(ref: np.ndarray, est: list) -> dict:
     return dict(conp=f, conpoff=f2, p=p, r=r)
 
 
-def pesto_tracks(phrases, model, tmp, refine=False, viterbi=False):
+def pesto_tracks(phrases, model, tmp, refine=False, viterbi=False, keep_activations=False):
     from pesto_core.core import analyse_file
 
     tracks = []
     for i, ph in enumerate(phrases):
         path = os.path.join(tmp, f"p{i}.wav")
         sf.write(path, ph.audio, notes_data.SR)
-        tracks.append(analyse_file(path, model, keep_activations=False, refine=refine, viterbi=viterbi))
+        tracks.append(analyse_file(path, model, keep_activations=keep_activations, refine=refine, viterbi=viterbi))
     return tracks
 
 
@@ -147,6 +148,14 @@ def main():
     ap.add_argument("--no-swift", action="store_true")
     ap.add_argument("--refine", action="store_true", help="also ours on the refined pitch (pesto --refine)")
     ap.add_argument("--viterbi", action="store_true", help="also ours on the Viterbi decoding (pesto --viterbi)")
+    ap.add_argument(
+        "--viterbi-supports",
+        nargs="+",
+        type=float,
+        metavar="S",
+        help="also the Viterbi decoding at these supports (pesto_core.viterbi.PathTracker(support=S)), from the "
+        "frame-by-frame analyses' activations (how its default was chosen, on the tuning seeds)",
+    )
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument(
         "--variants",
@@ -163,6 +172,7 @@ def main():
 
     from pesto_core.core import load_model
     from pesto_core.notes import SegmentParams
+    from pesto_core.viterbi import track_pitch
 
     variants = json.loads(args.variants) if args.variants else {}
 
@@ -205,9 +215,15 @@ def main():
                 for refine, viterbi in decodings:
                     name = f"ours {model_name}" + ("+viterbi" if viterbi else "") + ("+refine" if refine else "")
                     t = time.time()
-                    tracks = pesto_tracks(phrases, model, tmp, refine, viterbi)
+                    supports = args.viterbi_supports if not (refine or viterbi) else None
+                    tracks = pesto_tracks(phrases, model, tmp, refine, viterbi, keep_activations=bool(supports))
                     row[name] = summarise(refs, ours(tracks))
                     row[name]["seconds"] = time.time() - t
+                    for s in supports or ():
+                        t = time.time()
+                        tv = [replace(tr, pitch_semitones=track_pitch(tr.activations, support=s)) for tr in tracks]
+                        row[f"{name}+viterbi [support {s:g}]"] = summarise(refs, ours(tv))
+                        row[f"{name}+viterbi [support {s:g}]"]["seconds"] = time.time() - t
                     for variant, fields in variants.items():
                         t = time.time()
                         row[f"{name} [{variant}]"] = summarise(refs, ours(tracks, SegmentParams(**fields)))

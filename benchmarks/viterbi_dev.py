@@ -1,6 +1,8 @@
 """How the offline Viterbi decoding's settings were chosen (pesto_core.viterbi), on a development set, never the
 held-out one: RPA, RCA, within-10-cents and OA of ``tracker-1`` offline with refinement, frame by frame (alwa) and
-with the Viterbi decoding at each setting, per subset and f0 band; and the decoding's cost per frame.
+with the Viterbi decoding at each setting (jump / max_jump / floor / support, pesto_core.viterbi), per subset and f0
+band; and the decoding's cost per frame. The support's other side, notes in noisy rests, is measured by
+``benchmarks/notes_eval.py --viterbi`` on its tuning seeds.
 
 Run:  python3 benchmarks/viterbi_dev.py [--model tracker-1] [--scale 0.5] [--grid '[[0.5, 10, 0.1], ...]']
 
@@ -31,27 +33,32 @@ from pesto_core.refine import refine_signal  # noqa: E402
 from pesto_core.units import semitones_to_hz  # noqa: E402
 from pesto_core.viterbi import pitch_on_path, viterbi_path  # noqa: E402
 
-GRID = [  # (jump nats/semitone, max_jump nats, floor)
-    (1.0, 6.0, 1e-3),
-    (1.0, 6.0, 1e-5),
-    (1.0, 6.0, 1e-2),
-    (1.0, 6.0, 0.03),
-    (1.0, 6.0, 0.1),
-    (0.5, 3.0, 1e-3),
-    (0.5, 6.0, 1e-3),
-    (0.5, 10.0, 1e-3),
-    (0.5, 15.0, 1e-3),
-    (1.0, 10.0, 0.03),
-    (1.0, 10.0, 0.1),
-    (0.25, 6.0, 0.1),
-    (0.25, 10.0, 0.1),
-    (0.5, 6.0, 0.1),
-    (0.5, 8.0, 0.1),
-    (0.5, 10.0, 0.05),
-    (0.5, 10.0, 0.1),
-    (2.0, 15.0, 0.1),
-    (1.0, 15.0, 0.3),
-    (1.0, 20.0, 0.3),
+GRID = [  # (jump nats/semitone, max_jump nats, floor, support)
+    (1.0, 6.0, 1e-3, 0.0),
+    (1.0, 6.0, 1e-5, 0.0),
+    (1.0, 6.0, 1e-2, 0.0),
+    (1.0, 6.0, 0.03, 0.0),
+    (1.0, 6.0, 0.1, 0.0),
+    (0.5, 3.0, 1e-3, 0.0),
+    (0.5, 6.0, 1e-3, 0.0),
+    (0.5, 10.0, 1e-3, 0.0),
+    (0.5, 15.0, 1e-3, 0.0),
+    (1.0, 10.0, 0.03, 0.0),
+    (1.0, 10.0, 0.1, 0.0),
+    (0.25, 6.0, 0.1, 0.0),
+    (0.25, 10.0, 0.1, 0.0),
+    (0.5, 6.0, 0.1, 0.0),
+    (0.5, 8.0, 0.1, 0.0),
+    (0.5, 10.0, 0.05, 0.0),
+    (0.5, 10.0, 0.1, 0.0),
+    (2.0, 15.0, 0.1, 0.0),
+    (1.0, 15.0, 0.3, 0.0),
+    (1.0, 20.0, 0.3, 0.0),
+    (0.5, 10.0, 0.1, 0.1),
+    (0.5, 10.0, 0.1, 0.2),
+    (0.5, 10.0, 0.1, 0.3),
+    (0.5, 10.0, 0.1, 0.5),
+    (1.0, 6.0, 1e-3, 0.3),
 ]
 
 
@@ -68,7 +75,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="tracker-1")
     ap.add_argument("--scale", type=float, default=0.5)
-    ap.add_argument("--grid", help="JSON list of [jump, max_jump, floor] (default: the grid searched)")
+    ap.add_argument("--grid", help="JSON list of [jump, max_jump, floor, support] (default: the grid searched)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -103,16 +110,16 @@ def main(argv=None) -> int:
         return ma.summarise(rows)
 
     print(line("frame by frame (alwa)", score([c[5] for c in clips])))
-    for jump, max_jump, floor in grid:
+    for jump, max_jump, floor, support in grid:
         pitches, spent, frames = [], 0.0, 0
         for subset, sr, x, f0, t, _p, conf, act, hop in clips:
             t0 = time.perf_counter()
             path = viterbi_path(act, jump=jump, max_jump=max_jump, floor=floor)
-            p = pitch_on_path(act, path)
+            p = pitch_on_path(act, path, support)
             spent += time.perf_counter() - t0
             frames += len(act)
             pitches.append(refine_signal(x, p, sr=sr, hop_length=hop, kernel_width=kw))
-        label = f"viterbi {jump:g} / {max_jump:g} / {floor:g}"
+        label = f"viterbi {jump:g} / {max_jump:g} / {floor:g} / {support:g}"
         print(line(label, score(pitches)) + f" | {spent / frames * 1e6:.0f} us/frame", flush=True)
     return 0
 

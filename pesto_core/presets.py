@@ -32,9 +32,9 @@ LATENCY_MODES = (
 
 
 FILE_MODEL = "tracker-1"
-# the File tab decodes with the offline Viterbi tracker (pesto --viterbi): on the held-out set it adds 1.5 RPA to
-# tracker-1 (6.1 at 0 dB SNR, 3.8 above 800 Hz; benchmarks/results/model_accuracy_viterbi_2026-12-03.md); its price,
-# an octave excursion shorter than 60-80 ms is taken for an error (pesto_core.viterbi), is a menu choice away
+# the File tab decodes with the offline Viterbi tracker (pesto --viterbi): on the held-out set it adds 1.0 RPA to
+# tracker-1, 4.1 at 0 dB SNR, 2.5 above 800 Hz (benchmarks/results/model_accuracy_viterbi_2026-12-03.md); the box
+# in the File tab turns it off
 FILE_VITERBI = True
 
 

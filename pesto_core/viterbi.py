@@ -18,11 +18,15 @@ bin can still be overruled). The pitch of each frame is then the weighted averag
 its path bin, as the ``alwa`` reduction takes around the arg-max: where the path keeps the arg-max, the two agree
 exactly.
 
-What it keeps: an excursion from a steady pitch and back is kept when its frames gain more than its two moves cost.
-At the defaults, with distributions as sure as the network's on clean tones (a peak bin of 0.4-0.66), that is 1-2
-frames for a semitone, 4-5 for a fifth and 6-8 for an octave (10 ms frames); shorter ones are taken for errors
-(``tests/core/test_viterbi.py`` pins the 8-frame octave). A vibrato, a glide and a note change, whose frames agree
-with their neighbours, are followed exactly as frame by frame.
+What it keeps. The path alone keeps an excursion from a steady pitch and back when its frames gain more than its
+two moves cost: with distributions as sure as the network's on clean tones (a peak bin of 0.4-0.66), 1-2 frames for
+a semitone, 4-5 for a fifth and 6-8 for an octave (10 ms frames). So the path is followed only where the frame
+agrees (``support``, :func:`pitch_on_path`): a frame whose distribution holds less than 30% of its own peak's mass
+around the path bin keeps its own pitch. A short note the network is sure of is kept however short; a frame the
+path corrects is one that also sees the neighbours' pitch (the octave error whose true pitch keeps a third of the
+peak), and a noise frame in a rest, which the path crosses at the neighbouring note's pitch, keeps its own (else
+the note segmenter lengthens the note over it). A vibrato, a glide and a note change, whose frames agree with their
+neighbours, are followed exactly as frame by frame (``tests/core/test_viterbi.py``).
 
 The defaults were chosen on a development set of our own (``benchmarks/results/viterbi_dev.txt``, made by
 the held-out generator of ``benchmarks/model_accuracy.py`` with another set version, 99, never the held-out one).
@@ -33,8 +37,8 @@ seconds away): block ``k`` keeps frames ``k * BLOCK .. (k + 1) * BLOCK - 1`` of 
 ``k * BLOCK - MARGIN .. (k + 1) * BLOCK + MARGIN``. The blocks are set by the frame index alone, so the result does
 not depend on how the frames arrive (:class:`PathTracker` for chunked files, :func:`track_pitch` for arrays): the
 same numbers either way, tested. Cost: a few passes over the 384 bins per frame (the best predecessor under the
-linear cost is two running maxima): about 35 us per frame here, 7% of the engine's own time per frame in the same
-run (``benchmarks/results/viterbi_dev.txt``).
+linear cost is two running maxima): about 40 us per frame here, 5-8% of the engine's own time per frame in the same
+runs (``benchmarks/results/viterbi_dev.txt``).
 """
 
 from __future__ import annotations
@@ -52,14 +56,22 @@ from .errors import ParameterError
 DEFAULT_JUMP = 0.5  # nats per semitone moved between neighbouring frames
 DEFAULT_MAX_JUMP = 10.0  # nats: the most a move of any size costs
 DEFAULT_FLOOR = 0.1  # probability added to every bin before the log
+# share of a frame's own peak mass the path bin needs for the frame to follow it: without it (0) the noise frames
+# that the confidence calls voiced in a noisy rest take the path's pitch, the neighbouring note's, and lengthen it
+# (notes at 10 dB SNR, tuning seeds 17 / 19: COnP 1.000 -> 0.887, 0.993 -> 0.852); 0.3 keeps the notes (1.000, 0.991)
+# and most of the pitch gain (development set RPA 90.7 frame by frame, 92.4 without support, 91.7 with 0.3)
+DEFAULT_SUPPORT = 0.3
 BLOCK = 2000  # frames decoded together (20 s at a 10 ms step)
 MARGIN = 200  # frames of context either side of a block (2 s at 10 ms)
 # the frame loop is many small numpy calls that hold the GIL: run on a thread other than the main one (an
-# application's worker, e.g. the File tab's), it sleeps YIELD_S every YIELD_EVERY frames so that the GUI thread gets
-# the GIL at once instead of waiting for a whole block (~80 ms; tests/app/file/test_responsiveness.py); a bare
-# release (sleep(0)) is often taken back before the waiting thread wakes. On the main thread (pesto, scripts): no pause.
-YIELD_EVERY = 64
-YIELD_S = 0.0005
+# application's worker, e.g. the File tab's), it sleeps YIELD_S every YIELD_EVERY frames (about 1 ms of work), so
+# that the GUI thread, whose painting is Python too, gets the GIL most of the time: with shorter pauses (0.5 ms per
+# 64 frames) the two threads took turns at the interpreter's 5 ms switch interval, a paint took twice as long and the
+# File tab stalled 120-170 ms in one run of tests/app/file/test_responsiveness.py out of two; with these, none over
+# 50 ms in three. A bare release (sleep(0)) is often taken back before the waiting thread wakes. The price, in the
+# File tab only: about 60 us of sleep per frame beside the decoding's 40. On the main thread (pesto, scripts): none.
+YIELD_EVERY = 32
+YIELD_S = 0.002
 
 
 def _check(jump: float, max_jump: float, floor: float) -> None:
@@ -131,15 +143,31 @@ def viterbi_path(
     return path
 
 
-def pitch_on_path(activations: np.ndarray, path: np.ndarray) -> np.ndarray:
+def pitch_on_path(activations: np.ndarray, path: np.ndarray, support: float = 0.0) -> np.ndarray:
     """Pitch (MIDI semitones, float32 (frames,)) of each frame: the weighted average of the ``2 * bps - 1`` bins
-    around its path bin (the ``alwa`` reduction's window, around the path instead of the arg-max)."""
+    around its path bin (the ``alwa`` reduction's window, around the path instead of the arg-max).
+
+    ``support``: a frame whose distribution holds less than this share of its own peak's mass (the same window
+    around its arg-max) around the path bin keeps its own arg-max, i.e. its ``alwa`` pitch: the path may correct a
+    frame that also sees the track's pitch, not give a pitch to one that does not (noise in a rest, whose flat
+    distribution the path crosses at the neighbouring note's pitch, would otherwise lengthen that note)."""
     a = np.asarray(activations, dtype=np.float64)
     n = a.shape[1]
     bps = max(1, n // 128)
     offsets = np.arange(-bps + 1, bps)
-    idx = np.clip(np.asarray(path)[:, None] + offsets[None, :], 0, n - 1)
-    wts = np.take_along_axis(a, idx, axis=1)
+    path = np.asarray(path)
+
+    def window(centre):
+        i = np.clip(centre[:, None] + offsets[None, :], 0, n - 1)
+        return i, np.take_along_axis(a, i, axis=1)
+
+    idx, wts = window(path)
+    if support > 0 and len(path):
+        own = a.argmax(axis=1)
+        own_idx, own_wts = window(own)
+        weak = wts.sum(axis=1) < support * own_wts.sum(axis=1)
+        idx, wts = np.where(weak[:, None], own_idx, idx), np.where(weak[:, None], own_wts, wts)
+        path = np.where(weak, own, path)
     total = wts.sum(axis=1)
     pitch = (wts * idx).sum(axis=1) / np.where(total > 0, total, 1.0) / bps
     return np.where(total > 0, pitch, np.asarray(path) / bps).astype(np.float32)
@@ -152,9 +180,19 @@ class PathTracker:
     """
 
     def __init__(
-        self, *, jump=DEFAULT_JUMP, max_jump=DEFAULT_MAX_JUMP, floor=DEFAULT_FLOOR, block=BLOCK, margin=MARGIN
+        self,
+        *,
+        jump=DEFAULT_JUMP,
+        max_jump=DEFAULT_MAX_JUMP,
+        floor=DEFAULT_FLOOR,
+        support=DEFAULT_SUPPORT,
+        block=BLOCK,
+        margin=MARGIN,
     ):
         _check(jump, max_jump, floor)
+        if not (np.isfinite(support) and 0.0 <= support <= 1.0):
+            raise ParameterError(f"support must be a share between 0 and 1, got {support!r}")
+        self.support = float(support)
         if int(block) < 1 or int(margin) < 0:
             raise ParameterError(f"block must be >= 1 and margin >= 0 frames, got {block!r}, {margin!r}")
         self._kw = dict(jump=jump, max_jump=max_jump, floor=floor)
@@ -175,7 +213,7 @@ class PathTracker:
         lo = max(0, self._done - self.margin)
         hi = min(self._seen, stop + self.margin)
         part = frames[lo - self._first : hi - self._first]
-        pitch = pitch_on_path(part, viterbi_path(part, **self._kw))
+        pitch = pitch_on_path(part, viterbi_path(part, **self._kw), self.support)
         out = pitch[self._done - lo : stop - lo]
         self._done = stop
         keep = max(0, self._done - self.margin)  # the next block's left margin stays

@@ -12,6 +12,7 @@ tag ``EVAL_TAG``: distinct entropy, hence independent streams.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -25,9 +26,19 @@ TRAIN_TAG, VAL_TAG, EVAL_TAG = 0x7121, 0x7A11, 0xE7A1
 MODES = {"offline": 0, "stream": 1}
 
 
+# weighted variants of the tone generator for the conditions a model is weakest at (a configuration's ``mix`` may
+# name them): noise at 0-10 dB SNR on every clip; the top of the register (600-2000 Hz)
+TONE_VARIANTS = {
+    "tones_noisy": dict(noise_p=1.0, snr_range=(0.0, 10.0)),
+    "tones_high": dict(f0_range=(600.0, synth.F0_MAX)),
+}
+
+
 def generators() -> dict:
     """Clip generators available on this machine: name -> fn(rng, sr) -> (audio, f0)."""
     gens = {"tones": synth.tone_clip, "unvoiced": synth.unvoiced_clip}
+    for name, kw in TONE_VARIANTS.items():
+        gens[name] = functools.partial(synth.tone_clip, **kw)
     try:
         from . import instruments
 

@@ -200,8 +200,9 @@ def add_background(rng, x, f0, sr, snr_db=None):
     return x + noise
 
 
-def finish(rng, x, f0, sr, noise_p=0.6, reverb_p=0.3, level_db=(-45.0, -1.0)):
-    """Reverberation, background noise, level changes, final level; labels tails of reverberation ambiguous."""
+def finish(rng, x, f0, sr, noise_p=0.6, reverb_p=0.3, level_db=(-45.0, -1.0), snr_range=None):
+    """Reverberation, background noise (at an SNR uniform in ``snr_range`` dB, default 0-30), level changes, final
+    level; labels tails of reverberation ambiguous."""
     label = f0.copy()
     if rng.random() < reverb_p:
         x, rt60 = reverb(rng, x, sr)
@@ -212,7 +213,9 @@ def finish(rng, x, f0, sr, noise_p=0.6, reverb_p=0.3, level_db=(-45.0, -1.0)):
             tail[e : e + int(rt60 * 0.5 * sr)] = True
         label[tail & ~voiced] = -1.0
     if rng.random() < noise_p:
-        x = add_background(rng, x, f0, sr)
+        # (the default draws inside add_background, as before the option: the same clips for the same seeds)
+        snr = None if snr_range is None else float(rng.uniform(*snr_range))
+        x = add_background(rng, x, f0, sr, snr_db=snr)
     if rng.random() < 0.3:  # slow level change of up to +-12 dB
         k = int(rng.integers(2, 5))
         g = np.interp(np.arange(len(x)), np.linspace(0, len(x), k), rng.uniform(-12, 12, k))

@@ -69,8 +69,7 @@ class SettingsBox(QtWidgets.QWidget):
         self.viterbi.setToolTip(
             "Decode the most likely pitch path through the whole file (pesto --viterbi): a frame whose own peak "
             "disagrees with its neighbours follows them when it also sees their pitch. Fewer wrong frames in "
-            "noise and at high pitches; an octave excursion shorter than about 70 ms is taken for an error. "
-            "With the alwa reduction only"
+            "noise and at high pitches. With the alwa reduction only"
         )
         form.addRow(self.viterbi)
         self.device = QtWidgets.QComboBox()

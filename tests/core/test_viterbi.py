@@ -83,13 +83,25 @@ def test_a_frame_that_does_not_see_the_track_keeps_its_own_peak_if_long_enough()
 
 
 @pytest.mark.parametrize("interval,shortest", [(1, 1), (7, 5), (12, 8)])
-def test_the_shortest_excursion_kept_at_the_defaults(interval, shortest):
-    # the price of the decoding, as its docstring states it (distributions with a peak bin of 0.4)
-    def kept(k):
+def test_the_shortest_excursion_the_path_keeps(interval, shortest):
+    # the path alone (support 0), as the docstring states it (distributions with a peak bin of 0.4); with the
+    # default support, frames that do not see the path's pitch keep their own: every excursion is kept
+    def kept(k, **kw):
         pitch = np.array([60.0] * 20 + [60.0 + interval] * k + [60.0] * 20)
-        return np.abs(track_pitch(frames(pitch, width=1.0)) - pitch).max() < 0.1
+        return np.abs(track_pitch(frames(pitch, width=1.0), **kw) - pitch).max() < 0.1
 
-    assert kept(shortest) and (shortest == 1 or not kept(shortest - 1))
+    assert kept(shortest, support=0.0) and (shortest == 1 or not kept(shortest - 1, support=0.0))
+    assert all(kept(k) for k in range(1, shortest + 1))
+
+
+def test_a_noise_frame_in_a_rest_keeps_its_own_pitch():
+    # a frame the confidence calls voiced in a noisy rest: a broad bump far from the note; the path crosses it at the
+    # note's pitch (staying costs nothing), the support rule gives it back its own
+    pitch = np.array([60.0] * 20 + [30.0] * 6 + [60.0] * 20)
+    act = frames(pitch, width=6.0)
+    act[:20], act[26:] = frames(pitch[:20]), frames(pitch[26:])
+    np.testing.assert_allclose(track_pitch(act)[20:26], 30.0, atol=0.1)
+    assert np.all(np.abs(track_pitch(act, support=0.0)[20:26] - 60.0) < 0.5)
 
 
 def test_vibrato_and_a_fast_glide_are_followed():
@@ -124,8 +136,9 @@ def test_bad_parameters():
             viterbi_path(act, **kw)
     with pytest.raises(ParameterError):
         viterbi_path(act[0])
-    with pytest.raises(ParameterError):
-        PathTracker(block=0)
+    for kw in (dict(block=0), dict(support=1.5), dict(support=-0.1)):
+        with pytest.raises(ParameterError):
+            PathTracker(**kw)
     assert len(track_pitch(np.zeros((0, N), np.float32))) == 0
 
 

@@ -26,6 +26,23 @@ def test_tone_and_unvoiced_clips(sr):
     assert (f0 == 0).all()
 
 
+@pytest.mark.parametrize("sr", [16000, 48000])
+def test_weighted_tone_variants(sr):
+    gens = data.generators()
+    x, f0 = gens["tones_high"](np.random.default_rng(1), sr)
+    _check(x, f0, sr, lo=600.0)
+    # the noisy variant always has background noise at 0-10 dB SNR: no rest is ever quiet (the default leaves 40% of
+    # clips without noise, whose rests can be digital silence). Ratio voiced / rest RMS: under 30 dB on every clip
+    # (slow level changes of up to +-12 dB and the unvoiced events in the rests move it from the SNR itself)
+    for seed in range(8):
+        x, f0 = gens["tones_noisy"](np.random.default_rng(seed), sr)
+        _check(x, f0, sr)
+        voiced, rest = f0 > 0, f0 == 0
+        if voiced.any() and rest.sum() > 0.05 * sr:
+            ratio_db = 20 * np.log10(np.sqrt(np.mean(x[voiced] ** 2)) / np.sqrt(np.mean(x[rest] ** 2)))
+            assert ratio_db < 30.0, seed
+
+
 def test_shards_are_deterministic():
     cfg = {
         "clips_per_shard": 1,
