@@ -22,7 +22,7 @@ from .model import DEFAULT_CHUNK_FRAMES, PestoModel
 from .refine import refine_frames, refine_signal
 from .track import PitchTrack
 from .units import semitones_to_hz
-from .validation import check_reduction
+from .validation import check_reduction, check_viterbi
 from .viterbi import PathTracker, track_pitch_rows
 
 
@@ -128,8 +128,7 @@ def predict(
         )
         if viterbi:
             rows = activations.detach().cpu().reshape(-1, *activations.shape[-2:]).numpy()
-            tracked = torch.from_numpy(track_pitch_rows(rows)).reshape(pitch.shape).to(pitch.device)
-            pitch = tracked
+            pitch = torch.from_numpy(track_pitch_rows(rows)).reshape(pitch.shape).to(pitch.device)
         if refine:
             pitch = _refine_rows(model, x, pitch, sr)
         if convert_to_freq and (refine or viterbi):
@@ -241,15 +240,6 @@ def _deglitched(pieces: Iterator[Tuple[PitchTrack, int]], keep_activations: bool
     rest = glitch.flush()
     if rest:
         yield piece(last, rest), total
-
-
-def check_viterbi(viterbi: bool, reduction: str) -> None:
-    """The Viterbi decoding takes the ``alwa`` window around its path: it replaces that reduction only."""
-    if viterbi and reduction != "alwa":
-        raise ParameterError(
-            f"the Viterbi decoding averages the bins around its path as the alwa reduction does; "
-            f"it cannot be combined with reduction {reduction!r}"
-        )
 
 
 def _chunks(model: PestoModel, reader: AudioReader, num_chunks: int, viterbi: bool) -> Iterator[tuple]:

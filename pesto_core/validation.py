@@ -34,6 +34,16 @@ def check_reduction(reduction: str) -> str:
     return reduction
 
 
+def check_viterbi(viterbi: bool, reduction: str) -> None:
+    """The Viterbi decoding (``viterbi=True``, ``--viterbi``) takes the ``alwa`` window around its path: it replaces
+    that reduction only."""
+    if viterbi and reduction != "alwa":
+        raise ParameterError(
+            f"the Viterbi decoding (--viterbi) averages the bins around its path as the alwa reduction does: "
+            f"it cannot be combined with reduction {reduction!r}"
+        )
+
+
 def check_step_ms(step_ms) -> float:
     """``step_ms`` as a positive finite float (milliseconds between frames)."""
     if isinstance(step_ms, bool) or not (

@@ -37,8 +37,8 @@ seconds away): block ``k`` keeps frames ``k * BLOCK .. (k + 1) * BLOCK - 1`` of 
 ``k * BLOCK - MARGIN .. (k + 1) * BLOCK + MARGIN``. The blocks are set by the frame index alone, so the result does
 not depend on how the frames arrive (:class:`PathTracker` for chunked files, :func:`track_pitch` for arrays): the
 same numbers either way, tested. Cost: a few passes over the 384 bins per frame (the best predecessor under the
-linear cost is two running maxima): about 40 us per frame here, 5-8% of the engine's own time per frame in the same
-runs (``benchmarks/results/viterbi_dev.txt``).
+linear cost is two running maxima): about 40 us per frame here, about 5% of the engine's own time per frame in the same
+run (``benchmarks/results/viterbi_dev.txt``).
 """
 
 from __future__ import annotations

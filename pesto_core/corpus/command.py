@@ -13,7 +13,8 @@ import sys
 import warnings
 from typing import List, Optional, Set
 
-from ..errors import PestoError
+from ..errors import ParameterError, PestoError
+from ..validation import check_viterbi
 from .inputs import Plan, plan_outputs
 from .progress import Progress
 from .runner import FatalError, available_cores, run_pool, run_serial
@@ -33,10 +34,10 @@ def check_options(args: argparse.Namespace) -> Optional[str]:
     a4 = getattr(args, "a4", 440.0)
     if not 100.0 <= a4 <= 1000.0:
         return f"--a4 must be between 100 and 1000 Hz, got {a4}"
-    if getattr(args, "viterbi", False) and getattr(args, "reduction", "alwa") != "alwa":
-        return (
-            f"--viterbi averages the bins around its path as -r alwa does: it cannot be used with -r {args.reduction}"
-        )
+    try:  # the engine's own check (light: pesto_core.validation), so the message is the API's
+        check_viterbi(getattr(args, "viterbi", False), getattr(args, "reduction", "alwa"))
+    except ParameterError as e:
+        return str(e)
     return None
 
 
