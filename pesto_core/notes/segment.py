@@ -47,7 +47,8 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    ``max_gap_s`` of unvoiced frames and no dip (a voicing flicker, or a long note cut by ``max_span_s``) are one
    note -- unless the level in those unvoiced frames falls ``rearticulation_db`` below both pieces while the model
    is sure of both (``rearticulation_sure``): repeated notes in background noise, which fills their gap to less
-   than a dip. A voiced run shorter than
+   than a dip, or a note re-struck as the last one fades (the gap is then the release test's tail, whose pitch the
+   model still hears; ``reattack_release``). A voiced run shorter than
    ``min_note_s`` (noise) gives no note; nor does a piece whose raw pitch does not hold: fewer than
    ``min_coherence`` of its frames within ``coherent_semitones`` of their median (a noise that the model calls
    voiced, whose pitch jumps from frame to frame, still comes out of the smoothing as a steady line).
@@ -140,12 +141,23 @@ class SegmentParams:
     # gate on a timbre (mir-1k_g7 on sampled instruments) drops below it with every swell of a held note
     rearticulation_db: float = 6.0
     rearticulation_sure: float = 0.8
+    # ... and the gap may be frames the release test took out (the model still hearing the old note's fading pitch)
+    # when the level then rises again to the next piece: a note re-struck as the last one fades, not a flicker
+    # (tuning seeds 17, 19, 23: a repeated C#3 after a 36 ms fade; nothing else moved); False = only frames below
+    # the gate
+    reattack_release: bool = True
     # trough: a frame below the gate more than trough_db below the loudest frame within dip_window_s on both sides,
     # the model sure of both sides (rearticulation_sure), gets no relaxed voicing (the gap between repeated notes)
     trough_db: float = 8.5
     # ... only below this pitch (MIDI semitones; C4): there the analysis window at the fundamental is 0.2 s or more
     # and smears a 30 ms gap; above it the dip rule sees the gap, and troughs are a held instrument note's swells
     trough_below: float = 60.0
+    # low dip: below trough_below, a frame more than low_dip_db below the loudest within dip_window_s on both sides,
+    # the model sure of both (rearticulation_sure), is a dip whatever its own confidence (the smeared gap between
+    # repeated low notes, 9-12 dB deep, that the model still hears as the note); 0 = off, the default: at 8.5 or
+    # 10 dB it fixed such gaps (clean +0.001..+0.004 on tuning seeds 29, 31, 37) and cost the instruments 0.004-0.027
+    # on all six tuning seeds (a held low note's swells), benchmarks/results/notes_lowdip_seed*.txt
+    low_dip_db: float = 0.0
     # a boundary between notes at least cross_semitones apart lies where the pitch crosses the middle of theirs; 0 = off
     cross_semitones: float = 1.0
     # settling: between notes closer than cross_semitones, one steady (steady_note_semitones) and one not (vibrato),
@@ -278,6 +290,7 @@ class NoteTracker:
         self.glide = _Grow()  # 1 for the frames of a glide shared between two notes (not measured as either)
         self.u = _Grow()  # voicing after the dip test
         self.dip = _Grow()  # loudness dip (whatever the voicing)
+        self.released = _Grow()  # 1 for a voiced frame that the release test took out (a fading tail)
         self.med, self.s = _Grow(), _Grow()
         self.cut_pen = _Grow()  # the programme's penalty for a note beginning at each frame
         self.Ls = max(1, fr(self.p.level_span_s))
@@ -378,6 +391,8 @@ class NoteTracker:
         # dB below the louder sides' quieter one (how deep a trough the frame is in; -inf at the ends)
         depth = min(left.max(), right.max()) - self.db[k] if len(left) and len(right) else -math.inf
         dip = self.p.dip_db > 0 and depth > self.p.dip_db
+        if not dip and self.p.low_dip_db > 0 and depth > self.p.low_dip_db and self.pitch[k] < self.p.trough_below:
+            dip = self._sure(lo, k) and self._sure(k + 1, hi)
         self.dip.append(1.0 if dip else 0.0)
         voiced = self.v[k] > 0
         # a low frame below the gate in a trough deeper than trough_db, the model sure of the sound on both sides, is
@@ -407,8 +422,12 @@ class NoteTracker:
             # far below the loudest frame so far: the last of a release that a rest cut from its note (the release
             # rule's memory ends at a rest), which a model with a learned voicing output still hears as a pitch
             voiced = False
+        released = False
         if self.p.release_db > 0:
+            released = voiced
             voiced = self._release(k, voiced, dip)
+            released = released and not voiced
+        self.released.append(1.0 if released else 0.0)
         self.u.append(1.0 if voiced and not dip else 0.0)
         self.n_u += 1
 
@@ -805,12 +824,15 @@ class NoteTracker:
 
     def _reattack(self, plo: int, phi: int, lo: int, hi: int) -> bool:
         """Whether the gap [phi, lo) between the pieces [plo, phi) and [lo, hi) holds a frame that the model called
-        unvoiced (below the gate: it heard a break, not only a fading level that the release test took out) at least
+        unvoiced (below the gate: it heard a break) or, with ``reattack_release``, that the release test took out (a
+        fading tail, which the level rising again to the next piece makes the end of a note re-struck) at least
         ``rearticulation_db`` below the loudest of each piece's ``dip_window_s`` next to it, the model being sure of
         both (median confidence there at least ``rearticulation_sure``)."""
         if self.p.rearticulation_db <= 0:
             return False
         unvoiced = self.v.view(phi, lo) <= 0
+        if self.p.reattack_release:
+            unvoiced |= self.released.view(phi, lo) > 0
         if not np.any(unvoiced):
             return False
         a, b = max(plo, phi - self.W), min(hi, lo + self.W)
@@ -911,6 +933,7 @@ class NoteTracker:
                 self.glide,
                 self.u,
                 self.dip,
+                self.released,
                 self.med,
                 self.s,
                 self.cut_pen,

@@ -134,6 +134,32 @@ def test_repeated_notes_in_noise_are_two_notes():
     assert len(notes) == 1, bounds(notes)
 
 
+def test_a_note_restruck_as_the_last_one_fades_is_two_notes():
+    """A C#3 that fades 20 dB in 70 ms, then the same note struck again 10 dB below the first, the model sure of the
+    pitch throughout (what tracker-1 gives on the note benchmark's tuning seed 19): the faded frame is the release
+    test's tail, a gap of one frame; the level rising 10 dB from it to the new note makes it a re-attack."""
+    p, c, v = phrase((None, 0.1), (49.0, 0.6), (49.0, 0.6), (None, 0.1))
+    db = np.full(len(p), -120.0)
+    first, second = slice(frames(0.1), frames(0.7)), slice(frames(0.7), frames(1.3))
+    db[first] = 19.0
+    db[frames(0.63) : frames(0.7)] = [18.5, 17.4, 15.3, 12.0, 7.3, 1.2, -1.1]  # the fade, 20 dB below at its end
+    db[second] = 9.6
+    db[frames(0.7) : frames(0.74)] = [2.8, 6.1, 8.1, 9.1]  # the new attack
+    c[frames(0.66) : frames(0.7)] = [0.98, 0.93, 0.94, 0.96]
+    notes = segment_notes(make_track(p, c, 10 ** (db / 10)))
+    assert [n.midi_note for n in notes] == [49, 49], bounds(notes)
+    assert abs(notes[0].offset_s - 0.69) <= 0.03 and abs(notes[1].onset_s - 0.7) <= 0.03, bounds(notes)
+    # without the rule (only frames below the gate make a re-attack) the two are joined
+    assert len(segment_notes(make_track(p, c, 10 ** (db / 10)), params=SegmentParams(reattack_release=False))) == 1
+    # a tail whose level only wobbles up a little (4 dB, a new "attack" for the release test but no re-struck note)
+    # stays one note that ends in its tail
+    wobble = db.copy()
+    wobble[second] = -1.1 - 0.5 * np.arange(second.stop - second.start)
+    wobble[frames(0.7) : frames(0.73)] = [0.4, 2.9, 1.0]
+    notes = segment_notes(make_track(p, c, 10 ** (wobble / 10)))
+    assert len(notes) == 1, bounds(notes)
+
+
 def test_repeated_low_notes_whose_gap_the_analysis_smears_are_two_notes():
     """A 30 ms gap between two repeated A2s (110 Hz): the long VQT kernels of a low note smear it to a trough 10 dB
     deep (less than a dip) in which the model's confidence falls to 0.4, while its pitch stays put (what tracker-1
@@ -158,6 +184,13 @@ def test_repeated_low_notes_whose_gap_the_analysis_smears_are_two_notes():
     # and so does the deep one where the model is only half sure of the sound around it (a hovering timbre)
     c[c > 0.5] = 0.6
     assert len(segment_notes(make_track(p, c, v))) == 1
+    # the model confident in the trough too: the trough rule (frames below the gate) does not see it, and by default
+    # it stays one note (low_dip_db off: measured to cut held low instrument notes); with low_dip_db it is a dip
+    c[:] = np.where(np.isfinite(p), 0.95, 0.05)
+    assert len(segment_notes(make_track(p, c, v))) == 1
+    notes = segment_notes(make_track(p, c, v), params=SegmentParams(low_dip_db=8.5))
+    assert [n.midi_note for n in notes] == [45, 45], bounds(notes)
+    assert len(segment_notes(make_track(p + 24.0, c, v), params=SegmentParams(low_dip_db=8.5))) == 1  # not at A4
 
 
 def test_a_legato_change_of_half_a_semitone_with_a_new_attack_is_two_notes():
