@@ -48,6 +48,7 @@ from pesto_core.checkpoint import load_checkpoint  # noqa: E402
 from pesto_core.core import predict  # noqa: E402
 from pesto_core.model import PestoModel  # noqa: E402
 from pesto_core.stream import PitchStream, live_stream  # noqa: E402
+from pesto_core.units import semitones_to_hz  # noqa: E402
 from training import instruments, synth, voice  # noqa: E402
 from training.data import EVAL_TAG  # noqa: E402
 
@@ -228,6 +229,16 @@ def frame_table(out: dict, f0_label: np.ndarray, sr: int, voiced_key: str = "voi
         np.where(np.isfinite(est) & (est > 0), est, 0.0),
         np.asarray(out[voiced_key])[keep][ok],
     )
+
+
+def summarise_semitones(frames) -> dict:
+    """:func:`summarise` of frames given as (subset, sr, f0 label (samples,) Hz, times (frames,) s, pitch (frames,)
+    MIDI semitones, voiced (frames,) bool) per clip: the scoring of the development-set scripts."""
+    rows = {}
+    for subset, sr, f0, t, pitch, voiced in frames:
+        out = {"t": t, "f0": semitones_to_hz(np.asarray(pitch, np.float64)), "voiced": voiced}
+        rows.setdefault(subset, []).append(frame_table(out, f0, sr))
+    return summarise(rows)
 
 
 def summarise(rows: dict) -> dict:

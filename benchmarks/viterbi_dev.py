@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -30,7 +28,6 @@ from pesto_core.checkpoint import load_checkpoint  # noqa: E402
 from pesto_core.core import predict  # noqa: E402
 from pesto_core.model import PestoModel  # noqa: E402
 from pesto_core.refine import refine_signal  # noqa: E402
-from pesto_core.units import semitones_to_hz  # noqa: E402
 from pesto_core.viterbi import pitch_on_path, viterbi_path  # noqa: E402
 
 GRID = [  # (jump nats/semitone, max_jump nats, floor, support)
@@ -102,12 +99,7 @@ def main(argv=None) -> int:
     print("# subsets' RPA in order: " + ", ".join(dict.fromkeys(c[0] for c in clips if c[0] != "unvoiced")))
 
     def score(pitch_of) -> dict:
-        rows = {}
-        for c, p in zip(clips, pitch_of):
-            subset, sr, _x, f0, t, _p, conf, _a, _hop = c
-            out = {"t": t, "f0": semitones_to_hz(np.asarray(p, np.float64)), "voiced": conf >= 0.5}
-            rows.setdefault(subset, []).append(ma.frame_table(out, f0, sr))
-        return ma.summarise(rows)
+        return ma.summarise_semitones((c[0], c[1], c[3], c[4], p, c[6] >= 0.5) for c, p in zip(clips, pitch_of))
 
     print(line("frame by frame (alwa)", score([c[5] for c in clips])))
     for jump, max_jump, floor, support in grid:

@@ -33,7 +33,6 @@ from benchmarks import model_accuracy as ma  # noqa: E402
 from pesto_core.checkpoint import load_checkpoint  # noqa: E402
 from pesto_core.core import predict  # noqa: E402
 from pesto_core.model import PestoModel  # noqa: E402
-from pesto_core.units import semitones_to_hz  # noqa: E402
 from pesto_core.voicing import peak_mass, window_median  # noqa: E402
 
 
@@ -81,11 +80,7 @@ def main(argv=None) -> int:
     )
 
     def line(label, voiced_of) -> str:
-        rows = {}
-        for subset, sr, f0, t, pitch, conf, pm in clips:
-            out = {"t": t, "f0": semitones_to_hz(pitch.astype(np.float64)), "voiced": voiced_of(conf, pm)}
-            rows.setdefault(subset, []).append(ma.frame_table(out, f0, sr))
-        r = ma.summarise(rows)
+        r = ma.summarise_semitones((c[0], c[1], c[2], c[3], c[4], voiced_of(c[5], c[6])) for c in clips)
         a = r["all"]
         subsets = " ".join(f"{n} {r['subsets'][n]['OA']:.1f}" for n in r["subsets"] if n != "unvoiced")
         return (

@@ -170,7 +170,7 @@ def pitch_on_path(activations: np.ndarray, path: np.ndarray, support: float = 0.
         path = np.where(weak, own, path)
     total = wts.sum(axis=1)
     pitch = (wts * idx).sum(axis=1) / np.where(total > 0, total, 1.0) / bps
-    return np.where(total > 0, pitch, np.asarray(path) / bps).astype(np.float32)
+    return np.where(total > 0, pitch, path / bps).astype(np.float32)
 
 
 class PathTracker:
