@@ -27,6 +27,7 @@ from pesto_core.errors import ParameterError, PestoError
 from pesto_core.presets import FILE_VITERBI, file_model_name
 from pesto_core.validation import check_reduction, check_step_ms
 
+from ..common import heap
 from ..common.threads import lower_thread_priority
 from .activations import ActivationStore
 
@@ -103,6 +104,7 @@ class DeviceProbe(QtCore.QObject):
             from pesto_core.device import available_devices
 
             devices = available_devices()
+            heap.settle()  # torch was imported just now (startup): freeze it, see app.common.heap
         except Exception:  # a broken CUDA set-up must not keep the app from analysing on the CPU
             logger.exception("cannot list the engine's devices; offering the CPU only")
             devices = ["cpu"]
@@ -134,6 +136,7 @@ class ModelCache:
             model = load_model(settings.model, settings.step_ms, reduction=settings.reduction, device=settings.device)
             with self._lock:
                 self._models[key] = model
+            heap.settle()  # torch and the weights are loaded for good: no full collection walks them again
         return model
 
 

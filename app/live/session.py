@@ -29,6 +29,7 @@ import numpy as np
 
 from pesto_core.presets import LIVE_DEFAULTS, live_model_name
 
+from ..common import heap
 from .capture import AudioCapture, CaptureError, CaptureInfo, InputDevice, list_input_devices
 from .history import SessionHistory
 from .intonation import LiveNotes
@@ -78,6 +79,7 @@ def default_stream_factory(sr: int, step_ms: float, mirror: float, refine: bool,
 
         stream = live_stream(sr, step_ms=step_ms, mirror=mirror, refine=bool(refine), model=cache.get(MODEL_NAME))
         cache[MODEL_NAME] = stream.model
+        heap.settle()  # torch and the network are loaded for good: no full collection pauses the callback for them
         return stream
 
     return make

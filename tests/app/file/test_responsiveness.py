@@ -4,6 +4,10 @@ the analysis of a 30-minute recording (and while the user zooms and pans it); th
 
 Only the first seconds of the analysis are measured (the machine running the tests may be slow and shared); the
 whole-hour run is ``benchmarks/file_analysis.py``.
+
+A stall of 169 ms seen once in three runs of the whole suite was a full garbage collection (90-270 ms over the
+suite's heap, measured with ``gc.callbacks``), not the analysis: the app now freezes its long-lived objects once the
+model is loaded (:mod:`app.common.heap`).
 """
 
 from __future__ import annotations
