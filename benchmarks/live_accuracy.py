@@ -201,22 +201,33 @@ def model_for(name: str, sr: int):
 
 
 # ------------------------------------------------------------------------------------------------ scores
-def spikes(err_cents: np.ndarray, est_voiced: np.ndarray) -> int:
-    """Runs of 1-3 est-voiced frames more than 100 cents off with correct (< 50 c) frames on both sides."""
+def spike_runs(err_cents: np.ndarray, est_voiced: np.ndarray) -> list:
+    """``[(start, stop)]`` of the runs of 1-3 est-voiced frames more than 100 cents off with correct (< 50 c) frames
+    on both sides (indices into the arrays given)."""
     bad = (np.abs(err_cents) > 100) & est_voiced
     good = np.abs(err_cents) < 50
-    count, t, n = 0, 0, len(bad)
+    runs, t, n = [], 0, len(bad)
     while t < n:
         if bad[t]:
             u = t
             while u < n and bad[u]:
                 u += 1
             if u - t <= 3 and t > 0 and u < n and good[t - 1] and good[u]:
-                count += 1
+                runs.append((t, u))
             t = u
         else:
             t += 1
-    return count
+    return runs
+
+
+def row_spikes(ref_hz: np.ndarray, est: np.ndarray, voiced: np.ndarray, keep: np.ndarray) -> list:
+    """The false spikes of one phrase (its scored frames: ``keep`` and reference-voiced) as ``[(first, last)]``
+    frame indices of the phrase."""
+    rv = ref_hz > 0
+    err = np.where(rv, 100 * (est - hz_to_semitones(np.where(rv, ref_hz, 1.0))), np.nan)
+    sel = np.flatnonzero(keep & rv)
+    runs = spike_runs(np.nan_to_num(err[sel], nan=0.0), np.asarray(voiced, bool)[sel])
+    return [(int(sel[a]), int(sel[b - 1])) for a, b in runs]
 
 
 def score(rows):
@@ -224,13 +235,7 @@ def score(rows):
     ref = np.concatenate([r[0][r[3]] for r in rows])
     est = np.concatenate([r[1][r[3]] for r in rows]).astype(np.float64)
     voiced = np.concatenate([r[2][r[3]] for r in rows]).astype(bool)
-    n_spikes = 0
-    for r_hz, e, v, keep in rows:
-        rv = r_hz > 0
-        err = np.where(rv, 100 * (e - hz_to_semitones(np.where(rv, r_hz, 1.0))), 0.0)
-        err = np.where(rv, err, np.nan)
-        sel = keep & rv
-        n_spikes += spikes(np.nan_to_num(err[sel], nan=0.0), np.asarray(v, bool)[sel])
+    n_spikes = sum(len(row_spikes(*row)) for row in rows)
     m = metrics(ref, semitones_to_hz(est), voiced)  # mir_eval.melody, as benchmarks/model_accuracy.py
     voiced_min = np.sum(ref > 0) * STEP_MS / 1000 / 60
     return dict(
