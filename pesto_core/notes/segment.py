@@ -32,7 +32,10 @@ Method (one pipeline, run frame by frame, so that the offline and the live resul
    pitch (``steady_note_semitones``): then it is a note of a fast run. Likewise a *glide*: consecutive pieces whose
    smoothed pitch moves one way at ``glide_rate`` semitones per second or more (measured on each piece's middle
    half), leading from the note before to the note after, are shared between those two notes at the glide's middle
-   (the programme alone would cut a slow glide into short notes). Last, a boundary between two notes at least
+   (the programme alone would cut a slow glide into short notes); a moving piece that ends (or begins) by holding
+   its pitch for ``glide_tail_s`` at ``merge_semitones`` or more from the note after (before) is cut there first:
+   the programme had made one piece of a glide's end and the short note the glide reaches, whose middle half still
+   moved, and the glide rule shared the note out. Last, a boundary between two notes at least
    ``cross_semitones`` apart moves to where the smoothed pitch crosses the middle of their means, the nearest such
    frame within ``transition_s`` (each note keeping ``min_note_s``): a vibrato swinging into a glide pulled the
    least-squares cut 50 ms before the glide's middle. Between closer notes, one with a vibrato (its pitch turning
@@ -126,6 +129,13 @@ class SegmentParams:
     # all one way, between two notes they lead from one to the other, are the glide between them: shared at its middle
     glide_rate: float = 5.0
     glide_semitones: float = 0.3
+    # glide tail: the glide's last (first) moving piece that ends (begins) holding its pitch within
+    # steady_note_semitones for at least glide_tail_s, merge_semitones or more from the note after (before), ends
+    # (begins) the glide there: the plateau is a short note reached by the glide, not the glide's end; 0 = off.
+    # Chosen on tuning seeds 7-37 (benchmarks/results/notes_glidetail_seed*.txt): 0.1 and 0.08 gained the same
+    # (seed 29 clean +0.009 with tracker-1, seed 13 at 10 dB +0.002) and 0.1 a little more, nothing lost on any
+    # seed; 0.06 cost up to 0.004 at 10 dB and on the instruments
+    glide_tail_s: float = 0.1
     # a piece shorter than transition_s that holds its pitch within this (middle half) is a note, not a transition
     steady_note_semitones: float = 0.3
     # coherence: a note needs at least min_coherence of its voiced frames within coherent_semitones of its median
@@ -591,7 +601,7 @@ class NoteTracker:
             return math.copysign(1.0, span) if fast else 0.0
 
         mean = lambda i, e: _piece_mean(run, i, e)  # noqa: E731
-        segs = list(segs)
+        segs = self._glide_tails(run, list(segs), motion, mean) if self.p.glide_tail_s > 0 else list(segs)
         k = 1
         while k < len(segs) - 1:
             way = motion(*segs[k])
@@ -606,9 +616,49 @@ class NoteTracker:
                     self.glide[q] = 1.0  # the notes' measures leave the glide out
                 mid = (segs[k][0] + segs[j - 1][1]) // 2
                 segs[k - 1 : j + 1] = [(segs[k - 1][0], mid), (mid, segs[j][1])]
+                if self.p.glide_tail_s > 0:
+                    # the note after the glide now holds the glide's second half, whose motion must not make a
+                    # glide of it in turn (a short note reached by a glide would be shared out again)
+                    k += 1
             else:
                 k = max(k + 1, j)
         return segs
+
+    def _glide_tails(self, run: dict, segs: List[Tuple[int, int]], motion, mean) -> List[Tuple[int, int]]:
+        """Split off the steady end of a moving piece followed by a steady one (and the steady start of a moving
+        piece that follows a steady one): frames at its end (start) whose smoothed pitch holds within
+        ``steady_note_semitones`` for at least ``glide_tail_s``, ``merge_semitones`` or more from the neighbouring
+        piece's mean. The programme, paying one note for the glide's end and a short note after it, often makes one
+        piece of both, whose middle half still moves: the glide rule then shared the short note out as glide."""
+        tail = max(2, int(round(self.p.glide_tail_s / self.step_s)))
+        band, r, s = self.p.steady_note_semitones, run["r"], self.s
+        out: List[Tuple[int, int]] = []
+        for q, (i, e) in enumerate(segs):
+            if motion(i, e) == 0 or e - i < tail + 2:
+                out.append((i, e))
+                continue
+            cuts = []
+            if q + 1 < len(segs) and motion(*segs[q + 1]) == 0:  # a glide ending in a plateau, then a steady note
+                k = e - 1
+                while k > i and np.ptp(s.view(r + k - 1, r + e)) <= band:
+                    k -= 1
+                if e - k >= tail and abs(float(np.mean(s.view(r + k, r + e))) - mean(*segs[q + 1])) >= (
+                    self.p.merge_semitones
+                ):
+                    cuts.append(k)
+            if q > 0 and motion(*segs[q - 1]) == 0:  # a steady note, then a plateau that a glide leaves
+                k = i + 1
+                while k < e and np.ptp(s.view(r + i, r + k + 1)) <= band:
+                    k += 1
+                if k - i >= tail and abs(float(np.mean(s.view(r + i, r + k))) - mean(*segs[q - 1])) >= (
+                    self.p.merge_semitones
+                ):
+                    cuts.append(k)
+            bounds = [i] + sorted(c for c in set(cuts) if i + 2 <= c <= e - 2) + [e]
+            if len(bounds) == 4 and bounds[2] - bounds[1] < 2:  # both plateaus: keep a moving part between them
+                bounds = [i, e]
+            out += list(zip(bounds[:-1], bounds[1:]))
+        return out
 
     def _pieces(self, run: dict, e: int) -> List[Tuple[int, int]]:
         """The notes [i, e) of the run up to ``e``: the programme's pieces, glides and fast changes shared, and each

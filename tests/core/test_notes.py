@@ -304,6 +304,25 @@ def test_glide_between_notes_is_cut_near_its_middle():
     assert abs(notes[1].onset_s - 0.65) <= 0.04, bounds(notes)  # the glide's middle, 40 ms tolerance
 
 
+def test_a_short_note_reached_by_a_glide_before_a_slow_step_is_a_note():
+    """A4-ish (68.8), a 120 ms glide up to 75.95, held 80 ms, then a 100 ms step up to 76.94 (as on tuning seed 29):
+    the programme made one piece of the glide's end and the short note, whose middle half still moves, and the glide
+    rule shared the short note out as glide; the glide tail ends the glide where the pitch holds."""
+    glide = lambda t: 68.8 + (75.95 - 68.8) * t / 0.12  # noqa: E731
+    step = lambda t: 75.95 + (76.94 - 75.95) * t / 0.1  # noqa: E731
+    p, c, v = phrase((None, 0.2), (68.8, 0.3), (glide, 0.12), (75.95, 0.08), (step, 0.1), (76.94, 0.6), (None, 0.2))
+    notes = segment_notes(make_track(p, c, v))  # the default glide_tail_s, 0.1 s
+    assert [n.midi_note for n in notes] == [69, 76, 77], bounds(notes)
+    assert abs(notes[1].onset_s - 0.56) <= 0.02, bounds(notes)  # the glide's middle
+    off = segment_notes(make_track(p, c, v), params=SegmentParams(glide_tail_s=0.0))
+    assert [n.midi_note for n in off] == [69, 77], bounds(off)  # the rule off: the short note lost
+    # a plain glide between two notes is no plateau: the same two notes with the rule on
+    plain = phrase((None, 0.1), (60.0, 0.5), (lambda t: 60.0 + 5.0 * t / 0.1, 0.1), (65.0, 0.5), (None, 0.1))
+    assert bounds(segment_notes(make_track(*plain))) == bounds(
+        segment_notes(make_track(*plain), params=SegmentParams(glide_tail_s=0.0))
+    )
+
+
 @pytest.mark.parametrize("seconds", [0.6, 1.0])
 def test_a_slow_glide_between_notes_is_shared_at_its_middle_not_cut_into_short_notes(seconds):
     # E4 -> A4 in 0.6 s (8.3 semitones/s) or 1 s (5 semitones/s): the programme alone cuts it into 3-4 short notes
